@@ -1,0 +1,156 @@
+"""Build an index folder from chunks: embed (reusing unchanged chunks), FAISS + BM25, atomic swap."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from ingest.models import Chunk
+
+from .bm25 import KeywordIndex
+from .embedders import Embedder
+from .manifest import FORMAT_VERSION, Manifest, file_sha256, fingerprint
+from .store import INDEX_TYPES, VectorStore
+
+log = logging.getLogger(__name__)
+
+CHUNKS_FILE = "chunks.jsonl"
+EMBEDDINGS_FILE = "embeddings.npy"
+VECTORS_FILE = "vectors.faiss"
+BM25_DIR = "bm25"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    path: Path
+    chunks: int
+    embedded: int
+    reused: int
+    seconds: float
+    index_type: str
+    model: str
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds if self.seconds > 0 else float("inf")
+
+
+def _embedding_cache(index_dir: Path, model: str) -> dict[str, np.ndarray]:
+    """Vectors of the current index keyed by chunk content hash, if it was built with ``model``."""
+    try:
+        manifest = Manifest.read(index_dir)
+        if manifest.model != model or manifest.format_version != FORMAT_VERSION:
+            return {}
+        vectors = np.load(index_dir / EMBEDDINGS_FILE, mmap_mode="r")
+        hashes = [json.loads(line)["content_hash"]
+                  for line in (index_dir / CHUNKS_FILE).read_text(encoding="utf-8").splitlines() if line]
+        if len(hashes) != len(vectors):
+            return {}
+        return {h: np.asarray(vectors[i]) for i, h in enumerate(hashes)}
+    except Exception as exc:  # any unreadable old index just means: nothing to reuse
+        log.debug("no embedding cache at %s: %s", index_dir, exc)
+        return {}
+
+
+def _swap_in(new_dir: Path, index_dir: Path) -> None:
+    """Point ``index_dir`` (a symlink) at ``new_dir`` atomically, then remove the previous version.
+
+    Readers that resolve ``index_dir`` see either the old or the new complete index, never a mix.
+    """
+    previous = index_dir.resolve() if index_dir.is_symlink() else None
+    if index_dir.exists() and not index_dir.is_symlink():
+        # A plain folder from elsewhere: move it aside so the symlink can take its place.
+        legacy = index_dir.with_name(f".{index_dir.name}-legacy-{int(time.time() * 1000)}")
+        index_dir.rename(legacy)
+        previous = legacy
+    tmp_link = index_dir.with_name(f".{index_dir.name}.link-{os.getpid()}")
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    tmp_link.symlink_to(new_dir.name)
+    os.replace(tmp_link, index_dir)
+    if previous is not None and previous != new_dir.resolve() and previous.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+
+
+def build_index(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path, index_type: str = "flat",
+                settings: dict | None = None, progress: bool = True,
+                on_embedded: Callable[[int], None] | None = None) -> BuildReport:
+    """Embed chunks and write a complete index folder, swapped in atomically.
+
+    Args:
+        chunks: the corpus chunks, in order.
+        embedder: the embedding model (its ``name`` is recorded and checked on load).
+        index_dir: where the index lives; it becomes a symlink to a versioned sibling folder.
+        index_type: ``flat`` (exact), ``hnsw`` or ``ivf``.
+        settings: the settings used, recorded in the manifest.
+        progress: show a progress bar while embedding.
+        on_embedded: test hook called after each embedded batch with the running count.
+
+    Returns:
+        What was built and how many chunks were embedded vs reused from the previous index.
+    """
+    if index_type not in INDEX_TYPES:
+        raise ValueError(f"index type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
+    if not chunks:
+        raise ValueError("no chunks to index: the corpus produced no text")
+    t0 = time.perf_counter()
+    index_dir = Path(index_dir).absolute()
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    cache = _embedding_cache(index_dir, embedder.name)
+
+    todo = [i for i, c in enumerate(chunks) if c.content_hash not in cache]
+    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+    for i, c in enumerate(chunks):
+        if c.content_hash in cache:
+            vectors[i] = cache[c.content_hash]
+    if todo:
+        from tqdm.auto import tqdm
+
+        batch = 64
+        bar = tqdm(total=len(todo), desc="embedding chunks", unit="chunk", disable=not progress)
+        for s in range(0, len(todo), batch):
+            ids = todo[s:s + batch]
+            vectors[ids] = embedder.encode([chunks[i].embedding_text() for i in ids])
+            bar.update(len(ids))
+            if on_embedded:
+                on_embedded(s + len(ids))
+        bar.close()
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    new_dir = index_dir.with_name(f".{index_dir.name}-{stamp}-{os.getpid()}")
+    new_dir.mkdir()
+    try:
+        with (new_dir / CHUNKS_FILE).open("w", encoding="utf-8") as f:
+            for c in chunks:
+                f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+        np.save(new_dir / EMBEDDINGS_FILE, vectors)
+        VectorStore.build(vectors, index_type).save(new_dir / VECTORS_FILE)
+        KeywordIndex.build([c.embedding_text() for c in chunks]).save(new_dir / BM25_DIR)
+        files = {p.relative_to(new_dir).as_posix(): file_sha256(p)
+                 for p in sorted(new_dir.rglob("*")) if p.is_file()}
+        Manifest(
+            format_version=FORMAT_VERSION, model=embedder.name, dimension=embedder.dim,
+            chunk_count=len(chunks), corpus_fingerprint=fingerprint(c.content_hash for c in chunks),
+            index_type=index_type, settings=settings or {}, created_at=datetime.now(UTC).isoformat(),
+            files=files,
+        ).write(new_dir)
+        for p in new_dir.rglob("*"):
+            if p.is_file():
+                with p.open("rb") as fh:
+                    os.fsync(fh.fileno())
+        _swap_in(new_dir, index_dir)
+    except BaseException:
+        # Ctrl-C or a crash mid-write: drop the half-built folder, the previous index stays in place.
+        shutil.rmtree(new_dir, ignore_errors=True)
+        raise
+    return BuildReport(path=index_dir, chunks=len(chunks), embedded=len(todo), reused=len(chunks) - len(todo),
+                       seconds=time.perf_counter() - t0, index_type=index_type, model=embedder.name)

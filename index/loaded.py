@@ -1,0 +1,73 @@
+"""A loaded index: chunks, FAISS vectors and BM25 keywords, checked against the manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ingest.models import Chunk
+
+from .bm25 import KeywordIndex
+from .build import BM25_DIR, CHUNKS_FILE, EMBEDDINGS_FILE, VECTORS_FILE
+from .errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, IndexMissingError
+from .manifest import FORMAT_VERSION, MANIFEST, Manifest, file_sha256
+from .store import VectorStore
+
+
+@dataclass
+class SearchIndex:
+    """Everything retrieval needs, loaded once and shared (read-only) between requests."""
+
+    path: Path
+    manifest: Manifest
+    chunks: list[Chunk]
+    vectors: VectorStore
+    keywords: KeywordIndex
+    embeddings: np.ndarray
+
+    @classmethod
+    def load(cls, index_dir: Path, expected_model: str | None = None, verify: bool = True) -> SearchIndex:
+        """Load and check an index folder.
+
+        Raises:
+            IndexMissingError / IndexCorruptError / IndexMismatchError, each naming the fix.
+        """
+        index_dir = Path(index_dir)
+        if not index_dir.exists():
+            raise IndexMissingError(f"no index at {index_dir}; {REBUILD_HINT}")
+        folder = index_dir.resolve()
+        if not (folder / MANIFEST).is_file():
+            raise IndexMissingError(f"{index_dir} holds no index manifest; {REBUILD_HINT}")
+        manifest = Manifest.read(folder)
+        if manifest.format_version != FORMAT_VERSION:
+            raise IndexMismatchError(f"index at {index_dir} has format version {manifest.format_version}, this "
+                                     f"version reads {FORMAT_VERSION}; {REBUILD_HINT}")
+        if expected_model is not None and manifest.model != expected_model:
+            raise IndexMismatchError(f"index at {index_dir} was built with model {manifest.model!r} but "
+                                     f"{expected_model!r} is configured; {REBUILD_HINT}")
+        for name, digest in manifest.files.items():
+            p = folder / name
+            if not p.is_file():
+                raise IndexCorruptError(f"index file {p} is missing; {REBUILD_HINT}")
+            if verify and file_sha256(p) != digest:
+                raise IndexCorruptError(f"index file {p} is corrupt (checksum mismatch); {REBUILD_HINT}")
+        try:
+            chunks = [Chunk.from_dict(json.loads(line))
+                      for line in (folder / CHUNKS_FILE).read_text(encoding="utf-8").splitlines() if line]
+            embeddings = np.load(folder / EMBEDDINGS_FILE)
+            vectors = VectorStore.load(folder / VECTORS_FILE, manifest.index_type)
+            keywords = KeywordIndex.load(folder / BM25_DIR)
+        except Exception as exc:  # numpy, faiss and bm25s raise many kinds on damaged files
+            raise IndexCorruptError(f"index at {index_dir} cannot be read ({exc.__class__.__name__}: {exc}); "
+                                    f"{REBUILD_HINT}") from exc
+        if not (len(chunks) == len(vectors) == len(embeddings) == manifest.chunk_count):
+            raise IndexCorruptError(f"index at {index_dir} is inconsistent: {len(chunks)} chunks, {len(vectors)} "
+                                    f"vectors, manifest says {manifest.chunk_count}; {REBUILD_HINT}")
+        if vectors.dim != manifest.dimension:
+            raise IndexCorruptError(f"index at {index_dir} has dimension {vectors.dim}, manifest says "
+                                    f"{manifest.dimension}; {REBUILD_HINT}")
+        return cls(path=folder, manifest=manifest, chunks=chunks, vectors=vectors, keywords=keywords,
+                   embeddings=embeddings)

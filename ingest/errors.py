@@ -1,0 +1,22 @@
+"""Errors raised while reading the corpus and its catalogue.
+
+    DGMError                 base of every error this project raises on purpose
+    ├── CorpusError          a corpus folder or document that cannot be read
+    └── CatalogueError       directorates.yaml / themes.yaml is invalid (names file and entry)
+
+``index.errors`` and ``assistant.errors`` extend the same tree.
+"""
+
+from __future__ import annotations
+
+
+class DGMError(Exception):
+    """Base class: the message is meant for a person and names the fix where there is one."""
+
+
+class CorpusError(DGMError):
+    """The corpus folder or one of its documents cannot be read."""
+
+
+class CatalogueError(DGMError):
+    """The directorate catalogue or the theme map is invalid."""

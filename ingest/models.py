@@ -1,0 +1,166 @@
+"""Typed value objects that flow out of ingestion: documents, sections, chunks, the catalogue."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+def content_hash(text: str) -> str:
+    """A short, stable fingerprint of a text (sha256, first 12 hex digits)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """What the corpus says about one source page."""
+
+    id: str
+    title: str
+    language: str = "en"
+    source_url: str = ""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source page: its metadata and its raw text exactly as shipped."""
+
+    meta: DocumentMeta
+    text: str
+    path: str
+
+    @property
+    def id(self) -> str:
+        return self.meta.id
+
+    @property
+    def title(self) -> str:
+        return self.meta.title
+
+
+@dataclass(frozen=True)
+class Block:
+    """A cleaned paragraph (a bullet list stays with its intro) with its span in the raw text."""
+
+    text: str
+    start: int
+    end: int
+    section: str | None
+    offsets: tuple[int, ...] = ()  # raw offset of each character of ``text``
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage with full provenance.
+
+    ``id`` is ``{doc_id}-{position:03d}-{hash}``: stable across rebuilds of the same corpus.
+    ``start``/``end`` are character offsets into the source document's raw text.
+    """
+
+    id: str
+    doc_id: str
+    doc_title: str
+    section: str | None
+    position: int
+    text: str
+    start: int
+    end: int
+    content_hash: str
+    source: str = ""
+    language: str = "en"
+    directorates: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+
+    def embedding_text(self) -> str:
+        """The text that is embedded and keyword-indexed: section heading plus passage."""
+        return f"{self.section}. {self.text}" if self.section else self.text
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "doc_id": self.doc_id,
+            "doc_title": self.doc_title,
+            "section": self.section,
+            "position": self.position,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "content_hash": self.content_hash,
+            "source": self.source,
+            "language": self.language,
+            "directorates": list(self.directorates),
+            "themes": list(self.themes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Chunk:
+        return cls(
+            id=d["id"],
+            doc_id=d["doc_id"],
+            doc_title=d["doc_title"],
+            section=d.get("section"),
+            position=int(d["position"]),
+            text=d["text"],
+            start=int(d["start"]),
+            end=int(d["end"]),
+            content_hash=d["content_hash"],
+            source=d.get("source", ""),
+            language=d.get("language", "en"),
+            directorates=tuple(d.get("directorates", ())),
+            themes=tuple(d.get("themes", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Directorate:
+    """One DGM unit from ``corpus/directorates.yaml``."""
+
+    code: str
+    name: str
+    short_name: str
+    remit: str
+    aliases: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    shared_with: tuple[str, ...] = ()
+    kind: str = "directorate"  # or "service" for the horizontal services
+
+    def to_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "short_name": self.short_name,
+            "remit": self.remit,
+            "aliases": list(self.aliases),
+            "keywords": list(self.keywords),
+            "shared_with": list(self.shared_with),
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class Theme:
+    """A policy theme of the themes page, mapped to the DGM units responsible for it (maybe none)."""
+
+    name: str
+    directorates: tuple[str, ...]
+    headings: tuple[str, ...] = ()
+    anchors: tuple[str, ...] = ()
+    outside_dgm: str = ""  # who handles it when no DGM unit does
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The directorate catalogue and the theme map, validated."""
+
+    directorates: tuple[Directorate, ...]
+    themes: tuple[Theme, ...] = field(default=())
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(d.code for d in self.directorates)
+
+    def get(self, code: str) -> Directorate:
+        for d in self.directorates:
+            if d.code.lower() == code.lower():
+                return d
+        raise KeyError(code)
