@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.models import Chunk
+from ingest.models import Catalogue, Chunk
 
 from .bm25 import KeywordIndex
 from .embedders import Embedder
@@ -27,6 +27,7 @@ CHUNKS_FILE = "chunks.jsonl"
 EMBEDDINGS_FILE = "embeddings.npy"
 VECTORS_FILE = "vectors.faiss"
 BM25_DIR = "bm25"
+CATALOGUE_FILE = "catalogue.json"
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def _swap_in(new_dir: Path, index_dir: Path) -> None:
 
 
 def build_index(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path, index_type: str = "flat",
-                settings: dict | None = None, progress: bool = True,
+                settings: dict | None = None, progress: bool = True, catalogue: Catalogue | None = None,
                 on_embedded: Callable[[int], None] | None = None) -> BuildReport:
     """Embed chunks and write a complete index folder, swapped in atomically.
 
@@ -92,6 +93,8 @@ def build_index(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path, in
         index_dir: where the index lives; it becomes a symlink to a versioned sibling folder.
         index_type: ``flat`` (exact), ``hnsw`` or ``ivf``.
         settings: the settings used, recorded in the manifest.
+        catalogue: the directorate catalogue and theme map, stored beside the chunks so the answering
+            stage needs nothing but the index folder.
         progress: show a progress bar while embedding.
         on_embedded: test hook called after each embedded batch with the running count.
 
@@ -135,6 +138,9 @@ def build_index(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path, in
         np.save(new_dir / EMBEDDINGS_FILE, vectors)
         VectorStore.build(vectors, index_type).save(new_dir / VECTORS_FILE)
         KeywordIndex.build([c.embedding_text() for c in chunks]).save(new_dir / BM25_DIR)
+        if catalogue is not None:
+            (new_dir / CATALOGUE_FILE).write_text(json.dumps(catalogue.to_dict(), ensure_ascii=False, indent=1),
+                                                  encoding="utf-8")
         files = {p.relative_to(new_dir).as_posix(): file_sha256(p)
                  for p in sorted(new_dir.rglob("*")) if p.is_file()}
         Manifest(

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.models import Chunk
+from ingest.models import Catalogue, Chunk
 
 from .bm25 import KeywordIndex
-from .build import BM25_DIR, CHUNKS_FILE, EMBEDDINGS_FILE, VECTORS_FILE
+from .build import BM25_DIR, CATALOGUE_FILE, CHUNKS_FILE, EMBEDDINGS_FILE, VECTORS_FILE
 from .errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, IndexMissingError
 from .manifest import FORMAT_VERSION, MANIFEST, Manifest, file_sha256
 from .store import VectorStore
@@ -27,6 +27,7 @@ class SearchIndex:
     vectors: VectorStore
     keywords: KeywordIndex
     embeddings: np.ndarray
+    catalogue: Catalogue | None = None
 
     @classmethod
     def load(cls, index_dir: Path, expected_model: str | None = None, verify: bool = True) -> SearchIndex:
@@ -60,6 +61,9 @@ class SearchIndex:
             embeddings = np.load(folder / EMBEDDINGS_FILE)
             vectors = VectorStore.load(folder / VECTORS_FILE, manifest.index_type)
             keywords = KeywordIndex.load(folder / BM25_DIR)
+            cat_path = folder / CATALOGUE_FILE
+            catalogue = (Catalogue.from_dict(json.loads(cat_path.read_text(encoding="utf-8")))
+                         if cat_path.is_file() else None)
         except Exception as exc:  # numpy, faiss and bm25s raise many kinds on damaged files
             raise IndexCorruptError(f"index at {index_dir} cannot be read ({exc.__class__.__name__}: {exc}); "
                                     f"{REBUILD_HINT}") from exc
@@ -70,4 +74,4 @@ class SearchIndex:
             raise IndexCorruptError(f"index at {index_dir} has dimension {vectors.dim}, manifest says "
                                     f"{manifest.dimension}; {REBUILD_HINT}")
         return cls(path=folder, manifest=manifest, chunks=chunks, vectors=vectors, keywords=keywords,
-                   embeddings=embeddings)
+                   embeddings=embeddings, catalogue=catalogue)

@@ -147,6 +147,10 @@ class Theme:
     anchors: tuple[str, ...] = ()
     outside_dgm: str = ""  # who handles it when no DGM unit does
 
+    def to_dict(self) -> dict:
+        return {"name": self.name, "directorates": list(self.directorates), "headings": list(self.headings),
+                "anchors": list(self.anchors), "outside_dgm": self.outside_dgm}
+
 
 @dataclass(frozen=True)
 class Catalogue:
@@ -158,6 +162,22 @@ class Catalogue:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(d.code for d in self.directorates)
+
+    def to_dict(self) -> dict:
+        return {"directorates": [d.to_dict() for d in self.directorates], "themes": [t.to_dict() for t in self.themes]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Catalogue:
+        return cls(
+            directorates=tuple(Directorate(**{**x, "aliases": tuple(x["aliases"]), "keywords": tuple(x["keywords"]),
+                                              "shared_with": tuple(x["shared_with"])}) for x in d["directorates"]),
+            themes=tuple(Theme(name=t["name"], directorates=tuple(t["directorates"]), headings=tuple(t["headings"]),
+                               anchors=tuple(t["anchors"]), outside_dgm=t.get("outside_dgm", ""))
+                         for t in d.get("themes", ())),
+        )
+
+    def theme(self, name: str) -> Theme | None:
+        return next((t for t in self.themes if t.name == name), None)
 
     def get(self, code: str) -> Directorate:
         for d in self.directorates:

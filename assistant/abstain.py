@@ -1,0 +1,100 @@
+"""Is the question in scope? A logistic model over several signals, fit on eval/qa_dev.jsonl.
+
+One score cannot decide (an in-scope question's best cosine can be lower than an off-topic one's), so the
+decision combines: the best dense similarity to a passage and to a directorate's remit profile, the best
+BM25 score of the question's topical words, whether the two retrievers agree, whether the question names
+a directorate or one of its topics, and the question type: small talk, consular services, another
+country's policy, or a request for a specific figure or person, which the FPS pages never give.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from .models import Routing
+from .retrieve import Retrieval
+
+# Question types that the DGM pages do not answer, whatever words they share with them.
+_SMALL_TALK = re.compile(
+    r"^\s*(?:hi|hello|hey|good\s+(?:morning|afternoon|evening)|thanks?(?:\s+you)?|bye|goodbye)\b[\s!.,?]*"
+    r"(?:how\s+are\s+you)?[\s!.,?]*$|\bhow\s+are\s+you\b|\btell\s+me\s+a\s+joke\b|\bwho\s+are\s+you\b"
+    r"|\bwhat(?:'s|\s+is)\s+the\s+weather\b|\bweather\b|\brecipe\b|\bfootball\b|\bscore\s+of\b|\bpoem\b",
+    re.IGNORECASE)
+_CONSULAR = re.compile(
+    r"\b(?:passports?|visas?|schengen|consular|consulates?|embass(?:y|ies)|apostille|legali[sz]ation|legali[sz]e|"
+    r"birth\s+certificate|marriage\s+certificate|identity\s+card|id\s+card|travel\s+advice|opening\s+hours|"
+    r"residence\s+permit|work\s+permit|nationality\s+application|citizenship|repatriat\w*)\b",
+    re.IGNORECASE)
+_OTHER_COUNTRY = re.compile(
+    r"\b(?:France|French|Germany|German|the\s+Netherlands|Dutch|Luxembourg|Italy|Italian|Spain|Spanish|Poland|"
+    r"Sweden|Norway|Denmark|Finland|Austria|Portugal|Greece|Ireland|the\s+UK|United\s+Kingdom|Britain|British|"
+    r"United\s+States|the\s+US|USA|American|China|Chinese|Russia|Russian|Japan|Japanese|India|Brazil|Canada|"
+    r"Turkey|Ukraine)(?:'s)?\s+(?:position|policy|policies|stance|view|government|minister|approach|strategy)\b"
+    r"|\b(?:position|policy|policies|stance|view|approach|strategy)\s+of\s+(?:France|Germany|the\s+Netherlands|"
+    r"Italy|Spain|the\s+UK|the\s+United\s+Kingdom|the\s+United\s+States|the\s+US|China|Russia|Japan|India)\b")
+# A specific figure, date or person: the pages describe remits, never amounts, dates or names.
+_SPECIFIC = re.compile(
+    r"\bhow\s+(?:much|many)\b|\bwhat\s+(?:is|was)\s+the\s+(?:amount|number|total|budget|salary)\b"
+    r"|\bwhen\s+(?:did|was|will)\b|\bwho\s+is\s+(?:the\s+|belgium's\s+)?(?:current\s+)?(?:minister|ambassador|"
+    r"permanent\s+representative|director|head|chief|spokesperson|president)\b|\bphone\s+number\b|\bemail\s+address\b",
+    re.IGNORECASE)
+
+
+def question_type(question: str) -> str:
+    """``small_talk``, ``consular``, ``other_country``, ``specific`` or ``policy``."""
+    for name, pat in (("small_talk", _SMALL_TALK), ("consular", _CONSULAR), ("other_country", _OTHER_COUNTRY),
+                      ("specific", _SPECIFIC)):
+        if pat.search(question):
+            return name
+    return "policy"
+
+
+FEATURES = ("dense_max", "profile_max", "bm25", "agree", "named", "off_type", "specific")
+
+
+@dataclass(frozen=True)
+class ScopeWeights:
+    """Logistic weights over ``FEATURES`` (fit on the dev split by ``python -m eval.tune``)."""
+
+    bias: float = -6.0
+    weights: dict[str, float] = field(default_factory=lambda: {
+        "dense_max": 8.0, "profile_max": 8.0, "bm25": 0.6, "agree": 0.8, "named": 3.0,
+        "off_type": -8.0, "specific": -4.0})
+    bm25_cap: float = 6.0
+
+
+@dataclass(frozen=True)
+class ScopeDecision:
+    probability: float
+    features: dict[str, float]
+    question_type: str
+
+
+def scope_features(question: str, retrieval: Retrieval, routing: Routing | None, bm25_cap: float = 6.0) -> dict:
+    qtype = question_type(question)
+    top_d = {i for i, _ in retrieval.dense[:3]}
+    top_b = {i for i, _ in retrieval.bm25[:3]}
+    named = bool(routing is not None and (routing.signals.get("explicit") or routing.signals.get("keywords")))
+    return {
+        "dense_max": retrieval.dense[0][1] if retrieval.dense else 0.0,
+        "profile_max": routing.profile_max if routing is not None else 0.0,
+        "bm25": min(retrieval.bm25[0][1], bm25_cap) if retrieval.bm25 else 0.0,
+        "agree": 1.0 if top_d & top_b else 0.0,
+        "named": 1.0 if named else 0.0,
+        "off_type": 1.0 if qtype in ("small_talk", "consular", "other_country") else 0.0,
+        "specific": 1.0 if qtype == "specific" else 0.0,
+        "_type": qtype,
+    }
+
+
+def scope(question: str, retrieval: Retrieval, routing: Routing | None,
+          weights: ScopeWeights | None = None) -> ScopeDecision:
+    """The probability that the corpus answers ``question``, from several signals."""
+    w = weights or ScopeWeights()
+    feats = scope_features(question, retrieval, routing, w.bm25_cap)
+    qtype = feats.pop("_type")
+    z = w.bias + sum(w.weights.get(k, 0.0) * feats[k] for k in FEATURES)
+    p = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+    return ScopeDecision(probability=p, features={k: round(v, 4) for k, v in feats.items()}, question_type=qtype)

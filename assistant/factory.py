@@ -1,0 +1,73 @@
+"""Turn settings into objects: the embedder, the index build, the assistant. Used by the CLI and the app."""
+
+from __future__ import annotations
+
+import logging
+
+from index import BuildReport, SearchIndex, SentenceTransformerEmbedder, build_index
+from ingest import chunk_corpus
+
+from .config import Settings
+from .conversation import make_store
+from .pipeline import AskOptions, Assistant, Engine
+from .tuning import load_tuned
+
+log = logging.getLogger(__name__)
+
+
+def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(settings.embedding_model, backend=settings.embedding_backend)
+
+
+def build(settings: Settings, embedder: SentenceTransformerEmbedder | None = None,
+          progress: bool = True) -> BuildReport:
+    """corpus -> chunks -> index folder, per the settings."""
+    chunks, catalogue = chunk_corpus(settings.corpus_dir, settings.chunk_max_words, settings.chunk_overlap)
+    embedder = embedder or make_embedder(settings)
+    used = {"chunk_max_words": settings.chunk_max_words, "chunk_overlap": settings.chunk_overlap,
+            "corpus_dir": str(settings.corpus_dir), "embedding_backend": settings.embedding_backend}
+    return build_index(chunks, embedder, settings.index_dir, settings.index_type, settings=used,
+                       progress=progress, catalogue=catalogue)
+
+
+def engine_kwargs(settings: Settings, reranker=None) -> dict:
+    return {"candidates": settings.candidates, "rrf_k": settings.rrf_k, "dense_weight": settings.dense_weight,
+            "bm25_weight": settings.bm25_weight, "mmr_lambda": settings.mmr_lambda,
+            "mode": settings.retrieval_mode, "reranker": reranker}
+
+
+def make_reranker(settings: Settings):
+    if not settings.reranker_model:
+        return None
+    from sentence_transformers import CrossEncoder
+
+    return CrossEncoder(settings.reranker_model, device="cpu")
+
+
+def make_generator(settings: Settings):
+    if not settings.generator_url:
+        return None
+    from .generate import OpenAICompatibleGenerator
+
+    return OpenAICompatibleGenerator(settings.generator_url, settings.generator_model,
+                                     api_key=settings.generator_api_key, timeout_s=settings.generator_timeout_s)
+
+
+def load_engine(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Engine:
+    embedder = embedder or make_embedder(settings)
+    index = SearchIndex.load(settings.index_dir, expected_model=embedder.name)
+    _, router_weights = load_tuned()
+    return Assistant.build_engine(index, embedder, router_weights=router_weights,
+                                  **engine_kwargs(settings, make_reranker(settings)))
+
+
+def load_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | None = None,
+                   options: AskOptions | None = None) -> Assistant:
+    """Load the model and the index once and assemble the assistant."""
+    engine = load_engine(settings, embedder)
+    sessions = make_store(settings.session_url, settings.max_sessions, settings.session_ttl_s, settings.max_turns)
+    opts = options or AskOptions(mode=settings.retrieval_mode, abstain_threshold=settings.abstain_threshold,
+                                 max_question_chars=settings.max_question_chars)
+    scope_weights, _ = load_tuned()
+    return Assistant(engine, sessions=sessions, options=opts, generator=make_generator(settings),
+                     scope_weights=scope_weights)

@@ -1,0 +1,97 @@
+"""Typed values of the answering stage: hits, citations, routing, answers, conversation turns."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ingest.models import Chunk
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the signals behind it."""
+
+    chunk: Chunk
+    score: float
+    dense: float | None = None  # cosine similarity, when the dense retriever found it
+    bm25: float | None = None  # raw BM25 score, when the keyword retriever found it
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+    rerank: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    id: str
+    title: str
+    section: str | None
+    source: str | None
+    text: str
+    score: float
+    doc_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class DirectorateMatch:
+    code: str
+    name: str
+    confidence: float
+    evidence_id: str | None
+    short_name: str = ""
+    shared_with: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The routing decision and why: a primary (maybe none), a secondary, and the signals."""
+
+    primary: DirectorateMatch | None
+    secondary: DirectorateMatch | None = None
+    disagreement: bool = False
+    no_fit: str | None = None  # why no DGM directorate fits, when that is the finding
+    signals: dict[str, dict[str, float]] = field(default_factory=dict)
+    profile_max: float = 0.0  # best cosine between the question and a unit's remit profile
+    margin: float = 0.0  # score lead of the primary over the runner-up (what the confidence reads)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One exchange kept in a conversation."""
+
+    question: str
+    rewritten: str
+    topic: str
+    directorate: str | None
+    abstained: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Turn:
+        return cls(question=d["question"], rewritten=d["rewritten"], topic=d.get("topic", ""),
+                   directorate=d.get("directorate"), abstained=bool(d.get("abstained", False)))
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the assistant says: text with [n] markers, the numbered citations, the directorate."""
+
+    question: str
+    rewritten_query: str
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    directorate: DirectorateMatch | None
+    secondary_directorate: DirectorateMatch | None
+    session_id: str
+    timings_ms: dict[str, float]
+    in_scope: float = 1.0  # estimated probability that the corpus answers the question
+    is_followup: bool = False
+    suggestions: tuple[str, ...] = ()  # closest covered topics, offered when abstaining
+
+    def to_dict(self) -> dict:
+        return asdict(self)

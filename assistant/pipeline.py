@@ -1,0 +1,216 @@
+"""The assistant: question (+ conversation) -> retrieval -> routing -> scope check -> cited answer."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from index import Embedder, SearchIndex
+
+from .abstain import ScopeWeights, scope
+from .compose import abstention_text, citations_from, compose
+from .conversation import SESSION_ID_RE, MemorySessionStore, SessionStore, new_session_id, resolve
+from .conversation import _ROUTE_FRAME as ROUTE_FRAME
+from .errors import InputError
+from .models import Answer, Hit, Routing, Turn
+from .retrieve import Retriever
+from .route import Router, RouterWeights
+
+log = logging.getLogger(__name__)
+
+MAX_TOP_K = 20
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    """Per-configuration knobs (the eval's --compare builds several)."""
+
+    mode: str = "hybrid"  # hybrid | dense | bm25
+    use_router: bool = True
+    use_abstention: bool = True
+    use_followups: bool = True
+    abstain_threshold: float = 0.5
+    max_question_chars: int = 1000
+
+
+class Engine:
+    """The heavy, shareable part: one index, its retriever and router. Swapped whole on a rebuild."""
+
+    def __init__(self, index: SearchIndex, embedder: Embedder, retriever: Retriever, router: Router) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.retriever = retriever
+        self.router = router
+        self.names = {d.code: f"the {d.name} ({d.code})" for d in router.catalogue.directorates}
+        self.doc_ids = frozenset(c.doc_id for c in index.chunks)
+
+
+class Assistant:
+    """Answers questions with citations and the matching directorate, or abstains.
+
+    Args:
+        engine: the loaded index, retriever and router.
+        sessions: the conversation store (memory or Redis).
+        options: retrieval mode and which stages are on.
+        generator: an optional generator that rewrites the extractive answer from the same passages.
+    """
+
+    def __init__(self, engine: Engine, sessions: SessionStore | None = None, options: AskOptions | None = None,
+                 generator=None, scope_weights: ScopeWeights | None = None) -> None:
+        self._engine = engine
+        self.scope_weights = scope_weights or ScopeWeights()
+        self._swap_lock = threading.Lock()
+        self.sessions = sessions or MemorySessionStore()
+        self.options = options or AskOptions()
+        self.generator = generator
+
+    # -- construction -------------------------------------------------------------------------------------
+    @staticmethod
+    def build_engine(index: SearchIndex, embedder: Embedder, *, candidates: int = 20, rrf_k: int = 60,
+                     dense_weight: float = 1.0, bm25_weight: float = 1.0, mmr_lambda: float = 0.8,
+                     mode: str = "hybrid", reranker=None, router_weights: RouterWeights | None = None) -> Engine:
+        if index.catalogue is None:
+            raise InputError("index", f"the index at {index.path} has no directorate catalogue; "
+                             "run `dgm-assistant build` to rebuild it")
+        retriever = Retriever(index, embedder, candidates=candidates, rrf_k=rrf_k, dense_weight=dense_weight,
+                              bm25_weight=bm25_weight, mmr_lambda=mmr_lambda, mode=mode, reranker=reranker)
+        router = Router(index.catalogue, embedder, index.chunks, router_weights)
+        return Engine(index, embedder, retriever, router)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def catalogue(self):
+        return self._engine.router.catalogue
+
+    def swap_engine(self, engine: Engine) -> None:
+        """Replace the index atomically: requests in flight finish on the engine they started with."""
+        with self._swap_lock:
+            self._engine = engine
+
+    def reload_if_changed(self, index_dir: Path, **engine_kwargs) -> bool:
+        """Load a rebuilt index if the index folder now points elsewhere; returns True when swapped."""
+        current = self._engine.index
+        folder = Path(index_dir).resolve()
+        if folder == current.path:
+            return False
+        index = SearchIndex.load(index_dir, expected_model=self._engine.embedder.name)
+        engine_kwargs.setdefault("router_weights", self._engine.router.weights)
+        self.swap_engine(self.build_engine(index, self._engine.embedder, **engine_kwargs))
+        log.info("index reloaded from %s (%d chunks)", folder, len(index.chunks))
+        return True
+
+    # -- validation ---------------------------------------------------------------------------------------
+    def _validate(self, question: str, session_id: str | None, top_k: int, directorate: str | None,
+                  document: str | None) -> tuple[str, str | None]:
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("question", "must not be empty")
+        # Control characters are dropped; markup is kept as plain text (it is never interpreted).
+        clean = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question).strip()
+        if len(clean) > self.options.max_question_chars:
+            raise InputError("question", f"must be at most {self.options.max_question_chars} characters, "
+                             f"got {len(clean)}")
+        if session_id is not None and not SESSION_ID_RE.match(session_id):
+            raise InputError("session_id", "must be 8 to 64 letters, digits, '-' or '_'")
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise InputError("top_k", f"must be between 1 and {MAX_TOP_K}, got {top_k}")
+        code = None
+        if directorate is not None:
+            try:
+                code = self.catalogue.get(directorate).code
+            except KeyError:
+                raise InputError("directorate", f"unknown code {directorate!r}; known: "
+                                 f"{', '.join(self.catalogue.codes)}") from None
+        if document is not None and document not in self._engine.doc_ids:
+            raise InputError("document", f"unknown document {document!r}; known: "
+                             f"{', '.join(sorted(self._engine.doc_ids))}")
+        return clean, code
+
+    # -- answering ----------------------------------------------------------------------------------------
+    def ask(self, question: str, session_id: str | None = None, top_k: int = 5, directorate: str | None = None,
+            document: str | None = None) -> Answer:
+        """Answer one question in a conversation.
+
+        Args:
+            question: the user's message (a follow-up is resolved from the session's earlier turns).
+            session_id: continue this conversation; a new id is made when None.
+            top_k: how many passages to cite (1..20).
+            directorate: restrict passages to this directorate's and route to it.
+            document: restrict passages to this document id.
+        """
+        t_start = time.perf_counter()
+        timings: dict[str, float] = {}
+        engine = self._engine  # one engine for the whole request, even if a swap happens meanwhile
+        opts = self.options
+        question, code = self._validate(question, session_id, top_k, directorate, document)
+        sid = session_id or new_session_id()
+        history = self.sessions.history(sid) if (session_id and opts.use_followups) else []
+        resolved = resolve(question, history, engine.names)
+
+        t = time.perf_counter()
+        qv = engine.embedder.encode_query(resolved.query) if opts.mode != "bm25" else None
+        timings["embed"] = (time.perf_counter() - t) * 1000
+        retrieval = engine.retriever.retrieve(resolved.query, k=top_k, query_vec=qv, doc_id=document,
+                                              directorate=code, timings=timings)
+        hits = list(retrieval.hits)
+
+        t = time.perf_counter()
+        routing: Routing | None = None
+        if opts.use_router and qv is not None:
+            routing = engine.router.route(resolved.query, qv, hits, prior=resolved.prior, restrict=code)
+        elif opts.use_router:
+            routing = engine.router.route(resolved.query, engine.embedder.encode_query(resolved.query), hits,
+                                          prior=resolved.prior, restrict=code)
+        timings["route"] = (time.perf_counter() - t) * 1000
+
+        t = time.perf_counter()
+        decision = scope(question if not resolved.is_followup else resolved.query, retrieval, routing,
+                         self.scope_weights)
+        abstained = opts.use_abstention and decision.probability < opts.abstain_threshold
+        route_q = bool(ROUTE_FRAME.search(resolved.query))
+        if abstained:
+            suggestions = tuple(dict.fromkeys(
+                (h.chunk.themes[0] if h.chunk.themes else (h.chunk.section or h.chunk.doc_title)) for h in hits[:3]))
+            text = abstention_text(suggestions, decision.question_type)
+            answer = Answer(question=question, rewritten_query=resolved.query, answer=text, abstained=True,
+                            citations=(), directorate=None, secondary_directorate=None, session_id=sid,
+                            timings_ms={}, in_scope=round(decision.probability, 4),
+                            is_followup=resolved.is_followup, suggestions=suggestions)
+        else:
+            if routing is not None and routing.primary is not None and routing.primary.evidence_id:
+                hits = self._with_evidence(engine, hits, routing, top_k, lead=route_q)
+            citations = citations_from(hits)
+            text = compose(resolved.query, hits, citations, routing, route_q)
+            if self.generator is not None:
+                text = self.generator.rewrite(resolved.query, citations, fallback=text)
+            answer = Answer(question=question, rewritten_query=resolved.query, answer=text, abstained=False,
+                            citations=citations, directorate=routing.primary if routing else None,
+                            secondary_directorate=routing.secondary if routing else None, session_id=sid,
+                            timings_ms={}, in_scope=round(decision.probability, 4),
+                            is_followup=resolved.is_followup)
+        timings["compose"] = (time.perf_counter() - t) * 1000
+        self.sessions.append(sid, Turn(question=question, rewritten=resolved.query, topic=resolved.topic,
+                                       directorate=answer.directorate.code if answer.directorate else None,
+                                       abstained=abstained))
+        timings["total"] = (time.perf_counter() - t_start) * 1000
+        return replace(answer, timings_ms={k: round(v, 3) for k, v in timings.items()})
+
+    @staticmethod
+    def _with_evidence(engine: Engine, hits: list[Hit], routing: Routing, top_k: int, lead: bool) -> list[Hit]:
+        """Make sure the remit passage of the routed directorate is cited (first for "who" questions)."""
+        ev_id = routing.primary.evidence_id if routing.primary else None
+        present = next((h for h in hits if h.chunk.id == ev_id), None)
+        if present is not None:
+            if lead and hits[0] is not present:
+                hits = [present] + [h for h in hits if h is not present]
+            return hits
+        chunk = next(c for c in engine.index.chunks if c.id == ev_id)
+        ev = Hit(chunk=chunk, score=hits[0].score if hits else 0.0)
+        if lead:
+            return [ev, *hits][:top_k]
+        return [*hits[: top_k - 1], ev] if len(hits) >= top_k else [*hits, ev]

@@ -1,0 +1,176 @@
+"""Hybrid retrieval: dense (FAISS) + BM25 candidates, weighted reciprocal-rank fusion, MMR de-duplication,
+optional cross-encoder reranking, and metadata filters."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from index import Embedder, SearchIndex
+
+from .models import Hit
+
+# Words that frame a question ("which directorate handles ...") without saying what it is about. They are
+# dropped from the keyword query so BM25 matches the topic, not the page that lists every directorate.
+FRAME_WORDS = frozenset("""
+which who whom whose what where when why how does do did is are was were can could should would will shall
+directorate directorates directorate-general service services unit units department division office team
+handle handles handled handling deal deals dealt dealing responsible responsibility charge manage manages
+managed managing cover covers covered covering competent in-charge look looks after follow follows
+take takes care work works working tell me about please know information info explain describe
+belgium belgian belgium's fps federal public foreign affairs ministry dgm the a an of for on in to with
+and or that this it its also there their they them any some anything something
+qui quelle quel quels quelles direction service s'occupe occupe gère gere est sont le la les de des du en et
+welke wie directie dienst houdt zich bezig met is verantwoordelijk voor de het van en bij
+wer welche welcher direktion abteilung kümmert sich um ist zuständig für die der das den und bei
+""".split())
+
+_WORD = re.compile(r"[\w'+-]+", re.UNICODE)
+
+
+def focus_query(query: str) -> str:
+    """The topical words of a query: the question's frame words removed (the original if nothing is left)."""
+    words = [w for w in _WORD.findall(query) if w.lower() not in FRAME_WORDS]
+    return " ".join(words) if words else query
+
+
+def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int = 60) -> dict[int, float]:
+    """Weighted reciprocal-rank fusion: sum of weight / (k + rank) over the rankings (rank from 1)."""
+    fused: dict[int, float] = {}
+    for ids, weight in rankings:
+        for rank, i in enumerate(ids, start=1):
+            fused[i] = fused.get(i, 0.0) + weight / (k + rank)
+    return fused
+
+
+def mmr(order: Sequence[int], relevance: dict[int, float], vectors: np.ndarray, k: int,
+        lam: float = 0.8, duplicate_cos: float = 0.95) -> list[int]:
+    """Maximal marginal relevance over ``order``; passages nearly identical to a chosen one are dropped.
+
+    Relevance is rescaled to [0, 1] so it is comparable with cosine similarity.
+    """
+    if not order:
+        return []
+    rel = np.array([relevance[i] for i in order], dtype=np.float32)
+    span = float(rel.max() - rel.min())
+    rel = (rel - rel.min()) / span if span > 0 else np.ones_like(rel)
+    cand = list(range(len(order)))
+    chosen: list[int] = []
+    vecs = vectors[list(order)]
+    while cand and len(chosen) < k:
+        if chosen:
+            sims = vecs[cand] @ vecs[chosen].T
+            max_sim = sims.max(axis=1)
+        else:
+            max_sim = np.zeros(len(cand), dtype=np.float32)
+        scores = lam * rel[cand] - (1 - lam) * max_sim
+        best = int(np.argmax(scores))
+        if chosen and max_sim[best] >= duplicate_cos:
+            cand.pop(best)  # a near-duplicate of a passage already chosen
+            continue
+        chosen.append(cand.pop(best))
+    return [order[i] for i in chosen]
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Fused hits plus the raw rankings, which the router and the abstention check also read."""
+
+    hits: tuple[Hit, ...]
+    dense: tuple[tuple[int, float], ...]  # (chunk index, cosine), best first
+    bm25: tuple[tuple[int, float], ...]  # (chunk index, BM25 score), best first
+
+
+class Retriever:
+    """Dense + keyword retrieval over one loaded index.
+
+    Args:
+        index: the loaded index (chunks, FAISS, BM25).
+        embedder: the model that embedded the chunks.
+        candidates: how many candidates each retriever contributes before fusion.
+        rrf_k: reciprocal-rank-fusion constant.
+        dense_weight, bm25_weight: weights of each ranking in the fusion.
+        mmr_lambda: relevance/novelty trade-off for de-duplication.
+        mode: ``hybrid``, ``dense`` or ``bm25``.
+        reranker: an optional sentence-transformers ``CrossEncoder`` applied to the fused candidates.
+    """
+
+    def __init__(self, index: SearchIndex, embedder: Embedder, candidates: int = 20, rrf_k: int = 60,
+                 dense_weight: float = 1.0, bm25_weight: float = 1.0, mmr_lambda: float = 0.8,
+                 mode: str = "hybrid", reranker=None) -> None:
+        if candidates < 1:
+            raise ValueError(f"candidates must be at least 1, got {candidates}")
+        if mode not in ("hybrid", "dense", "bm25"):
+            raise ValueError(f"mode must be 'hybrid', 'dense' or 'bm25', got {mode!r}")
+        if not 0 <= mmr_lambda <= 1:
+            raise ValueError(f"mmr_lambda must be within [0, 1], got {mmr_lambda}")
+        self.index = index
+        self.embedder = embedder
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
+        self.bm25_weight = bm25_weight
+        self.mmr_lambda = mmr_lambda
+        self.mode = mode
+        self.reranker = reranker
+
+    def _allowed(self, doc_id: str | None, directorate: str | None) -> np.ndarray | None:
+        if doc_id is None and directorate is None:
+            return None
+        return np.array([(doc_id is None or c.doc_id == doc_id)
+                         and (directorate is None or directorate in c.directorates)
+                         for c in self.index.chunks], dtype=bool)
+
+    def retrieve(self, query: str, k: int, query_vec: np.ndarray | None = None, doc_id: str | None = None,
+                 directorate: str | None = None, timings: dict[str, float] | None = None) -> Retrieval:
+        """The top ``k`` passages for a query, optionally restricted to a document or a directorate.
+
+        ``timings`` (if given) receives the milliseconds spent in ``search`` and ``fuse``.
+        """
+        t0 = time.perf_counter()
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        allowed = self._allowed(doc_id, directorate)
+        n = len(self.index.chunks)
+        # With a filter, look deeper so enough allowed candidates survive it.
+        depth = min(n, self.candidates if allowed is None else max(self.candidates * 10, 200))
+        dense: list[tuple[int, float]] = []
+        bm25: list[tuple[int, float]] = []
+        if self.mode in ("hybrid", "dense"):
+            qv = self.embedder.encode_query(query) if query_vec is None else query_vec
+            scores, ids = self.index.vectors.search(qv, depth)
+            dense = [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        if self.mode in ("hybrid", "bm25"):
+            scores, ids = self.index.keywords.search(focus_query(query), depth)
+            bm25 = [(int(i), float(s)) for s, i in zip(scores, ids, strict=True)]
+        if allowed is not None:
+            dense = [(i, s) for i, s in dense if allowed[i]]
+            bm25 = [(i, s) for i, s in bm25 if allowed[i]]
+        dense, bm25 = dense[: self.candidates], bm25[: self.candidates]
+        t1 = time.perf_counter()
+        fused = rrf([([i for i, _ in dense], self.dense_weight), ([i for i, _ in bm25], self.bm25_weight)],
+                    self.rrf_k)
+        order = sorted(fused, key=lambda i: -fused[i])
+        rerank: dict[int, float] = {}
+        if self.reranker is not None and order:
+            pairs = [(query, self.index.chunks[i].text) for i in order]
+            rr = self.reranker.predict(pairs, show_progress_bar=False)
+            rerank = {i: float(s) for i, s in zip(order, np.atleast_1d(rr), strict=True)}
+            order = sorted(order, key=lambda i: -rerank[i])
+            fused = {i: rerank[i] for i in order}
+        picked = mmr(order, fused, self.index.embeddings, k, self.mmr_lambda)
+        d_score = dict(dense)
+        d_rank = {i: r for r, (i, _) in enumerate(dense, start=1)}
+        b_score = dict(bm25)
+        b_rank = {i: r for r, (i, _) in enumerate(bm25, start=1)}
+        hits = tuple(Hit(chunk=self.index.chunks[i], score=fused[i], dense=d_score.get(i), bm25=b_score.get(i),
+                         dense_rank=d_rank.get(i), bm25_rank=b_rank.get(i), rerank=rerank.get(i))
+                     for i in picked)
+        if timings is not None:
+            timings["search"] = (t1 - t0) * 1000
+            timings["fuse"] = (time.perf_counter() - t1) * 1000
+        return Retrieval(hits=hits, dense=tuple(dense), bm25=tuple(bm25))

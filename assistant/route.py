@@ -1,0 +1,177 @@
+"""Directorate routing: combine explicit mentions, keywords, remit similarity and passage labels."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from index import Embedder
+from ingest.label import codes_in
+from ingest.models import Catalogue, Chunk, Directorate
+
+from .models import DirectorateMatch, Hit, Routing
+
+
+@dataclass(frozen=True)
+class RouterWeights:
+    """How much each signal counts; tuned on eval/qa_dev.jsonl."""
+
+    explicit: float = 3.0
+    keyword: float = 2.0
+    similarity: float = 1.0
+    labels: float = 1.5
+    prior: float = 0.6
+    similarity_temperature: float = 0.03
+    secondary_ratio: float = 0.55
+    disagreement_penalty: float = 0.5
+    # Platt scaling of the score margin into a confidence (fit on dev by `dgm-assistant calibrate`).
+    calib_a: float = 2.0
+    calib_b: float = -0.5
+
+
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """Whole-word pattern; short all-caps acronyms ("UN", "IT", "NATO") match case-sensitively."""
+    body = r"\s+".join(re.escape(w) for w in phrase.split())
+    acronym = phrase.isupper() and len(phrase) <= 6
+    return re.compile(rf"(?<![\w-]){body}(?![\w-])", 0 if acronym else re.IGNORECASE)
+
+
+def _keyword_weight(phrase: str) -> float:
+    # Longer phrases are more specific evidence than single words.
+    return 1.0 + 0.5 * (len(phrase.split()) - 1)
+
+
+def _saturate(x: float) -> float:
+    return 1.0 - math.exp(-x)
+
+
+class Router:
+    """Decides which DGM unit answers a question, with a confidence and the remit passage as evidence.
+
+    Args:
+        catalogue: the validated directorate catalogue and theme map.
+        embedder: the model used to compare the question with each unit's remit profile.
+        chunks: the index's chunks, to find each unit's remit passage.
+        weights: signal weights and calibration.
+    """
+
+    def __init__(self, catalogue: Catalogue, embedder: Embedder, chunks: Sequence[Chunk],
+                 weights: RouterWeights | None = None) -> None:
+        self.catalogue = catalogue
+        self.weights = weights or RouterWeights()
+        self.codes = catalogue.codes
+        self._names: dict[str, list[re.Pattern[str]]] = {}
+        self._keywords: dict[str, list[tuple[re.Pattern[str], float]]] = {}
+        for d in catalogue.directorates:
+            self._names[d.code] = [_phrase_pattern(p) for p in (d.name, *d.aliases)]
+            self._keywords[d.code] = [(_phrase_pattern(k), _keyword_weight(k)) for k in d.keywords]
+        profiles = [f"{d.name} ({d.code}). {d.remit} Topics: {', '.join(d.keywords)}."
+                    for d in catalogue.directorates]
+        self._profiles = embedder.encode(profiles)
+        self.evidence: dict[str, Chunk] = {}
+        for c in chunks:
+            named = codes_in(c.text)
+            if named and named[0] not in self.evidence:
+                self.evidence[named[0]] = c
+
+    def directorate(self, code: str) -> Directorate:
+        return self.catalogue.get(code)
+
+    def explicit(self, text: str) -> dict[str, float]:
+        """1.0 for each unit named by code, name or alias."""
+        found = {c: 1.0 for c in codes_in(text)}
+        for code, pats in self._names.items():
+            if any(p.search(text) for p in pats):
+                found[code] = 1.0
+        return found
+
+    def keyword_scores(self, text: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for code, pats in self._keywords.items():
+            s = sum(w for p, w in pats if p.search(text))
+            if s:
+                out[code] = s
+        return out
+
+    def label_scores(self, hits: Sequence[Hit], depth: int = 5) -> dict[str, float]:
+        """Directorate labels of the top passages, weighted by rank and shared among a passage's labels."""
+        out: dict[str, float] = {}
+        for rank, h in enumerate(hits[:depth]):
+            labels = h.chunk.directorates
+            for code in labels:
+                out[code] = out.get(code, 0.0) + 1.0 / (rank + 1) / len(labels)
+        total = sum(out.values())
+        return {c: v / total for c, v in out.items()} if total else {}
+
+    def similarity(self, query_vec: np.ndarray) -> tuple[dict[str, float], float]:
+        """A softmax over the units of the question's cosine to each remit profile, and the best cosine."""
+        sims = self._profiles @ query_vec
+        z = (sims - sims.max()) / self.weights.similarity_temperature
+        p = np.exp(z) / np.exp(z).sum()
+        return {c: float(x) for c, x in zip(self.codes, p, strict=True)}, float(sims.max())
+
+    def _no_fit(self, hits: Sequence[Hit]) -> str | None:
+        """If the best passage belongs to a theme that no DGM unit holds, say who does."""
+        if not hits:
+            return None
+        for name in hits[0].chunk.themes:
+            theme = self.catalogue.theme(name)
+            if theme is not None and not theme.directorates and theme.outside_dgm:
+                return f"{theme.name}: {theme.outside_dgm}"
+        return None
+
+    def _match(self, code: str, confidence: float) -> DirectorateMatch:
+        d = self.directorate(code)
+        ev = self.evidence.get(code)
+        return DirectorateMatch(code=code, name=d.name, confidence=round(float(confidence), 3),
+                                evidence_id=ev.id if ev else None, short_name=d.short_name,
+                                shared_with=d.shared_with)
+
+    def route(self, text: str, query_vec: np.ndarray, hits: Sequence[Hit], prior: str | None = None,
+              restrict: str | None = None) -> Routing:
+        """Route one (standalone) question.
+
+        Args:
+            text: the question as the user wrote it, follow-ups already resolved.
+            query_vec: its embedding.
+            hits: the retrieved passages, best first.
+            prior: the directorate of the conversation so far, a weak hint for follow-ups.
+            restrict: a directorate the caller asked for; it is returned as the primary.
+        """
+        w = self.weights
+        explicit = self.explicit(text)
+        keywords = self.keyword_scores(text)
+        labels = self.label_scores(hits)
+        sim, profile_max = self.similarity(query_vec)
+        signals = {"explicit": explicit, "keywords": keywords, "labels": labels,
+                   "similarity": {c: round(v, 4) for c, v in sim.items() if v >= 0.01}}
+        score = {c: w.explicit * explicit.get(c, 0.0) + w.keyword * _saturate(keywords.get(c, 0.0))
+                 + w.similarity * sim.get(c, 0.0) + w.labels * labels.get(c, 0.0)
+                 + (w.prior if c == prior else 0.0) for c in self.codes}
+        ranked = sorted(self.codes, key=lambda c: -score[c])
+        if restrict is not None:
+            ranked.remove(restrict)
+            ranked.insert(0, restrict)
+        top, second = ranked[0], ranked[1]
+        strong = bool(explicit or keywords)
+        no_fit = None if (strong or restrict) else self._no_fit(hits)
+        # Each signal's own favourite; disagreement when the signals that have evidence point apart.
+        favourites = {name: max(sig, key=sig.get) for name, sig in
+                      (("explicit", explicit), ("keywords", keywords), ("labels", labels)) if sig}
+        disagree = len(set(favourites.values()) - {top}) > 0 and len(favourites) > 0
+        # The calibrated confidence reads the score margin; disagreeing signals count against it.
+        margin = score[top] - score[second] - (w.disagreement_penalty if disagree else 0.0)
+        conf = 1.0 / (1.0 + math.exp(-(w.calib_a * margin + w.calib_b)))
+        if no_fit:
+            return Routing(primary=None, secondary=None, disagreement=False, no_fit=no_fit, signals=signals,
+                           profile_max=profile_max, margin=margin)
+        secondary = None
+        supported = second in explicit or second in keywords or labels.get(second, 0.0) >= 0.2
+        if supported and score[second] >= w.secondary_ratio * score[top]:
+            secondary = self._match(second, conf * score[second] / max(score[top], 1e-9))
+        return Routing(primary=self._match(top, conf), secondary=secondary, disagreement=disagree,
+                       no_fit=None, signals=signals, profile_max=profile_max, margin=margin)

@@ -1,0 +1,118 @@
+"""Fit the abstention model and the routing-confidence calibration on the DEV split (never on test).
+
+    python -m eval.tune [--qa eval/qa_dev.jsonl] [--write]
+
+Prints the fitted parameters; ``--write`` stores them in ``assistant/tuned.json``, which the assistant
+loads at start-up. The logistic regressions are small (a handful of features, ~100 items), fit by
+Newton's method with an L2 penalty so no feature weight runs away on separable data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from assistant.abstain import FEATURES, scope_features
+from assistant.config import Settings
+from assistant.conversation import resolve
+from assistant.factory import load_assistant
+from assistant.pipeline import AskOptions
+
+TUNED = Path(__file__).resolve().parent.parent / "assistant" / "tuned.json"
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
+                 balanced: bool = False) -> np.ndarray:
+    """Weights (bias first) of an L2-penalised logistic regression, by Newton's method.
+
+    ``balanced`` weighs each class by the inverse of its share, so the rare class (out-of-scope
+    questions) counts as much as the common one.
+    """
+    X = np.hstack([np.ones((len(x), 1)), x])
+    sw = np.ones(len(y))
+    if balanced and 0 < y.sum() < len(y):
+        sw = np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
+    w = np.zeros(X.shape[1])
+    reg = l2 * np.eye(X.shape[1])
+    reg[0, 0] = 0.0  # the bias is not penalised
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-np.clip(X @ w, -50, 50)))
+        grad = X.T @ (sw * (p - y)) + reg @ w
+        hess = X.T @ (X * (sw * p * (1 - p))[:, None]) + reg
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
+def collect(qa: Path) -> tuple[list[dict], list[int], list[tuple[float, int]]]:
+    """Scope features + in-scope labels, and (routing margin, correct) pairs, for every dev item."""
+    assistant = load_assistant(Settings(), options=AskOptions(use_abstention=False))
+    engine = assistant.engine
+    feats: list[dict] = []
+    labels: list[int] = []
+    margins: list[tuple[float, int]] = []
+    for line in qa.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        turns = item.get("turns") or [item["question"]]
+        sid = None
+        for t in turns[:-1]:
+            sid = assistant.ask(t, session_id=sid).session_id
+        history = assistant.sessions.history(sid) if sid else []
+        resolved = resolve(turns[-1], history, engine.names)
+        qv = engine.embedder.encode_query(resolved.query)
+        retrieval = engine.retriever.retrieve(resolved.query, 10, query_vec=qv)
+        routing = engine.router.route(resolved.query, qv, list(retrieval.hits), prior=resolved.prior)
+        f = scope_features(turns[-1] if not resolved.is_followup else resolved.query, retrieval, routing)
+        f.pop("_type")
+        feats.append(f)
+        labels.append(0 if item["kind"] == "out_of_scope" else 1)
+        if item["directorates"] and routing.primary is not None:
+            margins.append((routing.margin, int(routing.primary.code in item["directorates"])))
+    return feats, labels, margins
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--qa", type=Path, default=Path("eval/qa_dev.jsonl"))
+    ap.add_argument("--l2", type=float, default=0.1)
+    ap.add_argument("--write", action="store_true", help=f"store the parameters in {TUNED}")
+    args = ap.parse_args()
+    if "test" in args.qa.name:
+        raise SystemExit("refusing to tune on a test split: use the dev file")
+    feats, labels, margins = collect(args.qa)
+    x = np.array([[f[k] for k in FEATURES] for f in feats], dtype=float)
+    y = np.array(labels, dtype=float)
+    w = fit_logistic(x, y, l2=args.l2, balanced=True)
+    p = 1 / (1 + np.exp(-(w[0] + x @ w[1:])))
+    pred = p >= 0.5
+    print(f"scope model on {len(y)} dev items: accuracy {np.mean(pred == (y == 1)):.3f}, "
+          f"out-of-scope abstained {np.mean(~pred[y == 0]):.3f}, in-scope abstained {np.mean(~pred[y == 1]):.3f}")
+    m = np.array([[a] for a, _ in margins])
+    c = np.array([b for _, b in margins], dtype=float)
+    cw = fit_logistic(m, c, l2=0.1)
+    conf = 1 / (1 + np.exp(-(cw[0] + m[:, 0] * cw[1])))
+    print(f"routing calibration on {len(c)} routed dev items: accuracy {c.mean():.3f}, "
+          f"mean confidence {conf.mean():.3f}")
+    params = {
+        "scope": {"bias": round(float(w[0]), 4),
+                  "weights": {k: round(float(v), 4) for k, v in zip(FEATURES, w[1:], strict=True)}},
+        "router": {"calib_a": round(float(cw[1]), 4), "calib_b": round(float(cw[0]), 4)},
+        "fit_on": args.qa.name, "items": len(y),
+    }
+    print(json.dumps(params, indent=2))
+    if args.write:
+        TUNED.write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
+        print(f"written to {TUNED}")
+    assert all(math.isfinite(v) for v in params["scope"]["weights"].values())
+
+
+if __name__ == "__main__":
+    main()
