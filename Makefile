@@ -1,0 +1,43 @@
+# Two commands on a fresh machine:  `make run` (install + serve)  and  `make test` (install + all tests).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run build test lint system-deps clean
+
+# torch first, from the local CPU build: any other spec pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Builds the index from the shipped corpus on first run, then serves the API, widget and demo page.
+run: install
+	HF_HUB_OFFLINE=1 $(BIN)/dgm-assistant serve
+
+build: install
+	HF_HUB_OFFLINE=1 $(BIN)/dgm-assistant build
+
+# Debian's chromium (browser tests) and redis-server (two-replica test); installed when missing and root.
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium redis-server >/dev/null; \
+	  else \
+	    echo "note: install chromium and redis-server (apt-get install -y chromium redis-server) for the browser and Redis tests"; \
+	  fi; \
+	fi
+
+test: install system-deps
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check ingest index assistant eval tests
+
+clean:
+	rm -rf $(VENV) var out test-results

@@ -1,0 +1,35 @@
+"""The answering stage: question + conversation -> cited answer and directorate (CLI, HTTP, widget).
+
+Python use::
+
+    from assistant import Settings, load_assistant
+    bot = load_assistant(Settings())          # loads the model and the index once
+    answer = bot.ask("Which directorate handles cyber issues?")
+    answer.directorate.code, answer.citations[0].text
+"""
+
+from __future__ import annotations
+
+from .config import Settings, get_settings
+from .errors import DGMError, InputError
+from .factory import build, load_assistant
+from .models import Answer, Citation, DirectorateMatch, Hit, Routing, Turn
+from .pipeline import AskOptions, Assistant, Engine
+
+__all__ = [
+    "Answer",
+    "AskOptions",
+    "Assistant",
+    "Citation",
+    "DGMError",
+    "DirectorateMatch",
+    "Engine",
+    "Hit",
+    "InputError",
+    "Routing",
+    "Settings",
+    "Turn",
+    "build",
+    "get_settings",
+    "load_assistant",
+]
