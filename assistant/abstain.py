@@ -34,24 +34,43 @@ _OTHER_COUNTRY = re.compile(
     r"Turkey|Ukraine)(?:'s)?\s+(?:position|policy|policies|stance|view|government|minister|approach|strategy)\b"
     r"|\b(?:position|policy|policies|stance|view|approach|strategy)\s+of\s+(?:France|Germany|the\s+Netherlands|"
     r"Italy|Spain|the\s+UK|the\s+United\s+Kingdom|the\s+United\s+States|the\s+US|China|Russia|Japan|India)\b")
-# A specific figure, date or person: the pages describe remits, never amounts, dates or names.
-_SPECIFIC = re.compile(
-    r"\bhow\s+(?:much|many)\b|\bwhat\s+(?:is|was)\s+the\s+(?:amount|number|total|budget|salary)\b"
-    r"|\bwhen\s+(?:did|was|will)\b|\bwho\s+is\s+(?:the\s+|belgium's\s+)?(?:current\s+)?(?:minister|ambassador|"
-    r"permanent\s+representative|director|head|chief|spokesperson|president)\b|\bphone\s+number\b|\bemail\s+address\b",
+# A specific figure, date, person or piece of news: the pages describe remits; they give no names, no
+# contact details, no news, and figures only where a passage holds a number (checked in scope_features).
+_FIGURE = re.compile(
+    r"\bhow\s+(?:much|many)\b|\bwhat\s+(?:is|was)\s+the\s+(?:amount|number|total|salary)\b"
+    r"|\b(?:budget|spend|spending|pay|paid|cost)s?\b.*\b(?:for|in)\s+(?:19|20)\d\d\b|\b(?:19|20)\d\d\b.*\bbudget\b"
+    r"|\bwhat(?:'s|\s+is)\s+the\s+\w+'s\s+budget\b",
     re.IGNORECASE)
+_SPECIFIC = re.compile(
+    r"\bwhen\s+(?:did|was|will)\b|\bwho\s+is\s+(?:the\s+|belgium's\s+)?(?:current\s+)?(?:belgian\s+)?"
+    r"(?:minister|ambassador|permanent\s+representative|director|head|chief|spokesperson|president)\b"
+    r"|\bphone\s+number\b|\bemail\s+address\b|\bcontact\s+person\b"
+    r"|\b(?:latest|yesterday|today|tomorrow|this\s+(?:week|month|year)|last\s+(?:week|month|year)|"
+    r"currently|right\s+now)\b|\bnews\b",
+    re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![\w.])\d")  # a number, not the digit of a code such as M2 or M0.1
+# Function words of Belgium's other languages: the English embedding model cannot judge such questions,
+# so for them a named directorate or topic counts for more.
+_FOREIGN = frozenset("""le la les des du une est qui quelle quel quels dans pour avec sur aux où
+het een welke wie van voor zijn niet ook bij naar wat hoe met zich houdt bezig
+der die das und wer welche welcher ist für mit nicht auch wie sich""".split())
+
+
+def is_foreign(question: str) -> bool:
+    words = re.findall(r"[\wäöüéèàç']+", question.lower())
+    return sum(w in _FOREIGN for w in words) >= 2
 
 
 def question_type(question: str) -> str:
-    """``small_talk``, ``consular``, ``other_country``, ``specific`` or ``policy``."""
+    """``small_talk``, ``consular``, ``other_country``, ``specific``, ``figure`` or ``policy``."""
     for name, pat in (("small_talk", _SMALL_TALK), ("consular", _CONSULAR), ("other_country", _OTHER_COUNTRY),
-                      ("specific", _SPECIFIC)):
+                      ("specific", _SPECIFIC), ("figure", _FIGURE)):
         if pat.search(question):
             return name
     return "policy"
 
 
-FEATURES = ("dense_max", "profile_max", "bm25", "agree", "named", "off_type", "specific")
+FEATURES = ("dense_max", "profile_max", "bm25", "agree", "named", "off_type", "specific", "foreign_named")
 
 
 @dataclass(frozen=True)
@@ -61,7 +80,7 @@ class ScopeWeights:
     bias: float = -6.0
     weights: dict[str, float] = field(default_factory=lambda: {
         "dense_max": 8.0, "profile_max": 8.0, "bm25": 0.6, "agree": 0.8, "named": 3.0,
-        "off_type": -8.0, "specific": -4.0})
+        "off_type": -8.0, "specific": -4.0, "foreign_named": 2.0})
     bm25_cap: float = 6.0
 
 
@@ -84,7 +103,10 @@ def scope_features(question: str, retrieval: Retrieval, routing: Routing | None,
         "agree": 1.0 if top_d & top_b else 0.0,
         "named": 1.0 if named else 0.0,
         "off_type": 1.0 if qtype in ("small_talk", "consular", "other_country") else 0.0,
-        "specific": 1.0 if qtype == "specific" else 0.0,
+        # A request for a figure is answerable only if a top passage holds a number.
+        "specific": 1.0 if qtype == "specific" or (
+            qtype == "figure" and not any(_NUMBER.search(h.chunk.text) for h in retrieval.hits[:3])) else 0.0,
+        "foreign_named": 1.0 if named and is_foreign(question) else 0.0,
         "_type": qtype,
     }
 

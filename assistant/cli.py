@@ -125,11 +125,72 @@ def ask(
         _print_answer(ans)
 
 
+# Configurations that `eval --compare` knows: naive baselines beside the full assistant.
+COMPARE_CONFIGS = {
+    "bm25": dict(mode="bm25", use_router=False, use_abstention=False, use_followups=False),
+    "dense": dict(mode="dense", use_router=False, use_abstention=False, use_followups=False),
+    "hybrid": dict(mode="hybrid", use_router=False, use_abstention=False, use_followups=False),
+    "full": {},
+}
+
+
+@app.command("eval")
+def evaluate(
+    qa: Annotated[Path, typer.Option(help="Q&A file (JSON Lines)")] = Path("eval/qa_test.jsonl"),
+    url: Annotated[str | None, typer.Option(help="Evaluate a running service, e.g. http://127.0.0.1:8000")] = None,
+    compare: Annotated[str, typer.Option(help=f"Comma-separated configurations among "
+                                              f"{', '.join(COMPARE_CONFIGS)}; the last one is gated")] = "full",
+    report: Annotated[Path | None, typer.Option(help="Write report.json, report.md and charts here")] = None,
+    fail_under: Annotated[list[str] | None, typer.Option(help="metric=value: fail when a figure is lower")] = None,
+    fail_over: Annotated[list[str] | None, typer.Option(help="metric=value: fail when a figure is higher")] = None,
+    top_k: Annotated[int, typer.Option(help="Passages requested per question (ranking depth)")] = 10,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+    index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
+) -> None:
+    """Evaluate on a Q&A set: retrieval, routing, abstention, follow-ups and latency, per kind of question."""
+    from eval.cli import main as eval_main
+    from eval.cli import parse_thresholds
+    from eval.runner import HttpAsker
+
+    fail_under, fail_over = fail_under or [], fail_over or []
+    names = [c.strip() for c in compare.split(",") if c.strip()]
+    try:
+        parse_thresholds(fail_under, direction="under")
+        parse_thresholds(fail_over, direction="over")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    unknown = [n for n in names if n not in COMPARE_CONFIGS]
+    if unknown or not names:
+        raise typer.BadParameter(f"unknown configuration(s) {', '.join(unknown) or '(none)'}; "
+                                 f"choose among {', '.join(COMPARE_CONFIGS)}", param_hint="--compare")
+    if url and names != ["full"]:
+        raise typer.BadParameter("--url evaluates the running service as it is configured; drop --compare",
+                                 param_hint="--url")
+    if url:
+        askers = {"http": HttpAsker(url, timeout=30.0)}
+    else:
+        from dataclasses import replace
+
+        from .factory import load_assistant
+        from .pipeline import Assistant
+
+        try:
+            full = load_assistant(_settings(index_dir=index))
+        except DGMError as exc:
+            raise _fail(exc) from None
+        askers = {n: full if n == "full" else Assistant(
+                      full.engine, options=replace(full.options, **COMPARE_CONFIGS[n]),
+                      scope_weights=full.scope_weights)
+                  for n in names}
+    raise typer.Exit(eval_main(qa, askers, report, fail_under, fail_over, top_k=top_k, quiet=quiet))
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [DGM_HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [DGM_PORT]")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes, each loading the model once [DGM_WORKERS]")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes, each loading the model once [DGM_WORKERS]")] = None,
     index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
 ) -> None:
     """Serve the HTTP API, the widget and its demo page (builds the index first if there is none)."""

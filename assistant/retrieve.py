@@ -126,11 +126,14 @@ class Retriever:
                          for c in self.index.chunks], dtype=bool)
 
     def retrieve(self, query: str, k: int, query_vec: np.ndarray | None = None, doc_id: str | None = None,
-                 directorate: str | None = None, timings: dict[str, float] | None = None) -> Retrieval:
+                 directorate: str | None = None, timings: dict[str, float] | None = None,
+                 mode: str | None = None) -> Retrieval:
         """The top ``k`` passages for a query, optionally restricted to a document or a directorate.
 
-        ``timings`` (if given) receives the milliseconds spent in ``search`` and ``fuse``.
+        ``timings`` (if given) receives the milliseconds spent in ``search`` and ``fuse``; ``mode``
+        overrides the retriever's own (``hybrid``, ``dense`` or ``bm25``) for this call.
         """
+        mode = mode or self.mode
         t0 = time.perf_counter()
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
@@ -140,11 +143,11 @@ class Retriever:
         depth = min(n, self.candidates if allowed is None else max(self.candidates * 10, 200))
         dense: list[tuple[int, float]] = []
         bm25: list[tuple[int, float]] = []
-        if self.mode in ("hybrid", "dense"):
+        if mode in ("hybrid", "dense"):
             qv = self.embedder.encode_query(query) if query_vec is None else query_vec
             scores, ids = self.index.vectors.search(qv, depth)
             dense = [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
-        if self.mode in ("hybrid", "bm25"):
+        if mode in ("hybrid", "bm25"):
             scores, ids = self.index.keywords.search(focus_query(query), depth)
             bm25 = [(int(i), float(s)) for s, i in zip(scores, ids, strict=True)]
         if allowed is not None:

@@ -131,6 +131,13 @@ class Router:
                                 evidence_id=ev.id if ev else None, short_name=d.short_name,
                                 shared_with=d.shared_with)
 
+    def top_label(self, hits: Sequence[Hit]) -> Routing:
+        """The naive baseline: the first label of the best labelled passage, with no other evidence."""
+        for h in hits:
+            if h.chunk.directorates:
+                return Routing(primary=self._match(h.chunk.directorates[0], 0.5))
+        return Routing(primary=None)
+
     def route(self, text: str, query_vec: np.ndarray, hits: Sequence[Hit], prior: str | None = None,
               restrict: str | None = None) -> Routing:
         """Route one (standalone) question.

@@ -102,7 +102,8 @@ def load_themes(path: Path, codes: tuple[str, ...] = KNOWN_CODES) -> tuple[Theme
             raise CatalogueError(f"{path}: {label}: unknown directorate code(s) {', '.join(map(str, bad))}")
         outside = str(entry.get("outside_dgm", "") or "")
         if not dirs and not outside:
-            raise CatalogueError(f"{path}: {label}: a theme with no DGM directorate must say who holds it ('outside_dgm')")
+            raise CatalogueError(
+                f"{path}: {label}: a theme with no DGM directorate must say who holds it ('outside_dgm')")
         out.append(
             Theme(
                 name=name,
