@@ -1,0 +1,459 @@
+"""Drive one or more assistant configurations over the Q&A set and score every answer."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
+
+from ingest.catalogue import KNOWN_CODES
+from ingest.errors import DGMError
+
+from .dataset import ENGLISH_KINDS, KINDS, QAItem
+from .metrics import (
+    RANKING_METRICS,
+    Calibration,
+    ConfusionMatrix,
+    calibration,
+    confusion_matrix,
+    directorate_correct,
+    is_relevant,
+    mean,
+    percentile,
+    ranking_scores,
+)
+
+logger = logging.getLogger(__name__)
+
+HIT_K_FOR_FAILURE = 3  # an in-scope item "fails" retrieval when no expected phrase is in its top 3
+
+
+# -- What an asker returns: structural types, so the in-process Answer and the HTTP reply both fit. --
+
+class CitationLike(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+
+
+class DirectorateLike(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+
+
+class AnswerLike(Protocol):
+    @property
+    def abstained(self) -> bool: ...
+    @property
+    def citations(self) -> Sequence[CitationLike]: ...
+    @property
+    def directorate(self) -> DirectorateLike | None: ...
+    @property
+    def secondary_directorate(self) -> DirectorateLike | None: ...
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def rewritten_query(self) -> str: ...
+
+
+class Asker(Protocol):
+    """Anything that answers like `assistant.pipeline.Assistant.ask`."""
+
+    def ask(self, question: str, session_id: str | None = None, top_k: int = 5,
+            directorate: str | None = None) -> AnswerLike: ...
+
+
+# -- The HTTP asker --
+
+class RemoteAskError(DGMError):
+    """The assistant's HTTP API could not be reached or gave an unusable reply."""
+
+
+class RemoteCitation(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    n: int
+    id: str
+    title: str = ""
+    section: str | None = None
+    source: str | None = None
+    text: str
+    score: float
+
+
+class RemoteDirectorate(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    code: str
+    name: str = ""
+    confidence: float
+    evidence_id: str | None = None
+
+
+class RemoteAnswer(BaseModel):
+    """The JSON body of ``POST /api/ask``, with the fields the evaluation reads."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    answer: str
+    abstained: bool
+    citations: tuple[RemoteCitation, ...] = ()
+    directorate: RemoteDirectorate | None = None
+    secondary_directorate: RemoteDirectorate | None = None
+    rewritten_query: str = ""
+    session_id: str
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class HttpAsker:
+    """Ask a running assistant over HTTP (``POST {url}/api/ask``).
+
+    Args:
+        url: base URL of the service, e.g. ``http://127.0.0.1:8000``.
+        timeout: seconds per request.
+        transport: optional httpx transport (tests pass an ``httpx.MockTransport``).
+        client: optional ready client, e.g. FastAPI's ``TestClient(app)`` with url ``http://testserver``;
+            it is used as given and not closed by `close`.
+    """
+
+    def __init__(self, url: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None,
+                 client: httpx.Client | None = None) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://. Currently, url is {url!r}")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be greater than 0. Currently, timeout is {timeout}")
+        self.url = url.rstrip("/")
+        self._owns_client = client is None
+        self._client = client or httpx.Client(timeout=timeout, transport=transport)
+
+    def ask(self, question: str, session_id: str | None = None, top_k: int = 5,
+            directorate: str | None = None) -> RemoteAnswer:
+        body: dict[str, Any] = {"question": question, "session_id": session_id, "top_k": top_k}
+        if directorate is not None:
+            body["directorate"] = directorate
+        try:
+            response = self._client.post(f"{self.url}/api/ask", json=body)
+        except httpx.HTTPError as exc:
+            raise RemoteAskError(f"POST {self.url}/api/ask failed: {exc}; is the service running?") from exc
+        if response.status_code != 200:
+            raise RemoteAskError(f"POST {self.url}/api/ask returned {response.status_code}: "
+                                 f"{response.text[:200]}")
+        try:
+            return RemoteAnswer.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise RemoteAskError(f"POST {self.url}/api/ask gave an unexpected body: {exc}") from exc
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> HttpAsker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- The report --
+
+class MetricInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    field: str
+    higher_is_better: bool
+    is_rate: bool
+    label: str
+
+
+# Every figure a threshold may name, in display order.
+METRICS: dict[str, MetricInfo] = {
+    "hit@1": MetricInfo(field="hit_1", higher_is_better=True, is_rate=True, label="hit@1"),
+    "hit@3": MetricInfo(field="hit_3", higher_is_better=True, is_rate=True, label="hit@3"),
+    "hit@5": MetricInfo(field="hit_5", higher_is_better=True, is_rate=True, label="hit@5"),
+    "mrr@10": MetricInfo(field="mrr_10", higher_is_better=True, is_rate=True, label="MRR@10"),
+    "ndcg@10": MetricInfo(field="ndcg_10", higher_is_better=True, is_rate=True, label="nDCG@10"),
+    "directorate_accuracy": MetricInfo(field="directorate_accuracy", higher_is_better=True, is_rate=True,
+                                       label="directorate accuracy"),
+    "oos_abstained": MetricInfo(field="oos_abstained", higher_is_better=True, is_rate=True,
+                                label="out-of-scope abstained"),
+    "in_scope_abstained": MetricInfo(field="in_scope_abstained", higher_is_better=False, is_rate=True,
+                                     label="in-scope abstained"),
+    "followup_success": MetricInfo(field="followup_success", higher_is_better=True, is_rate=True,
+                                   label="follow-up success"),
+    "latency_p50_ms": MetricInfo(field="latency_p50_ms", higher_is_better=False, is_rate=False,
+                                 label="latency p50 (ms)"),
+    "latency_p95_ms": MetricInfo(field="latency_p95_ms", higher_is_better=False, is_rate=False,
+                                 label="latency p95 (ms)"),
+}
+
+
+class MetricSet(BaseModel):
+    """The figures over one group of items; None = not measured (no item in the group qualifies)."""
+
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True,
+                              serialize_by_alias=True)
+
+    n: int
+    n_retrieval: int  # items with expected phrases (ranking metrics)
+    n_routed: int  # items with accepted directorates (routing accuracy)
+    n_errors: int
+    hit_1: float | None = Field(None, alias="hit@1")
+    hit_3: float | None = Field(None, alias="hit@3")
+    hit_5: float | None = Field(None, alias="hit@5")
+    mrr_10: float | None = Field(None, alias="mrr@10")
+    ndcg_10: float | None = Field(None, alias="ndcg@10")
+    directorate_accuracy: float | None = None
+    oos_abstained: float | None = None
+    in_scope_abstained: float | None = None
+    followup_success: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+
+    def value(self, metric: str) -> float | None:
+        """A figure by its public name (a key of `METRICS`)."""
+        return getattr(self, METRICS[metric].field)
+
+
+class CitationRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    text: str
+    score: float
+    relevant: bool
+
+
+class ItemResult(BaseModel):
+    """What one configuration did with one item, and how it scored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    kind: str
+    question: str  # the scored (last) turn
+    turns: list[str]
+    phrases: list[str]
+    directorates: list[str]
+    citations: list[CitationRecord]  # ranked, as returned
+    abstained: bool
+    directorate: str | None
+    confidence: float | None
+    secondary_directorate: str | None
+    rewritten_query: str | None
+    session_id: str | None
+    latency_ms: float | None  # wall clock of the scored turn
+    error: str | None
+    scores: dict[str, float]  # ranking metrics; empty when the item has no expected phrases
+    directorate_correct: bool | None  # None when routing is not scored
+    followup_success: bool | None
+    failures: list[str]  # why the item counts as failed; empty when it passed
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def relevant(self) -> list[int]:
+        """1-based ranks of the citations that contain an expected phrase."""
+        return [r for r, c in enumerate(self.citations, start=1) if c.relevant]
+
+
+class ConfigReport(BaseModel):
+    """One configuration's results: overall (English kinds), per kind, routing calibration and confusion."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    overall: MetricSet
+    by_kind: dict[str, MetricSet]
+    calibration: Calibration
+    confusion: ConfusionMatrix
+    items: list[ItemResult]
+
+    def failed(self) -> list[ItemResult]:
+        return [r for r in self.items if r.failures]
+
+
+class EvalReport(BaseModel):
+    """The whole run: every configuration on the same items."""
+
+    model_config = ConfigDict(frozen=True)
+
+    created: str
+    qa: str | None = None
+    top_k: int
+    n_items: int
+    items_by_kind: dict[str, int]
+    configs: list[ConfigReport]
+
+    def config(self, name: str) -> ConfigReport:
+        for c in self.configs:
+            if c.name == name:
+                return c
+        raise KeyError(f"no configuration {name!r}; have {', '.join(c.name for c in self.configs)}")
+
+
+# -- Running --
+
+@dataclass(frozen=True)
+class _Reply:
+    answer: AnswerLike | None
+    latency_ms: float | None
+    error: str | None
+
+
+def _ask_item(asker: Asker, item: QAItem, top_k: int) -> _Reply:
+    """Play the item's turns in one new session; time and keep only the last answer."""
+    session_id: str | None = None
+    try:
+        turns = item.all_turns
+        for turn in turns[:-1]:
+            earlier = asker.ask(turn, session_id=session_id, top_k=top_k)
+            session_id = session_id or earlier.session_id
+        start = time.perf_counter()
+        answer = asker.ask(turns[-1], session_id=session_id, top_k=top_k)
+        latency = (time.perf_counter() - start) * 1000.0
+    except Exception as exc:  # noqa: BLE001 - one failing call must not end the run; it is recorded
+        logger.warning("item %s: %s: %s", item.id, type(exc).__name__, exc)
+        return _Reply(None, None, f"{type(exc).__name__}: {exc}")
+    return _Reply(answer, latency, None)
+
+
+def _score_item(item: QAItem, reply: _Reply, scores: dict[str, float]) -> ItemResult:
+    a = reply.answer
+    citations = [CitationRecord(id=c.id, text=c.text, score=float(c.score),
+                                relevant=is_relevant(c.text, item.phrases))
+                 for c in (a.citations if a is not None else ())]
+    primary = a.directorate if a is not None else None
+    secondary = a.secondary_directorate if a is not None else None
+    abstained = bool(a.abstained) if a is not None else False
+    predicted = primary.code if primary is not None and not abstained else None
+    correct = directorate_correct(predicted, item.directorates)
+
+    failures: list[str] = []
+    if reply.error:
+        failures.append(f"call failed: {reply.error}")
+    if item.kind == "out_of_scope" and not abstained:
+        failures.append("answered an out-of-scope question")
+    if item.kind != "out_of_scope" and abstained:
+        failures.append("abstained on an in-scope question")
+    retrieval_ok = True
+    if item.phrases:
+        retrieval_ok = scores.get(f"hit@{HIT_K_FOR_FAILURE}", 0.0) > 0
+        if not retrieval_ok:
+            failures.append(f"no expected phrase in the top {HIT_K_FOR_FAILURE} citations")
+    if correct is False:
+        failures.append(f"directorate {predicted or 'none'} not in {item.directorates}")
+    followup = (retrieval_ok and correct is not False) if item.kind == "followup" else None
+
+    return ItemResult(
+        id=item.id, kind=item.kind, question=item.scored_question, turns=item.all_turns,
+        phrases=list(item.phrases), directorates=list(item.directorates), citations=citations,
+        abstained=abstained, directorate=primary.code if primary is not None else None,
+        confidence=float(primary.confidence) if primary is not None else None,
+        secondary_directorate=secondary.code if secondary is not None else None,
+        rewritten_query=a.rewritten_query if a is not None else None,
+        session_id=a.session_id if a is not None else None,
+        latency_ms=reply.latency_ms, error=reply.error, scores=scores,
+        directorate_correct=correct, followup_success=followup, failures=failures,
+    )
+
+
+def summarize(results: Sequence[ItemResult]) -> MetricSet:
+    """Aggregate item results into figures; each figure averages only the items it applies to."""
+    ranked = [r for r in results if r.phrases]
+    routed = [r for r in results if r.directorate_correct is not None]
+    latencies = [r.latency_ms for r in results if r.latency_ms is not None]
+    values: dict[str, float | None] = {name: mean(r.scores[name] for r in ranked) for name in RANKING_METRICS}
+    values.update(
+        directorate_accuracy=mean(bool(r.directorate_correct) for r in routed),
+        oos_abstained=mean(r.abstained for r in results if r.kind == "out_of_scope"),
+        in_scope_abstained=mean(r.abstained for r in results if r.kind != "out_of_scope"),
+        followup_success=mean(bool(r.followup_success) for r in results if r.kind == "followup"),
+        latency_p50_ms=percentile(latencies, 50),
+        latency_p95_ms=percentile(latencies, 95),
+    )
+    return MetricSet.model_validate({"n": len(results), "n_retrieval": len(ranked), "n_routed": len(routed),
+                                     "n_errors": sum(r.error is not None for r in results), **values})
+
+
+def _english(results: Sequence[ItemResult]) -> list[ItemResult]:
+    return [r for r in results if r.kind in ENGLISH_KINDS]
+
+
+def _expected_vs_predicted(r: ItemResult) -> tuple[str, str | None]:
+    """The confusion-matrix cell of a routed item: a correct answer lands on the diagonal even when the
+    item accepts several codes; a wrong one is charged to the first accepted code."""
+    predicted = None if r.abstained else r.directorate
+    return (predicted if r.directorate_correct and predicted else r.directorates[0]), predicted
+
+
+def score_config(name: str, items: Sequence[QAItem], replies: Sequence[_Reply]) -> ConfigReport:
+    """Score one configuration's replies (same order as `items`)."""
+    relevance = {
+        item.id: [is_relevant(c.text, item.phrases) for c in (reply.answer.citations if reply.answer else ())]
+        for item, reply in zip(items, replies, strict=True) if item.phrases
+    }
+    per_query = ranking_scores(relevance)
+    results = [_score_item(item, reply, per_query.get(item.id, {}))
+               for item, reply in zip(items, replies, strict=True)]
+    english = _english(results)
+    routed = [r for r in english if r.directorate_correct is not None]
+    # Calibration needs a stated confidence: items routed to no directorate are left out of it
+    # (they still count as wrong in the accuracy and appear as "none" in the confusion matrix).
+    stated = [r for r in routed if r.confidence is not None and not r.abstained]
+    present = [k for k in KINDS if any(r.kind == k for r in results)]
+    return ConfigReport(
+        name=name,
+        overall=summarize(english),
+        by_kind={k: summarize([r for r in results if r.kind == k]) for k in present},
+        calibration=calibration([r.confidence or 0.0 for r in stated],
+                                [bool(r.directorate_correct) for r in stated]),
+        confusion=confusion_matrix([_expected_vs_predicted(r) for r in routed], KNOWN_CODES),
+        items=results,
+    )
+
+
+def run_eval(askers: Mapping[str, Asker], items: Sequence[QAItem], top_k: int = 10,
+             progress: bool = True) -> EvalReport:
+    """Ask every configuration every item and score the answers.
+
+    Args:
+        askers: configuration name -> asker, in display order; the last one is "the full assistant".
+        items: the Q&A items (see `eval.dataset.load_qa`).
+        top_k: citations asked for per answer; 10 makes MRR@10 and nDCG@10 meaningful.
+        progress: show a rich progress bar on the terminal.
+
+    Returns:
+        The typed, JSON-serialisable report (overall = English kinds; multilingual per kind only).
+    """
+    if not askers:
+        raise ValueError("askers must name at least one configuration. Currently, askers is empty")
+    if not items:
+        raise ValueError("items must hold at least one Q&A item. Currently, items is empty")
+    if top_k < 1:
+        raise ValueError(f"top_k must be greater than 0. Currently, top_k is {top_k}")
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    configs: list[ConfigReport] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        for name, asker in askers.items():
+            task = bar.add_task(f"eval [bold]{name}[/]", total=len(items))
+            replies: list[_Reply] = []
+            for item in items:
+                replies.append(_ask_item(asker, item, top_k))
+                bar.advance(task)
+            configs.append(score_config(name, items, replies))
+    counts = {k: sum(i.kind == k for i in items) for k in KINDS}
+    return EvalReport(created=datetime.now(UTC).isoformat(timespec="seconds"), top_k=top_k,
+                      n_items=len(items), items_by_kind={k: v for k, v in counts.items() if v},
+                      configs=configs)
