@@ -99,9 +99,9 @@ def main(qa: Path, askers: dict[str, Asker], report_dir: Path | None, fail_under
         return 2
 
     report = run_eval(askers, items, top_k=top_k, progress=not quiet).model_copy(update={"qa": str(qa)})
-    if not quiet:
-        for table in summary_tables(report):
-            console.print(table)
+    # --quiet only silences the progress bar: the figures are the point of the command.
+    for table in summary_tables(report):
+        console.print(table)
     if report_dir is not None:
         written = write_report(report, report_dir)
         names = ", ".join(p.name for p in written)
