@@ -37,7 +37,9 @@ def sentences(text: str) -> tuple[str, ...]:
             s = s.strip()
             if not s:
                 continue
-            if out and (line.lstrip().startswith(("-", "•", "*")) or out[-1].endswith(":")):
+            if out and line.lstrip().startswith(("-", "•", "*")):
+                out[-1] = f"{out[-1]}\n{s}"  # the list keeps its lines, as in the passage
+            elif out and out[-1].endswith(":"):
                 out[-1] = f"{out[-1]} {s}"
             else:
                 out.append(s)
