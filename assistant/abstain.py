@@ -20,13 +20,26 @@ from .retrieve import Retrieval
 _SMALL_TALK = re.compile(
     r"^\s*(?:hi|hello|hey|good\s+(?:morning|afternoon|evening)|thanks?(?:\s+you)?|bye|goodbye)\b[\s!.,?]*"
     r"(?:how\s+are\s+you)?[\s!.,?]*$|\bhow\s+are\s+you\b|\btell\s+me\s+a\s+joke\b|\bwho\s+are\s+you\b"
-    r"|\bwhat(?:'s|\s+is)\s+the\s+weather\b|\bweather\b|\brecipe\b|\bfootball\b|\bscore\s+of\b|\bpoem\b",
+    r"|\bwhat(?:'s|\s+is)\s+the\s+weather\b|\bweather\b|\brecipe\b|\bfootball\b|\bscore\s+of\b|\bpoem\b"
+    r"|^\s*(?:thanks?|thank\s+you|ok(?:ay)?|great|perfect|cool)\b[^?]*$",
     re.IGNORECASE)
 _CONSULAR = re.compile(
     r"\b(?:passports?|visas?|schengen|consular|consulates?|embass(?:y|ies)|apostille|legali[sz]ation|legali[sz]e|"
     r"birth\s+certificate|marriage\s+certificate|identity\s+card|id\s+card|travel\s+advice|opening\s+hours|"
-    r"residence\s+permit|work\s+permit|nationality\s+application|citizenship|repatriat\w*)\b",
+    r"residence\s+permit|work\s+permit|nationality\s+application|citizenship|repatriat\w*|stolen|lost\s+my|"
+    r"safe\s+to\s+travel|travel\s+to\s+\w+\s+(?:now|safely)|diploma)\b",
     re.IGNORECASE)
+_COUNTRIES = (r"France|Germany|the\s+Netherlands|Netherlands|Luxembourg|Italy|Spain|Poland|Sweden|Norway|Denmark|"
+              r"Finland|Austria|Portugal|Greece|Ireland|the\s+UK|United\s+Kingdom|Britain|the\s+United\s+States|"
+              r"United\s+States|the\s+US|USA|China|Russia|Japan|India|Brazil|Canada|Turkey|Ukraine|Israel|Iran|"
+              r"Saudi\s+Arabia|South\s+Africa|Australia|Mexico|Hungary")
+# A country other than Belgium as the subject of a view, vote, rule or policy.
+_OTHER_SUBJECT = re.compile(
+    rf"\b(?i:how\s+(?:does|did|do|is)|what\s+(?:does|did|do)|why\s+(?:does|did))\s+(?:{_COUNTRIES})(?:'s)?"
+    r"(?:\s+(?:government|authorities|minister|parliament))?\s+(?:\w+\s+)?(?:think|vote|voted|regulate|regulates|"
+    r"approach|handle|handles|view|see|say|position|plan|treat|deal)\b"
+    rf"|\b(?:{_COUNTRIES})(?:'s)\s+(?:\w+\s+)?(?:doctrine|position|policy|policies|stance|view|views|strategy|"
+    r"law|laws|vote|government)\b")
 _OTHER_COUNTRY = re.compile(
     r"\b(?:France|French|Germany|German|the\s+Netherlands|Dutch|Luxembourg|Italy|Italian|Spain|Spanish|Poland|"
     r"Sweden|Norway|Denmark|Finland|Austria|Portugal|Greece|Ireland|the\s+UK|United\s+Kingdom|Britain|British|"
@@ -34,16 +47,22 @@ _OTHER_COUNTRY = re.compile(
     r"Turkey|Ukraine)(?:'s)?\s+(?:position|policy|policies|stance|view|government|minister|approach|strategy)\b"
     r"|\b(?:position|policy|policies|stance|view|approach|strategy)\s+of\s+(?:France|Germany|the\s+Netherlands|"
     r"Italy|Spain|the\s+UK|the\s+United\s+Kingdom|the\s+United\s+States|the\s+US|China|Russia|Japan|India)\b")
+# Domestic and everyday matters that no foreign-policy page covers.
+_DOMESTIC = re.compile(
+    r"\b(?:pensions?|tax(?:es)?|vat|unemployment|health\s+insurance|driving\s+licen[cs]e|parking|exchange\s+rate|"
+    r"stock\s+market|parliament\s+votes?\s+a\s+law|federal\s+parliament)\b",
+    re.IGNORECASE)
 # A specific figure, date, person or piece of news: the pages describe remits; they give no names, no
 # contact details, no news, and figures only where a passage holds a number (checked in scope_features).
 _FIGURE = re.compile(
     r"\bhow\s+(?:much|many)\b|\bwhat\s+(?:is|was)\s+the\s+(?:amount|number|total|salary)\b"
     r"|\b(?:budget|spend|spending|pay|paid|cost)s?\b.*\b(?:for|in)\s+(?:19|20)\d\d\b|\b(?:19|20)\d\d\b.*\bbudget\b"
-    r"|\bwhat(?:'s|\s+is)\s+the\s+\w+'s\s+budget\b",
+    r"|\bwhat(?:'s|\s+is)\s+the\s+\w+'s\s+budget\b|\b20[1-3]\d\b",
     re.IGNORECASE)
 _SPECIFIC = re.compile(
     r"\bwhen\s+(?:did|was|will)\b|\bwho\s+is\s+(?:the\s+|belgium's\s+)?(?:current\s+)?(?:belgian\s+)?"
     r"(?:minister|ambassador|permanent\s+representative|director|head|chief|spokesperson|president)\b"
+    r"|\bname\s+of\s+the\s+(?:head|director|minister|ambassador)\b"
     r"|\bphone\s+number\b|\bemail\s+address\b|\bcontact\s+person\b"
     r"|\b(?:latest|yesterday|today|tomorrow|this\s+(?:week|month|year)|last\s+(?:week|month|year)|"
     r"currently|right\s+now)\b|\bnews\b",
@@ -62,8 +81,11 @@ def is_foreign(question: str) -> bool:
 
 
 def question_type(question: str) -> str:
-    """``small_talk``, ``consular``, ``other_country``, ``specific``, ``figure`` or ``policy``."""
-    for name, pat in (("small_talk", _SMALL_TALK), ("consular", _CONSULAR), ("other_country", _OTHER_COUNTRY),
+    """``small_talk``, ``consular``, ``domestic``, ``other_country``, ``specific``, ``figure`` or ``policy``."""
+    if _OTHER_SUBJECT.search(question) and not re.search(r"\bBelgi", question):
+        return "other_country"
+    for name, pat in (("small_talk", _SMALL_TALK), ("consular", _CONSULAR), ("domestic", _DOMESTIC),
+                      ("other_country", _OTHER_COUNTRY),
                       ("specific", _SPECIFIC), ("figure", _FIGURE)):
         if pat.search(question):
             return name
@@ -102,7 +124,7 @@ def scope_features(question: str, retrieval: Retrieval, routing: Routing | None,
         "bm25": min(retrieval.bm25[0][1], bm25_cap) if retrieval.bm25 else 0.0,
         "agree": 1.0 if top_d & top_b else 0.0,
         "named": 1.0 if named else 0.0,
-        "off_type": 1.0 if qtype in ("small_talk", "consular", "other_country") else 0.0,
+        "off_type": 1.0 if qtype in ("small_talk", "consular", "domestic", "other_country") else 0.0,
         # A request for a figure is answerable only if a top passage holds a number.
         "specific": 1.0 if qtype == "specific" or (
             qtype == "figure" and not any(_NUMBER.search(h.chunk.text) for h in retrieval.hits[:3])) else 0.0,
