@@ -112,6 +112,8 @@ class Assistant:
             raise InputError("question", "must not be empty")
         # Control characters are dropped; markup is kept as plain text (it is never interpreted).
         clean = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question).strip()
+        if not clean:
+            raise InputError("question", "must contain some text, not only control characters")
         if len(clean) > self.options.max_question_chars:
             raise InputError("question", f"must be at most {self.options.max_question_chars} characters, "
                              f"got {len(clean)}")

@@ -55,3 +55,183 @@ def assistant(settings, built_index, embedder):
     from assistant.factory import load_assistant
 
     return load_assistant(settings, embedder=embedder)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The HTTP service, for real: `dgm-assistant serve` subprocesses on free 127.0.0.1 ports, and a Redis server.
+
+SERVE_READY_S = 60  # model + index load; a server that must build its index first gets more
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cli() -> list[str]:
+    import sys
+
+    script = Path(sys.executable).with_name("dgm-assistant")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli"]
+
+
+class Service:
+    """A running `dgm-assistant serve` process.
+
+    Attributes:
+        url: base URL, e.g. ``http://127.0.0.1:PORT`` (the demo page, the widget and the API).
+        feedback_path: its JSON Lines feedback file.
+        proc: the ``subprocess.Popen``.
+        index_dir: the index folder (symlink) it serves.
+        log_path: its stdout and stderr (JSON log lines).
+    """
+
+    def __init__(self, url: str, feedback_path: Path, proc, index_dir: Path, log_path: Path) -> None:
+        self.url = url
+        self.feedback_path = feedback_path
+        self.proc = proc
+        self.index_dir = index_dir
+        self.log_path = log_path
+
+    def log(self, tail: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-tail:]
+        except FileNotFoundError:
+            return ""
+
+    def stop(self, timeout: float = 40) -> int:
+        """SIGTERM, then wait (SIGKILL past ``timeout``); returns the exit code."""
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+    def wait_ready(self, timeout: float = SERVE_READY_S) -> None:
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the service exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                r = httpx.get(self.url + "/api/ready", timeout=2)
+                if r.status_code == 200:
+                    return
+                last = r.text
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.25)
+        self.stop(timeout=5)
+        raise RuntimeError(f"the service was not ready within {timeout:.0f} s ({last}):\n{self.log()}")
+
+
+def start_service(workdir: Path, index_dir: Path, corpus_dir: Path, env: dict[str, str] | None = None,
+                  ready_timeout: float = SERVE_READY_S, wait: bool = True) -> Service:
+    """Start `dgm-assistant serve` on a free 127.0.0.1 port with its own feedback file and log."""
+    import subprocess
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    feedback = workdir / "feedback.jsonl"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DGM_")}
+    full_env.update({
+        "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "DGM_HOST": "127.0.0.1",
+        "DGM_PORT": str(port), "DGM_INDEX_DIR": str(index_dir), "DGM_CORPUS_DIR": str(corpus_dir),
+        "DGM_FEEDBACK_PATH": str(feedback), "DGM_RATE_LIMIT": "100000/minute",
+    })
+    full_env.update(env or {})
+    log_path = workdir / f"serve-{port}.log"
+    with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
+        proc = subprocess.Popen([*_cli(), "serve"], cwd=workdir, env=full_env, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    service = Service(f"http://127.0.0.1:{port}", feedback, proc, index_dir, log_path)
+    if wait:
+        service.wait_ready(ready_timeout)
+    return service
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, settings, built_index):
+    """The real service (`dgm-assistant serve` in a subprocess) over the session's index.
+
+    Yields a ``Service`` with ``url``, ``feedback_path`` and ``proc``; stopped with SIGTERM at the end.
+    """
+    service = start_service(tmp_path_factory.mktemp("live_server"), built_index, settings.corpus_dir)
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def spawn_service(tmp_path, settings, built_index):
+    """Start extra services in a test: ``spawn_service(index_dir=..., env={...})``; all stopped after it."""
+    started: list[Service] = []
+
+    def spawn(index_dir: Path | None = None, corpus_dir: Path | None = None,
+              env: dict[str, str] | None = None, ready_timeout: float = SERVE_READY_S,
+              wait: bool = True) -> Service:
+        service = start_service(tmp_path / f"service{len(started)}", index_dir or built_index,
+                                corpus_dir or settings.corpus_dir, env, ready_timeout, wait)
+        started.append(service)
+        return service
+
+    yield spawn
+    for service in started:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A private `redis-server` on a free 127.0.0.1 port, no persistence; yields its redis:// URL.
+
+    Skipped when redis-server is not installed, except in CI (env CI set), where that is a failure.
+    """
+    import shutil
+    import subprocess
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed (apt-get install redis-server); CI runs redis tests")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    import redis
+
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", str(workdir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"redis-server did not start on port {port}")
+            time.sleep(0.1)
+    yield url
+    client.close()
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)

@@ -1,0 +1,161 @@
+"""Request and response bodies of the HTTP API (pydantic), and their conversion from the answering stage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ingest.models import Directorate
+
+from .conversation import SESSION_ID_RE
+from .models import Answer, Citation, DirectorateMatch
+from .pipeline import MAX_TOP_K
+
+
+class _Request(BaseModel):
+    # Unknown fields and silently coerced types ("5" for 5) are refused with a 422 naming the field.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AskRequest(_Request):
+    """One question in a conversation."""
+
+    question: str = Field(min_length=1, examples=["Which directorate deals with NATO?"],
+                          description="The question in plain language; markup is treated as text. At most "
+                          "`max_question_chars` characters (a service setting, 1,000 by default).")
+    session_id: str | None = Field(None, pattern=SESSION_ID_RE.pattern,
+                                   description="Continue this conversation; omit to start a new one")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages to cite")
+    directorate: str | None = Field(None, min_length=1, max_length=16,
+                                    description="Restrict to a directorate code, e.g. M4")
+    document: str | None = Field(None, min_length=1, max_length=200, description="Restrict to a document id")
+
+    @field_validator("question")
+    @classmethod
+    def _has_text(cls, v: str) -> str:
+        # Control characters are dropped downstream; a question made only of them (or of spaces) is empty.
+        if not any(ch.isprintable() and not ch.isspace() for ch in v):
+            raise ValueError("must contain some text")
+        return v
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="The [n] marker used in the answer text")
+    id: str = Field(description="Chunk id")
+    title: str
+    section: str | None
+    source: str | None = Field(description="URL or file of the source document")
+    text: str
+    score: float
+    doc_id: str
+    start: int = Field(description="Character offset of the passage in its document")
+    end: int
+
+    @classmethod
+    def from_citation(cls, c: Citation) -> CitationOut:
+        return cls(n=c.n, id=c.id, title=c.title, section=c.section, source=c.source, text=c.text,
+                   score=c.score, doc_id=c.doc_id, start=c.start, end=c.end)
+
+
+class DirectorateOut(BaseModel):
+    code: str
+    name: str
+    short_name: str = ""
+    confidence: float
+    evidence_id: str | None = Field(description="Chunk id of the passage stating the directorate's remit")
+    shared_with: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_match(cls, m: DirectorateMatch | None) -> DirectorateOut | None:
+        if m is None:
+            return None
+        return cls(code=m.code, name=m.name, short_name=m.short_name, confidence=m.confidence,
+                   evidence_id=m.evidence_id, shared_with=list(m.shared_with))
+
+
+class AskResponse(BaseModel):
+    """The answer with its numbered citations and the directorate that handles the topic."""
+
+    answer: str = Field(description="Answer text with [n] citation markers")
+    abstained: bool = Field(description="True when the pages do not cover the question")
+    citations: list[CitationOut]
+    directorate: DirectorateOut | None
+    secondary_directorate: DirectorateOut | None
+    rewritten_query: str = Field(description="The question as understood (follow-ups made standalone)")
+    session_id: str
+    timings_ms: dict[str, float]
+    suggestions: list[str] = Field(description="Covered topics close to the question, when abstaining")
+    in_scope: float = Field(description="Estimated probability that the pages answer the question")
+    is_followup: bool
+
+    @classmethod
+    def from_answer(cls, a: Answer) -> AskResponse:
+        return cls(answer=a.answer, abstained=a.abstained,
+                   citations=[CitationOut.from_citation(c) for c in a.citations],
+                   directorate=DirectorateOut.from_match(a.directorate),
+                   secondary_directorate=DirectorateOut.from_match(a.secondary_directorate),
+                   rewritten_query=a.rewritten_query, session_id=a.session_id, timings_ms=dict(a.timings_ms),
+                   suggestions=list(a.suggestions), in_scope=a.in_scope, is_followup=a.is_followup)
+
+
+class DirectorateInfo(BaseModel):
+    """One unit of the DGM catalogue, with a question the widget offers as a starter."""
+
+    code: str
+    name: str
+    short_name: str
+    remit: str
+    kind: str
+    aliases: list[str]
+    keywords: list[str]
+    shared_with: list[str]
+    starter: str
+
+    @classmethod
+    def from_directorate(cls, d: Directorate) -> DirectorateInfo:
+        return cls(code=d.code, name=d.name, short_name=d.short_name, remit=d.remit, kind=d.kind,
+                   aliases=list(d.aliases), keywords=list(d.keywords), shared_with=list(d.shared_with),
+                   starter=starter_question(d))
+
+
+def starter_question(d: Directorate) -> str:
+    """A question the assistant answers well for this unit: who handles its first keyword, else its role."""
+    if d.keywords:
+        unit = "service" if d.kind == "service" else "directorate"
+        return f"Which {unit} handles {d.keywords[0]}?"
+    return f"What does the {d.short_name or d.name} do?"
+
+
+class FeedbackRequest(_Request):
+    """A thumbs up or down on one answer."""
+
+    session_id: str = Field(pattern=r"^[A-Za-z0-9_-]{0,64}$", description="The conversation ('' if none)")
+    question: str = Field(max_length=4000)
+    answer: str = Field(max_length=12000)
+    rating: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=2000)
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class IndexInfo(BaseModel):
+    path: str = Field(description="The versioned index folder in use")
+    chunks: int
+    created_at: str
+    model: str
+    index_type: str
+    corpus_fingerprint: str
+
+
+class ReadyResponse(BaseModel):
+    status: Literal["ready"] = "ready"
+    index: IndexInfo
+
+
+class ErrorResponse(BaseModel):
+    """Any non-validation error: a message naming what is wrong."""
+
+    detail: str

@@ -1,0 +1,80 @@
+"""`dgm-assistant serve`: make sure an index exists (building it if there is none), then run uvicorn."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+from types import FrameType
+
+from index import IndexMissingError, SearchIndex
+
+from . import factory
+from .api import SETTINGS_ENV
+from .config import Settings
+from .logging_setup import log_config
+
+# Seconds uvicorn waits for requests in flight after SIGTERM before cancelling them.
+GRACEFUL_SHUTDOWN_S = 30
+
+
+def ensure_index(settings: Settings, console) -> SearchIndex:
+    """Check the index loads; build it first when there is none.
+
+    Raises:
+        IndexCorruptError / IndexMismatchError (and corpus errors if a build fails), each naming the fix.
+    """
+    try:
+        return SearchIndex.load(settings.index_dir, expected_model=settings.embedding_model)
+    except IndexMissingError as exc:
+        console.print(f"{exc}\nbuilding it from {settings.corpus_dir} ...")
+    report = factory.build(settings, progress=False)
+    console.print(f"built {report.path}: {report.chunks} chunks, {report.index_type} index, "
+                  f"model {report.model}, {report.seconds:.1f} s")
+    return SearchIndex.load(settings.index_dir, expected_model=settings.embedding_model)
+
+
+def run(settings: Settings, console) -> int:
+    """Serve the API and the widget until SIGTERM or Ctrl-C; returns the exit code (0 after a clean stop).
+
+    Each worker process loads the model and index once; SIGTERM lets requests in flight finish.
+    """
+    import uvicorn
+
+    index = ensure_index(settings, console)
+    console.print(f"serving index {index.path} ({len(index.chunks)} chunks) on "
+                  f"http://{settings.host}:{settings.port} with {settings.workers} worker(s)", soft_wrap=True)
+    del index  # each worker loads its own
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    metrics_dir = None
+    if settings.workers > 1:
+        if not settings.session_url:
+            console.print("note: conversations are kept per worker process; set DGM_SESSION_URL=redis://... "
+                          "so that follow-up questions work whichever worker answers them", soft_wrap=True)
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            # Several processes: prometheus_client aggregates their counters through files in this folder.
+            metrics_dir = tempfile.mkdtemp(prefix="dgm-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with the default handler
+    # that would kill the process (exit status 143). A stop we asked for is a clean exit, so note it instead.
+    stopped_by: list[int] = []
+
+    def note(sig: int, frame: FrameType | None) -> None:
+        stopped_by.append(sig)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.run("assistant.api:create_app", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_config=log_config(), access_log=False, server_header=False,
+                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="on")
+    except SystemExit as exc:  # uvicorn exits when it cannot start (e.g. the port is taken)
+        console.print(f"the server could not start on {settings.host}:{settings.port} (see the log above)")
+        return exc.code if isinstance(exc.code, int) else 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0

@@ -1,0 +1,376 @@
+"""Operating the service for real: load with a health probe, a rebuild under load, SIGTERM with requests in
+flight, several workers, Redis-shared conversations across replicas, feedback under concurrency, and clear
+failures on a broken index. Every loop is bounded in count and time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.feedback import FeedbackWriter
+
+NATO = "Which directorate deals with NATO?"
+QUESTIONS = [
+    NATO,
+    "Which directorate handles cyber issues?",
+    "Who is responsible for climate change negotiations?",
+    "What does Belgium do about human rights at the UN?",
+    "Which service handles the budget and compulsory contributions?",
+    "Who deals with counter-terrorism?",
+    "What is the best pizza recipe?",
+    "Tell me about disarmament and non-proliferation",
+]
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).with_name("dgm-assistant")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli"]
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DGM_")}
+    env.update({"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}, **extra)
+    return env
+
+
+async def _ask_many(url: str, n: int, concurrency: int, time_limit_s: float,
+                    stop: asyncio.Event | None = None) -> list[tuple[int, str]]:
+    """Ask ``n`` questions (or until ``stop`` is set), ``concurrency`` at a time; (status, error) each."""
+    results: list[tuple[int, str]] = []
+    counter = iter(range(n))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for i in counter:
+            if stop is not None and stop.is_set():
+                return
+            try:
+                r = await client.post("/api/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]})
+                results.append((r.status_code, "" if r.status_code == 200 else r.text[:200]))
+            except httpx.HTTPError as exc:
+                results.append((0, repr(exc)))
+
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        await asyncio.wait_for(asyncio.gather(*(worker(client) for _ in range(concurrency))), time_limit_s)
+    return results
+
+
+async def _probe_health(url: str, done: asyncio.Event, every_s: float = 0.05,
+                        max_probes: int = 20_000) -> list[tuple[int, float]]:
+    """GET /api/health on its own connection until ``done``; (status, seconds) per probe."""
+    out: list[tuple[int, float]] = []
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        while not done.is_set() and len(out) < max_probes:
+            t0 = time.perf_counter()
+            try:
+                status = (await client.get("/api/health")).status_code
+            except httpx.HTTPError:
+                status = 0
+            out.append((status, time.perf_counter() - t0))
+            await asyncio.sleep(every_s)
+    return out
+
+
+# -- load ---------------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_load_with_health_staying_responsive(live_server) -> None:
+    """1,000 questions, 32 in flight at a time: no errors, and /api/health answers throughout."""
+
+    async def scenario():
+        done = asyncio.Event()
+        probe = asyncio.create_task(_probe_health(live_server.url, done))
+        t0 = time.perf_counter()
+        try:
+            results = await _ask_many(live_server.url, n=1000, concurrency=32, time_limit_s=400)
+        finally:
+            done.set()
+        return results, await probe, time.perf_counter() - t0
+
+    results, health, seconds = asyncio.run(scenario())
+    errors = [r for r in results if r[0] != 200]
+    latencies = sorted(s for _, s in health)
+    print(f"\n1000 questions at concurrency 32 in {seconds:.1f} s ({1000 / seconds:.0f}/s); {len(health)} "
+          f"health probes: median {latencies[len(latencies) // 2] * 1000:.1f} ms, "
+          f"max {latencies[-1] * 1000:.1f} ms")
+    assert len(results) == 1000
+    assert errors == [], errors[:5]
+    assert len(health) >= 5 and all(status == 200 for status, _ in health)
+    assert latencies[-1] < 2.0, f"/api/health took {latencies[-1]:.2f} s under load"
+
+
+# -- feedback -----------------------------------------------------------------------------------------------
+def test_concurrent_feedback_posts_lose_and_tear_nothing(live_server) -> None:
+    run = f"concurrent-{time.time_ns()}"
+
+    async def post_all() -> list[int]:
+        sem = asyncio.Semaphore(16)
+        async with httpx.AsyncClient(base_url=live_server.url, timeout=30,
+                                     limits=httpx.Limits(max_connections=16)) as client:
+            async def one(i: int) -> int:
+                async with sem:
+                    r = await client.post("/api/feedback", json={
+                        "session_id": "abcdefgh", "question": f"question {i} " + "é" * 50,
+                        "answer": "answer " + "x" * 500, "rating": "up" if i % 2 else "down",
+                        "comment": f"{run}:{i}"})
+                    return r.status_code
+
+            return await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(200))), 120)
+
+    assert asyncio.run(post_all()) == [204] * 200
+    lines = live_server.feedback_path.read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]  # every line is whole JSON
+    mine = sorted(int(r["comment"].split(":")[1]) for r in records
+                  if str(r.get("comment", "")).startswith(run))
+    assert mine == list(range(200))
+
+
+_WRITER_SCRIPT = """
+import sys, threading
+from pathlib import Path
+from assistant.feedback import FeedbackWriter
+w = FeedbackWriter(Path(sys.argv[1]), int(sys.argv[2]))
+def run(t):
+    for i in range(25):
+        w.write({"proc": int(sys.argv[3]), "thread": t, "i": i, "pad": "x" * 100})
+threads = [threading.Thread(target=run, args=(t,)) for t in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+"""
+
+
+def test_feedback_writer_across_processes_rotates_without_loss(tmp_path: Path) -> None:
+    path, max_bytes = tmp_path / "fb" / "feedback.jsonl", 4096
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER_SCRIPT, str(path), str(max_bytes), str(p)])
+             for p in range(4)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 4
+    writer = FeedbackWriter(path, max_bytes)
+    files = [*reversed(writer.rotated()), path]  # oldest first
+    assert len(files) > 5, "expected several rotations"
+    records = []
+    for f in files:
+        assert f.stat().st_size <= max_bytes
+        records += [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 4 * 4 * 25
+    assert len({(r["proc"], r["thread"], r["i"]) for r in records}) == 400
+    for p in range(4):  # oldest-to-newest order holds within each writer thread
+        for t in range(4):
+            assert [r["i"] for r in records if (r["proc"], r["thread"]) == (p, t)] == list(range(25))
+    assert all(r["ts"] for r in records)
+
+
+def test_feedback_writer_rejects_a_bad_limit(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="max_bytes"):
+        FeedbackWriter(tmp_path / "f.jsonl", 0)
+
+
+# -- rebuild under load -------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_rebuild_during_load_swaps_the_index_without_failures(spawn_service, settings,
+                                                              tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(settings.corpus_dir, corpus)
+    index_dir = tmp_path / "index"  # absent: `serve` builds it first
+    service = spawn_service(index_dir=index_dir, corpus_dir=corpus, env={"DGM_WATCH_INDEX_S": "0.5"},
+                            ready_timeout=180)
+    before = httpx.get(service.url + "/api/ready", timeout=10).json()["index"]
+    assert Path(before["path"]) == index_dir.resolve()
+
+    changed = tmp_path / "corpus-changed"
+    shutil.copytree(corpus, changed)
+    (changed / "pages" / "zz-rebuild-note.txt").write_text(
+        "Rebuild note\n\nBelgium supports the peaceful use of outer space and the work of the UN "
+        "Committee on the Peaceful Uses of Outer Space.\n", encoding="utf-8")
+    new_doc = {"question": "outer space", "document": "zz-rebuild-note"}
+    unknown = httpx.post(service.url + "/api/ask", json=new_doc, timeout=30)
+    assert unknown.status_code == 422 and ["body", "document"] in [e["loc"] for e in unknown.json()["detail"]]
+
+    async def scenario():
+        stop = asyncio.Event()
+        load = asyncio.create_task(_ask_many(service.url, n=100_000, concurrency=8, time_limit_s=400,
+                                             stop=stop))
+        try:
+            await asyncio.sleep(1.0)
+            build = await asyncio.create_subprocess_exec(
+                *_cli(), "build", "--quiet",
+                env=_clean_env(DGM_INDEX_DIR=str(index_dir), DGM_CORPUS_DIR=str(changed)),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            out, _ = await asyncio.wait_for(build.communicate(), 240)
+            assert build.returncode == 0, out.decode(errors="replace")
+            after = before
+            deadline = time.monotonic() + 30
+            async with httpx.AsyncClient(base_url=service.url, timeout=10) as client:
+                while after["path"] == before["path"] and time.monotonic() < deadline:
+                    await asyncio.sleep(0.2)
+                    after = (await client.get("/api/ready")).json()["index"]
+            await asyncio.sleep(1.0)  # keep asking on the new index for a moment
+        finally:
+            stop.set()
+        return after, await load
+
+    after, results = asyncio.run(scenario())
+    errors = [r for r in results if r[0] != 200]
+    print(f"\n{len(results)} questions during the rebuild; index {before['path']} -> {after['path']}")
+    assert errors == [], errors[:5]
+    assert len(results) > 20
+    assert after["path"] != before["path"] and Path(after["path"]) == index_dir.resolve()
+    assert after["chunks"] > before["chunks"] and after["created_at"] > before["created_at"]
+    known = httpx.post(service.url + "/api/ask", json=new_doc, timeout=30)
+    assert known.status_code == 200, known.text
+    metrics = httpx.get(service.url + "/metrics", timeout=10).text
+    assert "dgm_index_reloads_total 1.0" in metrics
+
+
+@pytest.mark.slow
+def test_sighup_swaps_in_a_rebuilt_index_at_once(spawn_service, built_index: Path, settings,
+                                                 tmp_path: Path) -> None:
+    folder = tmp_path / ".index-copy"
+    shutil.copytree(built_index.resolve(), folder)
+    link = tmp_path / "index"
+    link.symlink_to(folder.name)
+    service = spawn_service(index_dir=link, env={"DGM_WATCH_INDEX_S": "0"})  # no polling: only SIGHUP
+    ready = service.url + "/api/ready"
+    assert httpx.get(ready, timeout=10).json()["index"]["path"] == str(folder)
+
+    build = subprocess.run([*_cli(), "build", "--quiet"], env=_clean_env(
+        DGM_INDEX_DIR=str(link), DGM_CORPUS_DIR=str(settings.corpus_dir)), capture_output=True, text=True,
+        timeout=240)
+    assert build.returncode == 0, build.stdout + build.stderr
+    new = link.resolve()
+    assert new != folder and not folder.exists()  # the old version is gone from disk ...
+    time.sleep(1.0)
+    assert httpx.get(ready, timeout=10).json()["index"]["path"] == str(folder)
+    assert httpx.post(service.url + "/api/ask", json={"question": NATO}, timeout=30).status_code == 200  # ... not RAM
+
+    service.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if httpx.get(ready, timeout=10).json()["index"]["path"] == str(new):
+            break
+        time.sleep(0.2)
+    assert httpx.get(ready, timeout=10).json()["index"]["path"] == str(new), service.log()
+    assert httpx.post(service.url + "/api/ask", json={"question": NATO}, timeout=30).status_code == 200
+
+
+# -- SIGTERM ------------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_sigterm_lets_requests_in_flight_finish(spawn_service) -> None:
+    service = spawn_service(env={"DGM_MODEL_THREADS": "1"})  # one model thread: the questions queue up
+
+    async def scenario():
+        limits = httpx.Limits(max_connections=16)
+        async with httpx.AsyncClient(base_url=service.url, timeout=60, limits=limits) as client:
+            async def one(q: str) -> tuple[int, float]:
+                r = await client.post("/api/ask", json={"question": q, "top_k": 20})
+                return r.status_code, time.monotonic()
+
+            tasks = [asyncio.create_task(one(QUESTIONS[i % len(QUESTIONS)])) for i in range(12)]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED, timeout=60)
+            signalled = time.monotonic()
+            service.proc.send_signal(signal.SIGTERM)
+            results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+        return signalled, results
+
+    signalled, results = asyncio.run(scenario())
+    assert all(not isinstance(r, BaseException) for r in results), results
+    assert [status for status, _ in results] == [200] * 12
+    assert any(done > signalled for _, done in results), "no request was still in flight at SIGTERM"
+    assert service.proc.wait(timeout=60) == 0, service.log()
+    assert "Shutting down" in service.log(tail=10**6)
+
+
+# -- several workers ----------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_two_workers_share_port_metrics_and_feedback_file(spawn_service) -> None:
+    service = spawn_service(env={"DGM_WORKERS": "2"}, ready_timeout=180)
+    deadline = time.monotonic() + 120
+    streak = 0
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        while streak < 20 and time.monotonic() < deadline:  # both workers ready
+            streak = streak + 1 if client.get("/api/ready").status_code == 200 else 0
+            time.sleep(0.05 if streak else 0.3)
+        assert streak >= 20, service.log()
+        assert all(client.post("/api/ask", json={"question": q}).status_code == 200 for q in QUESTIONS * 2)
+        for i in range(20):
+            ok = client.post("/api/feedback", json={"session_id": "", "question": f"q{i}", "answer": "a",
+                                                    "rating": "up"})
+            assert ok.status_code == 204
+        metrics = client.get("/metrics").text
+    asked = [line for line in metrics.splitlines()
+             if line.startswith('http_requests_total{handler="/api/ask",method="POST",status="200"}')]
+    assert asked and float(asked[0].rsplit(" ", 1)[1]) >= len(QUESTIONS) * 2
+    lines = service.feedback_path.read_text(encoding="utf-8").splitlines()
+    assert sorted(json.loads(x)["question"] for x in lines) == sorted(f"q{i}" for i in range(20))
+    assert service.stop() == 0
+
+
+# -- Redis: two replicas, one conversation ----------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.redis
+def test_two_replicas_share_a_conversation_through_redis(spawn_service, redis_url: str) -> None:
+    env = {"DGM_SESSION_URL": redis_url}
+    a = spawn_service(env=env, wait=False)
+    b = spawn_service(env=env, wait=False)
+    a.wait_ready(120)
+    b.wait_ready(120)
+    with httpx.Client(timeout=30) as client:
+        first = client.post(a.url + "/api/ask", json={"question": NATO}).json()
+        assert first["directorate"]["code"] == "M1"
+        sid = first["session_id"]
+
+        second = client.post(b.url + "/api/ask",
+                             json={"question": "And who handles that?", "session_id": sid})
+        assert second.status_code == 200, second.text
+        body = second.json()
+        assert body["is_followup"] is True and "NATO" in body["rewritten_query"]
+        assert body["directorate"]["code"] == "M1"
+
+        third = client.post(a.url + "/api/ask",
+                            json={"question": "What about cyber?", "session_id": sid}).json()
+        assert third["is_followup"] is True and third["directorate"]["code"] == "M4"
+
+        alone = client.post(b.url + "/api/ask", json={"question": "And who handles that?"}).json()
+        assert alone["is_followup"] is False  # without the session there is nothing to follow up
+
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    assert r.llen(f"dgm:session:{sid}") == 3
+    r.close()
+
+
+# -- clear failures -----------------------------------------------------------------------------------------
+def _serve_once(tmp_path: Path, index_dir: Path, corpus_dir: Path) -> subprocess.CompletedProcess:
+    env = _clean_env(DGM_INDEX_DIR=str(index_dir), DGM_CORPUS_DIR=str(corpus_dir), DGM_HOST="127.0.0.1",
+                     DGM_PORT="1", DGM_FEEDBACK_PATH=str(tmp_path / "fb.jsonl"))
+    return subprocess.run([*_cli(), "serve"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=180)
+
+
+def test_serve_refuses_a_corrupt_index_with_the_cli_message(built_index: Path, settings,
+                                                            tmp_path: Path) -> None:
+    broken = tmp_path / "index"
+    shutil.copytree(built_index.resolve(), broken)
+    manifest = json.loads((broken / "manifest.json").read_text(encoding="utf-8"))
+    victim = broken / sorted(manifest["files"])[0]
+    victim.write_bytes(victim.read_bytes()[:-10] + b"0123456789")
+    done = _serve_once(tmp_path, broken, settings.corpus_dir)
+    message = " ".join(done.stderr.split())  # the console wraps long lines
+    assert done.returncode == 2, message
+    assert "error:" in message and "corrupt" in message and "dgm-assistant build" in message
+
+
+def test_serve_without_index_or_corpus_exits_with_a_clear_message(tmp_path: Path) -> None:
+    done = _serve_once(tmp_path, tmp_path / "no-index", tmp_path / "no-corpus")
+    message = " ".join(done.stderr.split())
+    assert done.returncode == 2, message
+    assert "error:" in message and "no-corpus" in message

@@ -1,0 +1,53 @@
+"""Property-based API tests: schemathesis generates requests from /openapi.json of the running service
+(valid and invalid ones) and checks there is never a 5xx and every response matches the documented schema,
+status codes and content types. Bounded: at most 30 examples per operation and mode, no shrinking.
+
+schemathesis' lazy pytest loader (``from_fixture``) does not work with pytest 9, so the schema is loaded in
+the test from the `live_server` fixture and each operation's Hypothesis strategy is driven directly.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+EXPECTED = {"POST /api/ask", "POST /api/feedback", "GET /api/directorates", "GET /api/health", "GET /api/ready"}
+MAX_EXAMPLES = 30
+TIME_BOUND_S = 240
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(TIME_BOUND_S + 60)
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
+def test_api_never_errors_and_matches_its_schema(live_server, mode: GenerationMode) -> None:
+    schema = schemathesis.openapi.from_url(live_server.url + "/openapi.json", timeout=10)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {f"{op.method.upper()} {op.path}" for op in operations} == EXPECTED
+    deadline = time.monotonic() + TIME_BOUND_S
+    tested = 0
+    for op in operations:
+        has_input = bool(op.body) or any(True for _ in op.iter_parameters())
+        if mode is GenerationMode.NEGATIVE and not has_input:
+            continue  # nothing to make invalid
+
+        @given(case=op.as_strategy(generation_mode=mode))
+        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=False,
+                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        def check(case) -> None:
+            assert time.monotonic() < deadline, f"schemathesis run exceeded {TIME_BOUND_S} s"
+            case.call_and_validate(base_url=live_server.url, timeout=30, checks=CHECKS)
+
+        check()
+        tested += 1
+    assert tested >= 2
