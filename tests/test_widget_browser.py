@@ -1,0 +1,537 @@
+"""The embeddable chat widget (assistant/static/widget.js) in a real Chromium, against the real service.
+
+Drives Debian's /usr/bin/chromium through Playwright's sync API (never `playwright install`). The service
+comes from the session fixture `live_server` in tests/conftest.py: an object with `url` (base URL of the
+running app, which serves the demo page `/`, `/widget.js` and the API) and `feedback_path` (its JSON
+Lines feedback file). Screenshots go to test-results/widget/; with DGM_UPDATE_SCREENSHOTS=1 they are also
+copied to docs/widget-desktop.png and docs/widget-mobile.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "test-results" / "widget"
+DOCS = REPO / "docs"
+
+STEP_MS = 5_000  # any single UI step
+ANSWER_MS = 12_000  # one round trip to /api/ask (the widget itself gives up after 15 s)
+DESKTOP = (1280, 800)
+MOBILE = (360, 740)
+STORAGE_KEY = "dgm-assistant"  # the widget's sessionStorage entry: {session_id, open, messages}
+
+REPLIES = '[data-testid="msg-answer"], [data-testid="msg-abstain"]'
+CYBER = "Which directorate handles cyber issues?"
+
+# The focused element, looked up through shadow roots.
+DEEP_ACTIVE_TESTID = """() => {
+  let el = document.activeElement;
+  while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+  return el ? el.getAttribute('data-testid') : null;
+}"""
+SHADOW_IMG_COUNT = """() => {
+  const root = document.querySelector('dgm-assistant-widget').shadowRoot;
+  return root.querySelectorAll('img').length;
+}"""
+# Every visible text in the shadow root, with its colour and the first opaque background behind it.
+TEXT_COLOURS = r"""() => {
+  const root = document.querySelector('dgm-assistant-widget').shadowRoot;
+  const out = [];
+  for (const el of root.querySelectorAll('*')) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const box = el.getBoundingClientRect();
+    if (!own || box.width <= 1 || box.height <= 1 || !el.checkVisibility()) continue;
+    let bg = el;
+    while (bg && getComputedStyle(bg).backgroundColor.match(/rgba\(.*, 0\)$|transparent/)) {
+      bg = bg.parentElement || (bg.getRootNode().host ?? null);
+    }
+    out.push({
+      text: el.textContent.trim().slice(0, 40), color: getComputedStyle(el).color,
+      background: bg ? getComputedStyle(bg).backgroundColor : 'rgb(255, 255, 255)',
+    });
+  }
+  return out;
+}"""
+RECORD_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI);
+});
+"""
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(30, func_only=True)]
+
+
+@dataclass
+class Tab:
+    """One browser tab on the demo page, with what it reported."""
+
+    page: Page
+    url: str
+    console_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def open_demo(self) -> None:
+        self.page.goto(self.url + "/")
+        expect(self.page.get_by_test_id("launcher")).to_be_visible()
+
+    def open_widget(self) -> None:
+        self.open_demo()
+        self.page.get_by_test_id("launcher").click()
+        expect(self.page.get_by_test_id("panel")).to_be_visible()
+
+    def ask(self, question: str) -> Any:
+        """Types a question, sends it with the send button and returns the locator of the new reply."""
+        replies = self.page.locator(REPLIES)
+        before = replies.count()
+        self.page.get_by_test_id("input").fill(question)
+        self.page.get_by_test_id("send").click()
+        expect(replies).to_have_count(before + 1, timeout=ANSWER_MS)
+        expect(self.page.get_by_test_id("typing")).to_have_count(0)
+        return replies.last
+
+    def stored(self) -> dict[str, Any] | None:
+        return self.page.evaluate(f"() => JSON.parse(sessionStorage.getItem('{STORAGE_KEY}'))")
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_tab(chromium_browser: Browser, live_server: Any) -> Iterator[Callable[..., Tab]]:
+    """Opens tabs in fresh contexts (own sessionStorage) that record console errors and dialogs."""
+    contexts = []
+
+    def make(viewport: tuple[int, int] = DESKTOP) -> Tab:
+        context = chromium_browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        context.set_default_timeout(STEP_MS)
+        contexts.append(context)
+        page = context.new_page()
+        tab = Tab(page=page, url=live_server.url.rstrip("/"))
+        page.on("console", lambda msg: tab.console_errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: tab.console_errors.append(f"page error: {exc}"))
+
+        def on_dialog(dialog: Any) -> None:
+            tab.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        return tab
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def tab(new_tab: Callable[..., Tab]) -> Tab:
+    return new_tab()
+
+
+def _contrast(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two CSS rgb()/rgba() colours (opaque ones)."""
+
+    def luminance(colour: str) -> float:
+        r, g, b = (int(v) / 255 for v in re.findall(r"[\d.]+", colour)[:3])
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def _lines_rated_up(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in records if r.get("rating") == "up"]
+
+
+def test_starter_question_gives_cited_answer_with_badge(tab: Tab) -> None:
+    tab.open_widget()
+    starter = tab.page.get_by_test_id("starter").first
+    expect(starter).to_be_visible()
+    question = starter.inner_text().strip()
+    assert question
+
+    starter.click()
+
+    expect(tab.page.get_by_test_id("msg-user").last).to_have_text(question)
+    answer = tab.page.get_by_test_id("msg-answer").last
+    expect(answer).to_be_visible(timeout=ANSWER_MS)
+    expect(answer.get_by_test_id("citation-marker").first).to_be_visible()
+    badge = answer.get_by_test_id("badge")
+    expect(badge).to_be_visible()
+    expect(badge).to_contain_text(re.compile(r"\bM[DE]?\d"))
+    expect(badge).to_contain_text(re.compile(r"confidence \d{1,3}%"))
+    expect(badge).to_have_attribute("title", re.compile(r"confidence \d{1,3}%"))
+    expect(tab.page.get_by_test_id("starter")).to_have_count(0)
+
+
+def test_citation_marker_opens_the_cited_passage(tab: Tab) -> None:
+    tab.open_widget()
+    with tab.page.expect_response(lambda r: r.url.endswith("/api/ask")) as response_info:
+        answer = tab.ask(CYBER)
+    body = response_info.value.json()
+    marker = answer.get_by_test_id("citation-marker").first
+    n = int(marker.inner_text().strip("[] "))
+    cited = next(c for c in body["citations"] if c["n"] == n)
+
+    panel = answer.get_by_test_id("citation-panel")
+    expect(panel).to_be_hidden()
+    marker.click()
+
+    expect(panel).to_be_visible()
+    expect(marker).to_have_attribute("aria-expanded", "true")
+    expect(panel.get_by_test_id("citation-title")).to_contain_text(cited["title"])
+    expect(panel.get_by_test_id("citation-text")).to_have_text(cited["text"])
+    if cited.get("section"):
+        expect(panel).to_contain_text(cited["section"])
+
+    marker.click()
+    expect(panel).to_be_hidden()
+
+
+def test_follow_up_question_is_understood(tab: Tab) -> None:
+    tab.open_widget()
+    first = tab.ask(CYBER)
+    expect(first.get_by_test_id("badge")).to_contain_text("M4")
+
+    follow_up = tab.ask("Does it also deal with space?")
+
+    expect(follow_up.get_by_test_id("badge")).to_contain_text("M4")
+
+
+def test_thumbs_up_is_recorded(tab: Tab, live_server: Any) -> None:
+    tab.open_widget()
+    question = "What does the Directorate for Human Rights do?"
+    answer = tab.ask(question)
+    ups_before = len(_lines_rated_up(live_server.feedback_path))
+
+    answer.get_by_test_id("thumb-up").click()
+
+    expect(answer.get_by_test_id("thumb-up")).to_have_attribute("aria-pressed", "true")
+    expect(answer.get_by_test_id("thumb-up")).to_be_disabled()
+    expect(answer.get_by_test_id("thumb-down")).to_be_disabled()
+    deadline = time.monotonic() + STEP_MS / 1000
+    ups = _lines_rated_up(live_server.feedback_path)
+    while len(ups) <= ups_before and time.monotonic() < deadline:
+        time.sleep(0.1)
+        ups = _lines_rated_up(live_server.feedback_path)
+    assert len(ups) == ups_before + 1, f"no new 'up' line in {live_server.feedback_path}"
+    assert ups[-1].get("question", question) == question
+
+
+def test_markup_in_a_question_is_shown_as_text(tab: Tab) -> None:
+    tab.open_widget()
+    payload = "<img src=x onerror=alert(1)>"
+
+    tab.ask(payload)
+
+    expect(tab.page.get_by_test_id("msg-user").last).to_have_text(payload)
+    assert tab.page.evaluate(SHADOW_IMG_COUNT) == 0
+
+    tab.ask('<img src=x onerror="window.__xss=1">')
+    tab.page.wait_for_timeout(300)  # an injected <img> would fail to load and fire onerror by now
+    assert tab.page.evaluate(SHADOW_IMG_COUNT) == 0
+    assert tab.page.evaluate("() => typeof window.__xss") == "undefined"
+    assert tab.dialogs == []
+
+
+def test_markup_from_the_server_is_shown_as_text(tab: Tab) -> None:
+    """The real answer, with markup injected into every field the widget shows, still renders as text."""
+    evil = '<img src=x onerror="window.__xss=1">'
+
+    def poison(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        body["answer"] = f"{evil} covered here [1]."
+        body["abstained"] = False
+        body["citations"] = [
+            {
+                "n": 1,
+                "id": "evil#1",
+                "title": f"Title {evil}",
+                "section": f"Section {evil}",
+                "source": "javascript:window.__xss=2",
+                "text": f"Passage {evil}",
+                "score": 0.9,
+            }
+        ]
+        body["directorate"] = {"code": "M4", "name": f"Name {evil}", "confidence": 0.5, "evidence_id": None}
+        body["suggestions"] = [f"Suggestion {evil}"]
+        route.fulfill(response=response, json=body)
+
+    tab.open_widget()
+    tab.page.route("**/api/ask", poison)
+    answer = tab.ask(CYBER)
+    answer.get_by_test_id("citation-marker").first.click()
+
+    panel = answer.get_by_test_id("citation-panel")
+    expect(panel.get_by_test_id("citation-title")).to_contain_text(f"Title {evil}")
+    expect(panel.get_by_test_id("citation-text")).to_have_text(f"Passage {evil}")
+    expect(panel).to_contain_text("javascript:window.__xss=2")
+    expect(answer.get_by_test_id("badge")).to_contain_text(f"Name {evil}")
+    expect(answer).to_contain_text(evil)
+    assert panel.locator("a").count() == 0  # a javascript: source must not become a link
+    tab.page.wait_for_timeout(300)
+    assert tab.page.evaluate(SHADOW_IMG_COUNT) == 0
+    assert tab.page.evaluate("() => typeof window.__xss") == "undefined"
+    assert tab.dialogs == []
+
+
+def test_conversation_survives_reload_and_new_conversation_clears_it(tab: Tab) -> None:
+    tab.open_widget()
+    answer = tab.ask(CYBER)
+    answer_text = answer.locator(".answer-text").inner_text()
+    stored = tab.stored()
+    assert stored and stored["session_id"]
+    session_id = stored["session_id"]
+
+    tab.page.reload()
+
+    expect(tab.page.get_by_test_id("panel")).to_be_visible()  # it was open: it reopens
+    expect(tab.page.get_by_test_id("msg-user")).to_have_text([CYBER])
+    expect(tab.page.locator(REPLIES)).to_have_count(1)
+    expect(tab.page.locator(REPLIES).last.locator(".answer-text")).to_have_text(answer_text)
+    assert tab.stored()["session_id"] == session_id
+
+    tab.page.get_by_test_id("new-conversation").click()
+
+    expect(tab.page.get_by_test_id("msg-user")).to_have_count(0)
+    expect(tab.page.locator(REPLIES)).to_have_count(0)
+    expect(tab.page.get_by_test_id("starter").first).to_be_visible()
+    stored = tab.stored()
+    assert stored is None or (stored["session_id"] is None and stored["messages"] == [])
+    tab.page.reload()
+    expect(tab.page.get_by_test_id("msg-user")).to_have_count(0)
+
+
+def test_keyboard_only(tab: Tab) -> None:
+    tab.open_demo()
+    for _ in range(20):
+        tab.page.keyboard.press("Tab")
+        if tab.page.evaluate(DEEP_ACTIVE_TESTID) == "launcher":
+            break
+    assert tab.page.evaluate(DEEP_ACTIVE_TESTID) == "launcher"
+    outline = tab.page.get_by_test_id("launcher").evaluate("el => getComputedStyle(el).outlineStyle")
+    assert outline == "solid", "the focused launcher should show a focus outline"
+
+    tab.page.keyboard.press("Enter")
+    expect(tab.page.get_by_test_id("panel")).to_be_visible()
+    assert tab.page.evaluate(DEEP_ACTIVE_TESTID) == "input"
+
+    tab.page.keyboard.type(CYBER)
+    tab.page.keyboard.press("Shift+Enter")  # a newline, not a send
+    tab.page.keyboard.type("Thanks.")
+    expect(tab.page.get_by_test_id("input")).to_have_value(f"{CYBER}\nThanks.")
+    expect(tab.page.get_by_test_id("msg-user")).to_have_count(0)
+    tab.page.keyboard.press("Enter")
+    expect(tab.page.locator(REPLIES)).to_have_count(1, timeout=ANSWER_MS)
+    expect(tab.page.get_by_test_id("input")).to_be_enabled()
+    assert tab.page.evaluate(DEEP_ACTIVE_TESTID) == "input"
+
+    tab.page.keyboard.press("Escape")
+    expect(tab.page.get_by_test_id("panel")).to_be_hidden()
+    assert tab.page.evaluate(DEEP_ACTIVE_TESTID) == "launcher"
+    expect(tab.page.get_by_test_id("launcher")).to_have_attribute("aria-expanded", "false")
+
+
+def test_panel_fills_a_small_screen(new_tab: Callable[..., Tab]) -> None:
+    tab = new_tab(MOBILE)
+    tab.open_widget()
+
+    box = tab.page.get_by_test_id("panel").bounding_box()
+    assert box is not None
+    assert box["x"] == pytest.approx(0, abs=1)
+    assert box["width"] == pytest.approx(MOBILE[0], abs=1)
+    assert box["height"] == pytest.approx(MOBILE[1], abs=1)
+    expect(tab.page.get_by_test_id("input")).to_be_in_viewport()
+    expect(tab.page.get_by_test_id("close")).to_be_in_viewport()
+
+
+def test_over_long_question_shows_the_service_error(tab: Tab) -> None:
+    tab.open_widget()
+    field_ = tab.page.get_by_test_id("input")
+    expect(field_).to_have_attribute("maxlength", "1000")
+    field_.evaluate("el => el.removeAttribute('maxlength')")
+    field_.fill("a" * 1001)
+    expect(tab.page.get_by_test_id("counter")).to_contain_text("1001 / 1000")
+
+    with tab.page.expect_response(lambda r: r.url.endswith("/api/ask")) as response_info:
+        tab.page.get_by_test_id("send").click()
+
+    assert response_info.value.status in (413, 422)
+    error = tab.page.get_by_test_id("error")
+    expect(error).to_be_visible()
+    message = error.inner_text().strip()
+    assert message and "[object" not in message and "{" not in message
+    expect(tab.page.locator(REPLIES)).to_have_count(0)
+    expect(field_).to_have_value("a" * 1001)  # given back to shorten
+
+
+def test_waiting_shows_typing_and_blocks_double_sends(tab: Tab) -> None:
+    tab.open_widget()
+    held: list[Route] = []
+    tab.page.route("**/api/ask", lambda route: held.append(route))  # held until the test lets it go
+    asks: list[str] = []
+    tab.page.on("request", lambda r: asks.append(r.url) if r.url.endswith("/api/ask") else None)
+    tab.page.get_by_test_id("input").fill(CYBER)
+    tab.page.get_by_test_id("input").press("Enter")
+
+    expect(tab.page.get_by_test_id("typing")).to_be_visible()
+    expect(tab.page.get_by_test_id("input")).to_be_disabled()
+    expect(tab.page.get_by_test_id("send")).to_be_disabled()
+    tab.page.get_by_test_id("send").click(force=True)  # a click on the disabled button does nothing
+    assert tab.page.get_by_test_id("messages").get_attribute("aria-busy") == "true"
+    assert len(held) == 1
+
+    held[0].continue_()
+
+    expect(tab.page.locator(REPLIES)).to_have_count(1, timeout=ANSWER_MS)
+    expect(tab.page.get_by_test_id("typing")).to_have_count(0)
+    expect(tab.page.get_by_test_id("input")).to_be_enabled()
+    expect(tab.page.get_by_test_id("msg-user")).to_have_count(1)
+    assert len(asks) == 1
+    live = tab.page.locator('[data-testid="live"][aria-live="polite"]')
+    expect(live).to_contain_text(tab.page.locator(REPLIES).last.locator(".answer-text").inner_text()[:40])
+
+
+def test_network_failure_offers_a_retry(tab: Tab) -> None:
+    tab.open_widget()
+    tab.page.route("**/api/ask", lambda route: route.abort("internetdisconnected"))
+    tab.page.get_by_test_id("input").fill(CYBER)
+    tab.page.get_by_test_id("send").click()
+
+    expect(tab.page.get_by_test_id("error")).to_be_visible()
+    expect(tab.page.get_by_test_id("input")).to_be_enabled()
+    tab.page.unroute("**/api/ask")
+    tab.page.get_by_test_id("retry").click()
+
+    expect(tab.page.locator(REPLIES)).to_have_count(1, timeout=ANSWER_MS)
+    expect(tab.page.get_by_test_id("error")).to_have_count(0)
+    expect(tab.page.get_by_test_id("msg-user")).to_have_count(1)
+
+
+def test_demo_page_has_no_console_errors_or_csp_violations(tab: Tab) -> None:
+    tab.page.add_init_script(RECORD_CSP_VIOLATIONS)
+    response = tab.page.goto(tab.url + "/")
+    assert response is not None and response.ok
+    csp = response.headers.get("content-security-policy", "")
+    assert "script-src 'self'" in csp, f"the demo page should be served with a strict CSP, got {csp!r}"
+    expect(tab.page.get_by_role("heading", level=1)).to_have_text("FPS Foreign Affairs — Multilateral policy")
+    expect(tab.page.locator("pre code")).to_contain_text("widget.js")
+
+    tab.page.get_by_test_id("launcher").click()
+    expect(tab.page.get_by_test_id("starter").first).to_be_visible()
+    tab.ask(CYBER)
+    tab.page.locator(REPLIES).last.get_by_test_id("citation-marker").first.click()
+
+    assert tab.page.evaluate("() => window.__cspViolations") == []
+    assert tab.console_errors == []
+
+
+def test_host_page_styles_do_not_leak_in_or_out(tab: Tab) -> None:
+    tab.open_widget()
+    starter = tab.page.get_by_test_id("starter").first
+    expect(starter).to_be_visible()
+    # The demo page styles every <button> purple, uppercase; the widget's buttons must not take that.
+    style = starter.evaluate("el => [getComputedStyle(el).textTransform, getComputedStyle(el).fontFamily]")
+    assert style[0] == "none" and "system-ui" in style[1]
+    host_button = tab.page.locator("main button")
+    assert host_button.evaluate("el => getComputedStyle(el).textTransform") == "uppercase"
+    mode = tab.page.evaluate("() => document.querySelector('dgm-assistant-widget').shadowRoot.mode")
+    assert mode == "open"
+
+
+def test_data_attributes_set_language_title_and_open(tab: Tab) -> None:
+    """data-lang, data-title and data-open, on the real demo page with its embed line rewritten."""
+
+    def rewrite(route: Route) -> None:
+        response = route.fetch()
+        html = response.text().replace(
+            'data-title="DGM Assistant"', 'data-title="Assistant DGM" data-lang="fr" data-open="true"'
+        )
+        route.fulfill(response=response, body=html)
+
+    tab.page.route(tab.url + "/", rewrite)
+    tab.open_demo()
+
+    panel = tab.page.get_by_test_id("panel")
+    expect(panel).to_be_visible()  # data-open
+    expect(panel).to_have_attribute("role", "dialog")
+    expect(panel).to_have_attribute("aria-label", "Assistant DGM")
+    expect(tab.page.get_by_test_id("send")).to_have_attribute("aria-label", "Envoyer")
+    expect(tab.page.get_by_test_id("new-conversation")).to_have_attribute("aria-label", "Nouvelle conversation")
+    expect(tab.page.get_by_test_id("launcher")).to_have_attribute("aria-label", "Fermer Assistant DGM")
+
+
+def test_text_contrast_is_at_least_4_5_to_1(tab: Tab) -> None:
+    tab.open_widget()
+    expect(tab.page.get_by_test_id("starter").first).to_be_visible()
+    texts = tab.page.evaluate(TEXT_COLOURS)
+    answer = tab.ask(CYBER)
+    answer.get_by_test_id("citation-marker").first.click()
+    tab.ask("Do you issue passports for Belgians abroad?")  # an answer or an abstention, both count
+    tab.page.mouse.move(0, 0)
+    texts += tab.page.evaluate(TEXT_COLOURS)
+
+    assert len(texts) > 10
+    low = [
+        (t["text"], round(_contrast(t["color"], t["background"]), 2))
+        for t in texts
+        if _contrast(t["color"], t["background"]) < 4.5
+    ]
+    assert low == []
+
+
+@pytest.mark.parametrize(("name", "viewport"), [("desktop", DESKTOP), ("mobile", MOBILE)])
+def test_screenshot_of_an_answer(new_tab: Callable[..., Tab], name: str, viewport: tuple[int, int]) -> None:
+    tab = new_tab(viewport)
+    tab.open_widget()
+    answer = tab.ask(CYBER)
+    answer.get_by_test_id("citation-marker").first.click()
+    expect(answer.get_by_test_id("citation-panel")).to_be_visible()
+    # The picture shows the conversation from the question down, the opened passage below the answer.
+    tab.page.get_by_test_id("messages").evaluate("el => { el.scrollTop = 0; }")
+    tab.page.get_by_test_id("input").blur()
+    tab.page.mouse.move(0, 0)  # no hover effect in the picture
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"widget-{name}.png"
+    tab.page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000
+    if os.environ.get("DGM_UPDATE_SCREENSHOTS"):
+        shutil.copyfile(path, DOCS / f"widget-{name}.png")
