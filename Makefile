@@ -38,6 +38,7 @@ test: install system-deps
 
 lint: install
 	$(BIN)/ruff check ingest index assistant eval tests
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var out test-results

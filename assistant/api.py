@@ -30,6 +30,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
+from redis.exceptions import RedisError
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 from slowapi.util import get_remote_address
@@ -209,16 +210,10 @@ def add_exception_handlers(app: FastAPI) -> None:
             response.headers["Retry-After"] = "60"
         return response
 
-    try:
-        from redis.exceptions import RedisError
-    except ImportError:  # pragma: no cover - redis is a dependency
-        RedisError = None  # noqa: N806
-
-    if RedisError is not None:
-        @app.exception_handler(RedisError)
-        async def sessions_unavailable(request: Request, exc: Exception) -> JSONResponse:
-            log.error("session store error: %s", exc)
-            return JSONResponse({"detail": "session store unavailable, try again shortly"}, status_code=503)
+    @app.exception_handler(RedisError)
+    async def sessions_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.error("session store error: %s", exc)
+        return JSONResponse({"detail": "session store unavailable, try again shortly"}, status_code=503)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

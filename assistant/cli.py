@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -126,7 +126,7 @@ def ask(
 
 
 # Configurations that `eval --compare` knows: naive baselines beside the full assistant.
-COMPARE_CONFIGS = {
+COMPARE_CONFIGS: dict[str, dict[str, Any]] = {
     "bm25": dict(mode="bm25", use_router=False, use_abstention=False, use_followups=False),
     "dense": dict(mode="dense", use_router=False, use_abstention=False, use_followups=False),
     "hybrid": dict(mode="hybrid", use_router=False, use_abstention=False, use_followups=False),
@@ -150,7 +150,7 @@ def evaluate(
     """Evaluate on a Q&A set: retrieval, routing, abstention, follow-ups and latency, per kind of question."""
     from eval.cli import main as eval_main
     from eval.cli import parse_thresholds
-    from eval.runner import HttpAsker
+    from eval.runner import Asker, HttpAsker
 
     fail_under, fail_over = fail_under or [], fail_over or []
     names = [c.strip() for c in compare.split(",") if c.strip()]
@@ -166,6 +166,7 @@ def evaluate(
     if url and names != ["full"]:
         raise typer.BadParameter("--url evaluates the running service as it is configured; drop --compare",
                                  param_hint="--url")
+    askers: dict[str, Asker]
     if url:
         askers = {"http": HttpAsker(url, timeout=30.0)}
     else:

@@ -167,7 +167,7 @@ class Router:
         strong = bool(explicit or keywords)
         no_fit = None if (strong or restrict) else self._no_fit(hits)
         # Each signal's own favourite; disagreement when the signals that have evidence point apart.
-        favourites = {name: max(sig, key=sig.get) for name, sig in
+        favourites = {name: max(sig.items(), key=lambda kv: kv[1])[0] for name, sig in
                       (("explicit", explicit), ("keywords", keywords), ("labels", labels)) if sig}
         disagree = len(set(favourites.values()) - {top}) > 0 and len(favourites) > 0
         # The calibrated confidence reads the score margin; disagreeing signals count against it.

@@ -105,15 +105,15 @@ def confusion_matrix(pairs: Iterable[tuple[str, str | None]], codes: Sequence[st
         pairs: (expected code, predicted code or None) per scored item.
         codes: the known labels, in display order.
     """
-    pairs = [(e, p if p is not None else NONE_LABEL) for e, p in pairs]
+    filled = [(e, p if p is not None else NONE_LABEL) for e, p in pairs]
     labels = list(codes)
-    for e, p in pairs:
+    for e, p in filled:
         for label in (e, p):
             if label not in labels and label != NONE_LABEL:
                 labels.append(label)
     labels.append(NONE_LABEL)
     counts = [[0] * len(labels) for _ in labels]
-    for e, p in pairs:
+    for e, p in filled:
         counts[labels.index(e)][labels.index(p)] += 1
     return ConfusionMatrix(labels=labels, counts=counts)
 
