@@ -37,7 +37,9 @@ class FeedbackWriter:
     def write(self, record: dict[str, Any]) -> dict[str, Any]:
         """Append one record (a ``ts`` timestamp is added unless present); returns what was written."""
         record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), **record}
-        data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        # ASCII-escaped JSON: no character of a comment (U+2028, NEL, ...) can split a record over two
+        # lines for a reader that splits on Unicode line boundaries.
+        data = (json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n").encode("utf-8")
         with self._thread_lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self._lock_path, "a+b") as lock:
