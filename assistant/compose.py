@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from ingest.models import Chunk
+from ingest.chunk import sentence_units
+from ingest.models import Block, Chunk
 
 from .models import Citation, Hit, Routing
 from .retrieve import focus_query
@@ -27,23 +28,9 @@ def _stems(text: str) -> frozenset[str]:
 
 @lru_cache(maxsize=4096)
 def sentences(text: str) -> tuple[str, ...]:
-    """A passage's sentences (a bullet list stays with its intro), cached per passage."""
-    import pysbd
-
-    seg = pysbd.Segmenter(language="en", clean=False)
-    out: list[str] = []
-    for line in text.split("\n"):
-        for s in seg.segment(line):
-            s = s.strip()
-            if not s:
-                continue
-            if out and line.lstrip().startswith(("-", "•", "*")):
-                out[-1] = f"{out[-1]}\n{s}"  # the list keeps its lines, as in the passage
-            elif out and out[-1].endswith(":"):
-                out[-1] = f"{out[-1]} {s}"
-            else:
-                out.append(s)
-    return tuple(out)
+    """A passage's sentences, split as ingestion split them (a list stays with its intro), cached."""
+    block = Block(text=text, start=0, end=len(text), section=None)
+    return tuple(text[a:b] for a, b in sentence_units(block))
 
 
 def best_sentences(query: str, chunk: Chunk, limit: int = 2) -> list[str]:

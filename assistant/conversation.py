@@ -137,6 +137,11 @@ _TOPIC_FRAME = re.compile(
     re.IGNORECASE)
 
 
+def asks_who(question: str) -> bool:
+    """Does the question ask which unit handles something ("who ...", "which directorate ...")?"""
+    return bool(_ROUTE_FRAME.search(question))
+
+
 def topic_of(question: str) -> str:
     """The subject of a question: its frame ("Tell me about", "Who handles") and end punctuation removed."""
     t = _TOPIC_FRAME.sub("", question.strip(), count=1).strip()

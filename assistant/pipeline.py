@@ -12,8 +12,15 @@ from index import Embedder, SearchIndex
 
 from .abstain import ScopeWeights, scope
 from .compose import abstention_text, citations_from, compose
-from .conversation import _ROUTE_FRAME as ROUTE_FRAME
-from .conversation import SESSION_ID_RE, MemorySessionStore, Resolved, SessionStore, new_session_id, resolve
+from .conversation import (
+    SESSION_ID_RE,
+    MemorySessionStore,
+    Resolved,
+    SessionStore,
+    asks_who,
+    new_session_id,
+    resolve,
+)
 from .errors import InputError
 from .models import Answer, Hit, Routing, Turn
 from .retrieve import Retriever
@@ -177,7 +184,7 @@ class Assistant:
         decision = scope(question if not resolved.is_followup else resolved.query, retrieval,
                          routing if opts.use_router else None, self.scope_weights)
         abstained = opts.use_abstention and decision.probability < opts.abstain_threshold
-        route_q = bool(ROUTE_FRAME.search(resolved.query))
+        route_q = asks_who(resolved.query)
         if abstained:
             suggestions = tuple(dict.fromkeys(
                 (h.chunk.themes[0] if h.chunk.themes else (h.chunk.section or h.chunk.doc_title)) for h in hits[:3]))
@@ -214,7 +221,7 @@ class Assistant:
             if lead and hits[0] is not present:
                 hits = [present] + [h for h in hits if h is not present]
             return hits
-        chunk = next(c for c in engine.index.chunks if c.id == ev_id)
+        chunk = engine.router.evidence[routing.primary.code]  # type: ignore[union-attr]
         ev = Hit(chunk=chunk, score=hits[0].score if hits else 0.0)
         if lead:
             return [ev, *hits][:top_k]

@@ -31,6 +31,7 @@ def sentence_units(block: Block, language: str = "en") -> list[tuple[int, int]]:
         pos = line_start + len(line)
         is_bullet = line.lstrip().startswith(("-", "–", "—", "•", "*"))
         cursor = line_start
+        first = True
         for sent in seg.segment(line):
             s = sent.strip()
             if not s:
@@ -38,11 +39,13 @@ def sentence_units(block: Block, language: str = "en") -> list[tuple[int, int]]:
             start = block.text.index(s, cursor)
             end = start + len(s)
             cursor = end
-            if units and (glue or is_bullet):
+            # A bullet item joins the sentence that introduces the list (only its first sentence).
+            if units and (glue or (is_bullet and first)):
                 units[-1][1] = end
             else:
                 units.append([start, end])
             glue = s.endswith(":")
+            first = False
     return [(a, b) for a, b in units]
 
 
