@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 
-def _tokenizer():
+def _bm25s():
+    """Import bm25s, which sets its own logger to DEBUG on import; keep it to warnings."""
     import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+def _tokenizer():
     import Stemmer
+
+    bm25s = _bm25s()
 
     return bm25s.tokenization.Tokenizer(stemmer=Stemmer.Stemmer("english"), stopwords="en")
 
@@ -24,7 +34,7 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, texts: Sequence[str], k1: float = 1.2, b: float = 0.75) -> KeywordIndex:
-        import bm25s
+        bm25s = _bm25s()
 
         tok = _tokenizer()
         tokens = tok.tokenize(list(texts), update_vocab=True, return_as="tuple", show_progress=False)
@@ -54,7 +64,7 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = False) -> KeywordIndex:
-        import bm25s
+        bm25s = _bm25s()
 
         retriever = bm25s.BM25.load(str(folder), mmap=mmap)
         tok = _tokenizer()
