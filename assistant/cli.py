@@ -187,6 +187,25 @@ def evaluate(
 
 
 @app.command()
+def bench(
+    scale: Annotated[bool, typer.Option(
+        "--scale", help="Also 100k/1M synthetic corpora (FAISS IVF + BM25; ~3 min, ~5 GiB)")] = False,
+    plot: Annotated[bool, typer.Option("--plot", help="Also write bench_*.png")] = False,
+    http: Annotated[bool, typer.Option("--http/--no-http", help="Start `dgm-assistant serve` and load it")] = True,
+    out: Annotated[Path, typer.Option(help="Folder for bench.json / bench.md")] = Path("eval/reports"),
+    repeats: Annotated[int, typer.Option(min=1, help="Runs per measurement; reports give medians")] = 3,
+) -> None:
+    """Benchmark latency, throughput, cold start, build and (with --scale) large synthetic corpora."""
+    from eval.bench import main as bench_main
+
+    try:
+        code = bench_main(_settings(), out, scale=scale, plot=plot, http=http, repeats=repeats, console=console)
+    except (DGMError, ValueError) as exc:
+        raise _fail(exc) from None
+    raise typer.Exit(code=code)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [DGM_HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [DGM_PORT]")] = None,

@@ -15,15 +15,42 @@ from .tuning import load_tuned
 log = logging.getLogger(__name__)
 
 
-def make_embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(settings.embedding_model, backend=settings.embedding_backend)
+def make_embedder(settings: Settings, for_build: bool = False) -> SentenceTransformerEmbedder:
+    """The embedding model per ``settings.embedding_backend``: ``torch`` (sentence-transformers), ``onnx`` (the
+    same model exported to ONNX, same vectors) or ``onnx-int8`` (its int8-quantised export, own indexes).
+
+    The ONNX backends run an export stored beside the index (``<index parent>/models/<model>-onnx``); a build
+    (``for_build=True``) makes it when missing, a service that finds none fails naming `dgm-assistant build`.
+    A build uses every core for batch encoding; a service gives each of its ``model_threads`` concurrent
+    requests its share of the cores, which is faster than letting them all fan out over every core.
+    """
+    import os
+
+    from index.embedders import embedder_name, set_threads
+
+    cores = os.cpu_count() or 1
+    threads = cores if for_build else max(1, cores // settings.model_threads)
+    backend = str(settings.embedding_backend)
+    if backend in ("onnx", "onnx-int8"):
+        from index.onnx import OnnxEmbedder, export_onnx, onnx_dir
+
+        folder = onnx_dir(settings.index_dir, settings.embedding_model)
+        quantized = backend == "onnx-int8"
+        if for_build:
+            export_onnx(settings.embedding_model, folder, quantize=quantized)
+        set_threads(threads)
+        return OnnxEmbedder(folder, name=embedder_name(settings.embedding_model, backend),  # type: ignore[return-value]
+                            threads=threads, quantized=quantized)
+    embedder = SentenceTransformerEmbedder(settings.embedding_model, backend="torch")
+    set_threads(threads)
+    return embedder
 
 
 def build(settings: Settings, embedder: SentenceTransformerEmbedder | None = None,
           progress: bool = True) -> BuildReport:
     """corpus -> chunks -> index folder, per the settings."""
     chunks, catalogue = chunk_corpus(settings.corpus_dir, settings.chunk_max_words, settings.chunk_overlap)
-    embedder = embedder or make_embedder(settings)
+    embedder = embedder or make_embedder(settings, for_build=True)
     used = {"chunk_max_words": settings.chunk_max_words, "chunk_overlap": settings.chunk_overlap,
             "corpus_dir": str(settings.corpus_dir), "embedding_backend": settings.embedding_backend}
     return build_index(chunks, embedder, settings.index_dir, settings.index_type, settings=used,

@@ -9,6 +9,7 @@ import tempfile
 from types import FrameType
 
 from index import IndexMissingError, SearchIndex
+from index.embedders import embedder_name
 
 from . import factory
 from .api import SETTINGS_ENV
@@ -19,6 +20,10 @@ from .logging_setup import log_config
 GRACEFUL_SHUTDOWN_S = 30
 
 
+def _model_name(settings: Settings) -> str:
+    return embedder_name(settings.embedding_model, settings.embedding_backend)
+
+
 def ensure_index(settings: Settings, console) -> SearchIndex:
     """Check the index loads; build it first when there is none.
 
@@ -26,13 +31,13 @@ def ensure_index(settings: Settings, console) -> SearchIndex:
         IndexCorruptError / IndexMismatchError (and corpus errors if a build fails), each naming the fix.
     """
     try:
-        return SearchIndex.load(settings.index_dir, expected_model=settings.embedding_model)
+        return SearchIndex.load(settings.index_dir, expected_model=_model_name(settings))
     except IndexMissingError as exc:
         console.print(f"{exc}\nbuilding it from {settings.corpus_dir} ...")
     report = factory.build(settings, progress=False)
     console.print(f"built {report.path}: {report.chunks} chunks, {report.index_type} index, "
                   f"model {report.model}, {report.seconds:.1f} s")
-    return SearchIndex.load(settings.index_dir, expected_model=settings.embedding_model)
+    return SearchIndex.load(settings.index_dir, expected_model=_model_name(settings))
 
 
 def run(settings: Settings, console) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from collections import OrderedDict
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from threading import Lock
 from typing import Protocol, runtime_checkable
@@ -48,6 +48,84 @@ def resolve_model(name_or_path: str) -> str:
     return name_or_path
 
 
+# Embedding backends: sentence-transformers on torch, or the ONNX export run by onnxruntime (fp32, or with
+# int8-quantised weights: different vectors, so an index built with it records a different model name).
+BACKENDS = ("torch", "onnx", "onnx-int8")
+INT8_SUFFIX = "+int8"
+
+
+def embedder_name(model: str, backend: str) -> str:
+    """The model name an index built with this backend records in its manifest (and is checked against).
+
+    torch and fp32 ONNX give the same vectors (to ~1e-7), so they share the model's name and one index; the
+    int8 export does not, so its indexes are named ``<model>+int8`` and a switch to or from it needs a build.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    return f"{model}{INT8_SUFFIX}" if backend == "onnx-int8" else model
+
+
+class QueryCache:
+    """A thread-safe LRU cache of query vectors (cachetools), shared by the embedders.
+
+    Widget traffic repeats itself (starter questions, retries), and a cached query skips the model entirely.
+
+    Args:
+        size: how many vectors to keep; 0 disables the cache.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 0:
+            raise ValueError(f"query cache size must be 0 or more, got {size}")
+        from cachetools import LRUCache
+
+        self.size = size
+        self._lru: LRUCache[str, np.ndarray] | None = LRUCache(maxsize=size) if size else None
+        self._lock = Lock()
+
+    def __len__(self) -> int:
+        return len(self._lru) if self._lru is not None else 0
+
+    def clear(self) -> None:
+        if self._lru is not None:
+            with self._lock:
+                self._lru.clear()
+
+    def get_or_compute(self, text: str, compute: Callable[[str], np.ndarray]) -> np.ndarray:
+        """The cached vector for ``text``, or ``compute(text)`` (made read-only and remembered)."""
+        if self._lru is None:
+            return compute(text)
+        with self._lock:
+            hit = self._lru.get(text)
+        if hit is not None:
+            return hit
+        vec = np.ascontiguousarray(compute(text), dtype=np.float32)
+        vec.setflags(write=False)
+        with self._lock:
+            self._lru[text] = vec
+        return vec
+
+
+def set_threads(threads: int) -> None:
+    """Threads for torch's intra-op pool (if torch is loaded) and FAISS's OpenMP pool, both process-wide.
+
+    On a small machine the web server runs several requests at once, each in its own thread; letting every
+    one of them fan out over all cores only adds contention, so the service gives each call few threads.
+    torch is not imported here: the ONNX backend serves without it (a few hundred MiB less per worker).
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+    try:
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+    except ImportError:  # faiss is optional for an embedder on its own
+        pass
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded once, offline, with an LRU cache of query vectors.
 
@@ -73,7 +151,7 @@ class SentenceTransformerEmbedder:
         self.name = model
         self.path = resolve_model(model)
         try:
-            self._model = SentenceTransformer(self.path, device=device, backend=backend,
+            self._model = SentenceTransformer(self.path, device=device, backend=backend,  # type: ignore[arg-type]
                                               model_kwargs=model_kwargs or None)
         except Exception as exc:  # the library raises many kinds (OSError, ValueError, HF errors)
             raise EmbedderError(
@@ -85,9 +163,7 @@ class SentenceTransformerEmbedder:
         self.dim = int(dim)
         self.backend = backend
         self.batch_size = batch_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = query_cache_size
-        self._lock = Lock()
+        self._cache = QueryCache(query_cache_size)
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
         if not texts:
@@ -98,17 +174,4 @@ class SentenceTransformerEmbedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector, shape (dim,), from the cache when the same text was seen recently."""
-        if self._cache_size:
-            with self._lock:
-                hit = self._cache.get(text)
-                if hit is not None:
-                    self._cache.move_to_end(text)
-                    return hit
-        vec = self.encode([text])[0]
-        vec.setflags(write=False)
-        if self._cache_size:
-            with self._lock:
-                self._cache[text] = vec
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return vec
+        return self._cache.get_or_compute(text, lambda t: self.encode([t])[0])

@@ -1,0 +1,244 @@
+"""An ONNX Runtime embedder: the sentence-transformers model exported once, at build time, beside the index.
+
+sentence-transformers' own ``backend="onnx"`` goes through ``optimum-onnx``, which pins ``transformers<4.58``
+and so cannot sit beside the ``transformers`` 5 that sentence-transformers 6 needs. This module does the same
+job with ``torch.onnx.export`` (the whole model: transformer, pooling and normalisation in one graph), the
+``tokenizers`` library and ``onnxruntime``. Nothing is downloaded: the export is made from the local model
+folder, and loading needs nothing but the export folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .embedders import INT8_SUFFIX, PACKAGED_MODEL, QueryCache, resolve_model
+from .errors import EmbedderError
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.onnx"
+QUANTIZED_FILE = "model_int8.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+EXPORT_META = "export.json"
+EXPORT_FORMAT = 1
+BUILD_HINT = "run `dgm-assistant build` with the same DGM_EMBEDDING_BACKEND to make it"
+
+
+def onnx_dir(index_dir: Path, model: str = PACKAGED_MODEL) -> Path:
+    """Where the ONNX export of ``model`` lives: ``<index folder's parent>/models/<model>-onnx``.
+
+    A sibling of the index folder, not inside it: the index folder is replaced whole on every rebuild,
+    while the export only changes when the model does.
+    """
+    slug = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(model).name or model)
+    return Path(index_dir).absolute().parent / "models" / f"{slug}-onnx"
+
+
+def _source_fingerprint(model_path: Path) -> str:
+    """Cheap identity of a model folder: names, sizes and modification times of its files."""
+    parts = []
+    for p in sorted(model_path.rglob("*")):
+        if p.is_file() and not p.name.startswith("."):
+            st = p.stat()
+            parts.append(f"{p.relative_to(model_path).as_posix()}:{st.st_size}:{int(st.st_mtime)}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def read_export_meta(folder: Path) -> dict | None:
+    try:
+        return json.loads((Path(folder) / EXPORT_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 17) -> Path:
+    """Export ``model`` to ``folder`` (model.onnx, tokenizer.json, export.json), unless it is already there.
+
+    The export is written to a temporary sibling folder and renamed into place, so a crash never leaves a
+    half-written model behind. An existing export of the same source model is reused.
+
+    Args:
+        model: a model name (the packaged one) or a local sentence-transformers folder.
+        folder: the export folder, usually ``onnx_dir(settings.index_dir, model)``.
+        quantize: also write ``model_int8.onnx`` (dynamic int8 quantisation of the weights).
+        opset: ONNX opset of the export.
+
+    Returns:
+        The export folder.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    folder = Path(folder).absolute()
+    source = Path(resolve_model(model))
+    fingerprint = _source_fingerprint(source) if source.is_dir() else model
+    meta = read_export_meta(folder)
+    if (meta and meta.get("format") == EXPORT_FORMAT and meta.get("source_fingerprint") == fingerprint
+            and (folder / MODEL_FILE).is_file() and (not quantize or (folder / QUANTIZED_FILE).is_file())):
+        return folder
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    t0 = time.perf_counter()
+    try:
+        st = SentenceTransformer(str(source), device="cpu", backend="torch")
+    except Exception as exc:  # the library raises many kinds (OSError, ValueError, HF errors)
+        raise EmbedderError(f"cannot load embedding model {model!r} ({source}) to export it: {exc}") from exc
+    input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
+                   if n in st.tokenizer.model_input_names]
+
+    class _Graph(torch.nn.Module):
+        """The whole sentence-transformers pipeline (transformer, pooling, normalise) as one graph."""
+
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *tensors):
+            return self.inner(dict(zip(input_names, tensors, strict=True)))["sentence_embedding"]
+
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        sample = st.tokenizer(["a short query", "a somewhat longer passage of text to embed"], padding=True,
+                              return_tensors="pt")
+        args = tuple(sample[n] for n in input_names)
+        dynamic = {n: {0: "batch", 1: "tokens"} for n in input_names}
+        dynamic["sentence_embedding"] = {0: "batch"}
+        # The sample batch has two lengths, so padding and the attention mask are part of the traced graph.
+        # The tracer warns about Python conditions it freezes (no kv-cache padding, a mask is given, the mask
+        # matches the tokens): each holds for every input this graph is fed; the tests compare with torch.
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # The TorchScript exporter: one graph, no onnxscript needed; dynamic batch and length.
+            torch.onnx.export(_Graph(st.eval()), args, str(tmp / MODEL_FILE), input_names=input_names,
+                              output_names=["sentence_embedding"], dynamic_axes=dynamic, opset_version=opset,
+                              dynamo=False)
+        if quantize:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(tmp / MODEL_FILE), str(tmp / QUANTIZED_FILE), weight_type=QuantType.QInt8)
+        st.tokenizer.backend_tokenizer.save(str(tmp / TOKENIZER_FILE))
+        normalized = any(type(m).__name__ == "Normalize" for m in st)
+        meta = {"format": EXPORT_FORMAT, "model": model, "source": str(source), "source_fingerprint": fingerprint,
+                "dimension": int(st.get_embedding_dimension() or 0), "max_seq_length": int(st.max_seq_length or 0),
+                "input_names": input_names, "pad_id": int(st.tokenizer.pad_token_id or 0),
+                "pad_token": str(st.tokenizer.pad_token or "[PAD]"), "normalized": normalized,
+                "opset": opset, "torch": torch.__version__, "quantized": quantize,
+                "seconds": round(time.perf_counter() - t0, 2)}
+        (tmp / EXPORT_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("exported %s to ONNX at %s in %.1f s", model, folder, time.perf_counter() - t0)
+    return folder
+
+
+class OnnxEmbedder:
+    """The exported model run by ONNX Runtime, with the same LRU cache of query vectors as the torch one.
+
+    Args:
+        folder: an export folder made by `export_onnx`.
+        name: the model name recorded in index manifests (the fp32 export gives the same vectors as torch,
+            to about 1e-7, so it keeps the model's name; the int8 one does not and is named ``<model>+int8``).
+        batch_size: batch size for corpus encoding.
+        query_cache_size: how many query vectors to keep (0 disables the cache).
+        threads: ONNX Runtime intra-op threads per call (None: one per core).
+        quantized: run ``model_int8.onnx`` instead of ``model.onnx``.
+    """
+
+    backend = "onnx"
+
+    def __init__(self, folder: Path, name: str | None = None, batch_size: int = 32, query_cache_size: int = 2048,
+                 threads: int | None = None, quantized: bool = False) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        folder = Path(folder)
+        meta = read_export_meta(folder)
+        file = folder / (QUANTIZED_FILE if quantized else MODEL_FILE)
+        if meta is None or not file.is_file() or not (folder / TOKENIZER_FILE).is_file():
+            raise EmbedderError(f"no ONNX export of the embedding model at {folder} ({file.name} missing); "
+                                f"{BUILD_HINT}")
+        if meta.get("format") != EXPORT_FORMAT:
+            raise EmbedderError(f"the ONNX export at {folder} has format {meta.get('format')}, this version "
+                                f"reads {EXPORT_FORMAT}; {BUILD_HINT}")
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise EmbedderError(f"the onnx backend needs onnxruntime ({exc}); `pip install onnxruntime` or set "
+                                "DGM_EMBEDDING_BACKEND=torch") from exc
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or 0  # 0 = ONNX Runtime's default, one per core
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        # Idle worker threads spin by default; on a small machine that steals the cores that other requests
+        # (and the web server) need.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self._session = ort.InferenceSession(str(file), opts, providers=["CPUExecutionProvider"])
+            tok = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        except Exception as exc:  # onnxruntime raises its own exception types on a damaged file
+            raise EmbedderError(f"cannot load the ONNX export at {file}: {exc}; {BUILD_HINT}") from exc
+        tok.enable_truncation(int(meta["max_seq_length"]))
+        tok.enable_padding(pad_id=int(meta["pad_id"]), pad_token=str(meta["pad_token"]))
+        self._tok = tok
+        self._inputs = list(meta["input_names"])
+        self._normalized = bool(meta.get("normalized"))
+        model = str(meta.get("model") or folder.name)
+        self.name = name or (f"{model}{INT8_SUFFIX}" if quantized else model)
+        self.dim = int(meta["dimension"])
+        self.path = str(folder)
+        self.quantized = quantized
+        self.batch_size = batch_size
+        self._cache = QueryCache(query_cache_size)
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        enc = self._tok.encode_batch(texts)
+        feeds = {}
+        for n in self._inputs:
+            if n == "input_ids":
+                feeds[n] = np.array([e.ids for e in enc], dtype=np.int64)
+            elif n == "attention_mask":
+                feeds[n] = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            else:
+                feeds[n] = np.array([e.type_ids for e in enc], dtype=np.int64)
+        out = self._session.run(None, feeds)[0]
+        if not self._normalized:
+            out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        texts = list(texts)
+        # Batches of similar length pad less (sentence-transformers sorts the same way).
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for s in range(0, len(order), self.batch_size):
+            ids = order[s:s + self.batch_size]
+            out[ids] = self._run([texts[i] for i in ids])
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query vector, shape (dim,), from the cache when the same text was seen recently."""
+        return self._cache.get_or_compute(text, lambda t: self._run([t])[0])

