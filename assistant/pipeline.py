@@ -112,6 +112,12 @@ class Assistant:
         log.info("index reloaded from %s (%d chunks)", folder, len(index.chunks))
         return True
 
+    def clear_caches(self) -> None:
+        """Forget cached query vectors, so a measurement starts cold."""
+        clear = getattr(self._engine.embedder, "clear_cache", None)
+        if clear is not None:
+            clear()
+
     # -- validation ---------------------------------------------------------------------------------------
     def _validate(self, question: str, session_id: str | None, top_k: int, directorate: str | None,
                   document: str | None) -> tuple[str, str | None]:

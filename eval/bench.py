@@ -510,9 +510,7 @@ def make_variant_embedder(settings: Settings, variant: str, for_build: bool, thr
 
 
 def clear_query_cache(embedder) -> None:
-    cache = getattr(embedder, "_cache", None)
-    if cache is not None and hasattr(cache, "clear"):
-        cache.clear()
+    embedder.clear_cache()
 
 
 # -- sections ---------------------------------------------------------------------------------------------

@@ -447,6 +447,10 @@ def run_eval(askers: Mapping[str, Asker], items: Sequence[QAItem], top_k: int = 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=not progress, transient=False) as bar:
         for name, asker in askers.items():
+            # Configurations may share one model: each starts with a cold query cache, so latencies compare.
+            clear = getattr(asker, "clear_caches", None)
+            if callable(clear):
+                clear()
             task = bar.add_task(f"eval [bold]{name}[/]", total=len(items))
             replies: list[_Reply] = []
             for item in items:

@@ -175,3 +175,7 @@ class SentenceTransformerEmbedder:
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector, shape (dim,), from the cache when the same text was seen recently."""
         return self._cache.get_or_compute(text, lambda t: self.encode([t])[0])
+
+    def clear_cache(self) -> None:
+        """Forget cached query vectors (benchmarks and evaluations measure cold queries)."""
+        self._cache.clear()
