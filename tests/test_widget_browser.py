@@ -1,6 +1,6 @@
 """The embeddable chat widget (assistant/static/widget.js) in a real Chromium, against the real service.
 
-Drives Debian's /usr/bin/chromium through Playwright's sync API (never `playwright install`). The service
+Drives Debian's /usr/bin/chromium through Playwright's sync API (no browser download: Debian's build only). The service
 comes from the session fixture `live_server` in tests/conftest.py: an object with `url` (base URL of the
 running app, which serves the demo page `/`, `/widget.js` and the API) and `feedback_path` (its JSON
 Lines feedback file). Screenshots go to test-results/widget/; with DGM_UPDATE_SCREENSHOTS=1 they are also
