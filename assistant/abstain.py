@@ -21,7 +21,8 @@ _SMALL_TALK = re.compile(
     r"^\s*(?:hi|hello|hey|good\s+(?:morning|afternoon|evening)|thanks?(?:\s+you)?|bye|goodbye)\b[\s!.,?]*"
     r"(?:how\s+are\s+you)?[\s!.,?]*$|\bhow\s+are\s+you\b|\btell\s+me\s+a\s+joke\b|\bwho\s+are\s+you\b"
     r"|\bwhat(?:'s|\s+is)\s+the\s+weather\b|\bweather\b|\brecipe\b|\bfootball\b|\bscore\s+of\b|\bpoem\b"
-    r"|^\s*(?:thanks?|thank\s+you|ok(?:ay)?|great|perfect|cool)\b[^?]*$",
+    r"|^\s*(?:thanks?|thank\s+you|ok(?:ay)?|great|perfect|cool)\b[^?]*$"
+    r"|\b(?:write|compose|draft)\s+(?:me\s+)?(?:an?\s+)?(?:essay|poem|story|letter|song|speech|tweet)\b",
     re.IGNORECASE)
 _CONSULAR = re.compile(
     r"\b(?:passports?|visas?|schengen|consular|consulates?|embass(?:y|ies)|apostille|legali[sz]ation|legali[sz]e|"
@@ -62,7 +63,7 @@ _FIGURE = re.compile(
 _SPECIFIC = re.compile(
     r"\bwhen\s+(?:did|was|will)\b|\bwho\s+is\s+(?:the\s+|belgium's\s+)?(?:current\s+)?(?:belgian\s+)?"
     r"(?:minister|ambassador|permanent\s+representative|director|head|chief|spokesperson|president)\b"
-    r"|\bname\s+of\s+the\s+(?:head|director|minister|ambassador)\b"
+    r"|\bname\s+of\s+the\s+(?:head|director|minister|ambassador)\b|'s\s+name\b|\baddress\s+(?:of|for)\b"
     r"|\bphone\s+number\b|\bemail\s+address\b|\bcontact\s+person\b"
     r"|\b(?:latest|yesterday|today|tomorrow|this\s+(?:week|month|year)|last\s+(?:week|month|year)|"
     r"currently|right\s+now)\b|\bnews\b",

@@ -151,6 +151,8 @@ class Router:
         """
         w = self.weights
         explicit = self.explicit(text)
+        if restrict is not None:
+            explicit[restrict] = 1.0  # the caller named the directorate, as if the question had
         keywords = self.keyword_scores(text)
         labels = self.label_scores(hits)
         sim, profile_max = self.similarity(query_vec)
