@@ -17,7 +17,7 @@ from typing import Protocol
 from cachetools import TTLCache
 
 from .models import Turn
-from .retrieve import FRAME_WORDS
+from .retrieve import content_words
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -105,7 +105,6 @@ def make_store(url: str | None, max_sessions: int, ttl_s: int, max_turns: int) -
 # ---------------------------------------------------------------------------------------------------------
 # Follow-up resolution
 
-_WORD = re.compile(r"[\w'+.-]+")
 _ELLIPSIS = re.compile(
     r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<x>.+?)\s*[?.!]*\s*$"
     r"|^\s*and\s+(?:for\s+|on\s+|in\s+)?(?P<y>.+?)\s*[?.!]*\s*$"
@@ -148,10 +147,6 @@ def topic_of(question: str) -> str:
     return re.sub(r"[?.!]+$", "", t).strip() or question.strip()
 
 
-def _content_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text) if w.lower().strip(".") not in FRAME_WORDS]
-
-
 @dataclass(frozen=True)
 class Resolved:
     """A question made standalone."""
@@ -175,10 +170,10 @@ def resolve(question: str, history: list[Turn], directorate_names: dict[str, str
     if last is None:
         return Resolved(q, topic_of(q), None, False)
     prev_dir = last.directorate
-    content = _content_words(q)
+    content = content_words(q)
     m = _ELLIPSIS.match(q)
     subject = (m.group("x") or m.group("y") or m.group("z") or "") if m else ""
-    if m and not _QUESTION_START.match(subject) and 0 < len(_content_words(subject)) <= 6:
+    if m and not _QUESTION_START.match(subject) and 0 < len(content_words(subject)) <= 6:
         # "What about cyber?" -> the previous question's frame with the new subject.
         new_topic = subject.strip()
         if _ROUTE_FRAME.search(last.rewritten):

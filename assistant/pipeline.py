@@ -207,8 +207,8 @@ class Assistant:
             if self.generator is not None:
                 text = self.generator.rewrite(resolved.query, citations, fallback=text)
             answer = Answer(question=question, rewritten_query=resolved.query, answer=text, abstained=False,
-                            citations=citations, directorate=routing.primary if routing else None,
-                            secondary_directorate=routing.secondary if routing else None, session_id=sid,
+                            citations=citations, directorate=routing.primary,
+                            secondary_directorate=routing.secondary, session_id=sid,
                             timings_ms={}, in_scope=round(decision.probability, 4),
                             is_followup=resolved.is_followup)
         timings["compose"] = (time.perf_counter() - t) * 1000

@@ -29,12 +29,18 @@ welke wie directie dienst houdt zich bezig met is verantwoordelijk voor de het v
 wer welche welcher direktion abteilung kümmert sich um ist zuständig für die der das den und bei
 """.split())
 
-_WORD = re.compile(r"[\w'+-]+", re.UNICODE)
+_WORD = re.compile(r"[\w'+.-]+", re.UNICODE)  # keeps codes such as M0.1 whole
+
+
+def content_words(text: str) -> list[str]:
+    """The words of a text that are not question frame words, end dots stripped."""
+    words = (w.strip(".") for w in _WORD.findall(text))
+    return [w for w in words if w and w.lower() not in FRAME_WORDS]
 
 
 def focus_query(query: str) -> str:
     """The topical words of a query: the question's frame words removed (the original if nothing is left)."""
-    words = [w for w in _WORD.findall(query) if w.lower() not in FRAME_WORDS]
+    words = content_words(query)
     return " ".join(words) if words else query
 
 

@@ -167,11 +167,11 @@ class Router:
             ranked.insert(0, restrict)
         top, second = ranked[0], ranked[1]
         strong = bool(explicit or keywords)
-        no_fit = None if (strong or restrict) else self._no_fit(hits)
+        no_fit = None if strong else self._no_fit(hits)  # a restriction is an explicit mention
         # Each signal's own favourite; disagreement when the signals that have evidence point apart.
         favourites = {name: max(sig.items(), key=lambda kv: kv[1])[0] for name, sig in
                       (("explicit", explicit), ("keywords", keywords), ("labels", labels)) if sig}
-        disagree = len(set(favourites.values()) - {top}) > 0 and len(favourites) > 0
+        disagree = bool(set(favourites.values()) - {top})
         # The calibrated confidence reads the score margin; disagreeing signals count against it.
         margin = score[top] - score[second] - (w.disagreement_penalty if disagree else 0.0)
         conf = 1.0 / (1.0 + math.exp(-(w.calib_a * margin + w.calib_b)))
