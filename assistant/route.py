@@ -33,11 +33,27 @@ class RouterWeights:
     calib_b: float = -0.5
 
 
-def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+@dataclass(frozen=True)
+class _Phrase:
+    """A whole-word pattern for a name or keyword, and a word it cannot match without (a cheap pre-check:
+    a question is tested against a few hundred phrases, and most of them share no word with it)."""
+
+    pattern: re.Pattern[str]
+    needle: str
+    case_sensitive: bool
+
+    def search(self, text: str, lowered: str) -> bool:
+        return (self.needle in (text if self.case_sensitive else lowered)) and bool(self.pattern.search(text))
+
+
+def _phrase_pattern(phrase: str) -> _Phrase:
     """Whole-word pattern; short all-caps acronyms ("UN", "IT", "NATO") match case-sensitively."""
-    body = r"\s+".join(re.escape(w) for w in phrase.split())
+    words = phrase.split()
+    body = r"\s+".join(re.escape(w) for w in words)
     acronym = phrase.isupper() and len(phrase) <= 6
-    return re.compile(rf"(?<![\w-]){body}(?![\w-])", 0 if acronym else re.IGNORECASE)
+    pattern = re.compile(rf"(?<![\w-]){body}(?![\w-])", 0 if acronym else re.IGNORECASE)
+    needle = max(words, key=len)
+    return _Phrase(pattern, needle if acronym else needle.lower(), acronym)
 
 
 def _keyword_weight(phrase: str) -> float:
@@ -64,8 +80,8 @@ class Router:
         self.catalogue = catalogue
         self.weights = weights or RouterWeights()
         self.codes = catalogue.codes
-        self._names: dict[str, list[re.Pattern[str]]] = {}
-        self._keywords: dict[str, list[tuple[re.Pattern[str], float]]] = {}
+        self._names: dict[str, list[_Phrase]] = {}
+        self._keywords: dict[str, list[tuple[_Phrase, float]]] = {}
         for d in catalogue.directorates:
             self._names[d.code] = [_phrase_pattern(p) for p in (d.name, *d.aliases)]
             self._keywords[d.code] = [(_phrase_pattern(k), _keyword_weight(k)) for k in d.keywords]
@@ -84,15 +100,17 @@ class Router:
     def explicit(self, text: str) -> dict[str, float]:
         """1.0 for each unit named by code, name or alias."""
         found = {c: 1.0 for c in codes_in(text)}
+        lowered = text.lower()
         for code, pats in self._names.items():
-            if any(p.search(text) for p in pats):
+            if any(p.search(text, lowered) for p in pats):
                 found[code] = 1.0
         return found
 
     def keyword_scores(self, text: str) -> dict[str, float]:
         out: dict[str, float] = {}
+        lowered = text.lower()
         for code, pats in self._keywords.items():
-            s = sum(w for p, w in pats if p.search(text))
+            s = sum(w for p, w in pats if p.search(text, lowered))
             if s:
                 out[code] = s
         return out

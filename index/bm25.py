@@ -50,12 +50,17 @@ class KeywordIndex:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         q = self._tok.tokenize([query], update_vocab="never", return_as="ids", show_progress=False)
-        if not any(q[0]):
+        known = [int(t) for t in q[0] if t]  # id 0 is the tokenizer's "unknown word"
+        if not known:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        ids, scores = self._retriever.retrieve(q, k=min(k, len(self)), show_progress=False, n_threads=1)
-        ids, scores = ids[0], scores[0]
-        keep = scores > 0
-        return scores[keep].astype(np.float32), ids[keep].astype(np.int64)
+        # One query: score every document (bm25s' sparse matrix) and take the top k with numpy; bm25s' batch
+        # `retrieve` would add a progress bar and per-call thread set-up that cost more than the scoring here.
+        scores = np.asarray(self._retriever.get_scores(known), dtype=np.float32)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[scores[top] > 0]
+        return scores[top], top.astype(np.int64)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
