@@ -23,13 +23,16 @@ run: install
 build: install
 	HF_HUB_OFFLINE=1 $(BIN)/dgm-assistant build
 
-# Debian's chromium (browser tests) and redis-server (two-replica test); installed when missing and root.
+# Debian's chromium (browser tests), redis-server (two-replica test) and wrk (the benchmark's load generator);
+# installed when missing and root.
+SYSTEM_DEPS := chromium redis-server wrk
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1; then \
+	@missing=""; for c in $(SYSTEM_DEPS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
-	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium redis-server >/dev/null; \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
 	  else \
-	    echo "note: install chromium and redis-server (apt-get install -y chromium redis-server) for the browser and Redis tests"; \
+	    echo "note: install$$missing (apt-get install -y$$missing) for the browser, Redis and load tests"; \
 	  fi; \
 	fi
 

@@ -6,6 +6,7 @@ Nothing here asserts a wall-clock time: benchmarks print figures, tests check th
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -214,12 +215,19 @@ def test_main_writes_the_report(tmp_path, settings):
 
 
 @pytest.mark.slow
-def test_http_section_against_a_real_service(tmp_path, settings, built_index):
-    """`dgm-assistant serve` in a subprocess: cold start, one load level, peak RSS, no errors."""
+@pytest.mark.parametrize("tool", ["httpx", "wrk"])
+def test_http_section_against_a_real_service(tmp_path, settings, built_index, tool):
+    """`dgm-assistant serve` in a subprocess: cold start, one load level, peak RSS, no errors; with the
+    Python client and with wrk (Debian's package, which `make test` installs)."""
+    if tool == "wrk" and shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed: apt-get install -y wrk (`make system-deps` does it as root)")
     res = bench.bench_http(settings, "torch", ["Which directorate deals with NATO?", "Who handles the UN?"],
-                           repeats=1, work=tmp_path, levels=(2,))
+                           repeats=1, work=tmp_path, levels=(2,), tool=tool)
     assert res.error is None, res.error
     assert res.cold_start_median_s and res.cold_start_median_s > 0
     assert res.peak_rss_mib and res.peak_rss_mib > 50
     unique = [lv for lv in res.levels if not lv.cached]
     assert unique[0].concurrency == 2 and unique[0].errors == 0 and unique[0].answers_per_s > 0
+    assert unique[0].requests > 0 and unique[0].latency.p50 > 0
+    assert {lv.tool for lv in res.levels} == {tool}
+    assert all(lv.errors == 0 for lv in res.levels)
