@@ -263,7 +263,13 @@ def lifespan(settings: Settings, assistant: Assistant | None):
         tasks: list[asyncio.Task] = []
         if assistant is not None:
             app.state.assistant = assistant
+        elif settings.workers > 1:
+            # Workers share one listening socket and uvicorn starts accepting only after this startup: loading
+            # here keeps a worker that is still loading from taking requests (and answering 503) while its
+            # siblings are ready.
+            await _load(app, settings)
         else:
+            # One process: accept at once, so /api/health answers and /api/ready says "loading" meanwhile.
             tasks.append(asyncio.create_task(_load(app, settings)))
         wake = asyncio.Event()
         loop = asyncio.get_running_loop()
