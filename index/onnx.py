@@ -133,8 +133,14 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
         if quantize:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(str(tmp / MODEL_FILE), str(tmp / QUANTIZED_FILE), weight_type=QuantType.QInt8,
-                             **INT8_OPTIONS)  # type: ignore[arg-type]
+            # The quantiser logs, on the root logger, advice to pre-process the model first (shape inference
+            # and graph optimisation, which ONNX Runtime's session does when it loads the model); silenced.
+            logging.disable(logging.WARNING)
+            try:
+                quantize_dynamic(str(tmp / MODEL_FILE), str(tmp / QUANTIZED_FILE), weight_type=QuantType.QInt8,
+                                 **INT8_OPTIONS)  # type: ignore[arg-type]
+            finally:
+                logging.disable(logging.NOTSET)
         st.tokenizer.backend_tokenizer.save(str(tmp / TOKENIZER_FILE))
         normalized = any(type(m).__name__ == "Normalize" for m in st)
         meta = {"format": EXPORT_FORMAT, "model": model, "source": str(source), "source_fingerprint": fingerprint,
