@@ -37,8 +37,12 @@ def ensure_index(settings: Settings, console) -> SearchIndex:
     try:
         index = SearchIndex.load(settings.index_dir, expected_model=_model_name(settings))
     except (IndexMissingError, IndexMismatchError) as exc:
-        action = "building it" if isinstance(exc, IndexMissingError) else "rebuilding it with the configured model"
-        console.print(f"{exc}\n{action} from {settings.corpus_dir} ...", soft_wrap=True)
+        if isinstance(exc, IndexMissingError):  # the first start: the error's "run build" hint does not apply
+            console.print(f"no index at {settings.index_dir} yet: building it from {settings.corpus_dir} ...",
+                          soft_wrap=True)
+        else:
+            console.print(f"{exc}\nrebuilding it with the configured model from {settings.corpus_dir} ...",
+                          soft_wrap=True)
         report = factory.build(settings, progress=False)  # makes the ONNX export on the way
         console.print(f"built {report.path}: {report.chunks} chunks, {report.index_type} index, "
                       f"model {report.model}, {report.seconds:.1f} s")

