@@ -879,28 +879,29 @@ def http_level(url: str, questions: Sequence[str], concurrency: int, requests: i
     if tool == "wrk":
         import resource
 
-        def children_cpu() -> float:
+        def client_cpu() -> float:  # wrk runs as this process's child
             ru = resource.getrusage(resource.RUSAGE_CHILDREN)
             return ru.ru_utime + ru.ru_stime
 
-        s0, c0 = _cpu_s(server_pids), children_cpu()
-        lat_stats, n, errors, seconds = _wrk(url, questions, concurrency, unique, WRK_SECONDS,
-                                             work or Path(tempfile.mkdtemp(prefix="dgm-wrk-")))
-        s1, c1 = _cpu_s(server_pids), children_cpu()
-        done = max(1, n)
-        return HttpLevel(concurrency=concurrency, cached=not unique, requests=n, errors=errors,
-                         seconds=round(seconds, 3), answers_per_s=round((n - errors) / seconds, 1) if seconds else 0.0,
-                         latency=lat_stats, server_cpu_ms=round((s1 - s0) * 1000 / done, 3) if server_pids else None,
-                         client_cpu_ms=round((c1 - c0) * 1000 / done, 3), tool="wrk")
-    me = [os.getpid()]
-    s0, c0 = _cpu_s(server_pids), _cpu_s(me)
-    lat, errors, seconds = asyncio.run(_load(url, questions, concurrency, requests, unique, time_limit_s))
-    s1, c1 = _cpu_s(server_pids), _cpu_s(me)
-    done = max(1, len(lat) + errors)
-    return HttpLevel(concurrency=concurrency, cached=not unique, requests=len(lat) + errors, errors=errors,
-                     seconds=round(seconds, 3), answers_per_s=round(len(lat) / seconds, 1) if seconds else 0.0,
-                     latency=stats(lat), server_cpu_ms=round((s1 - s0) * 1000 / done, 3) if server_pids else None,
-                     client_cpu_ms=round((c1 - c0) * 1000 / done, 3))
+        def measure() -> tuple[Stats, int, int, float]:
+            return _wrk(url, questions, concurrency, unique, WRK_SECONDS,
+                        work or Path(tempfile.mkdtemp(prefix="dgm-wrk-")))
+    else:
+        def client_cpu() -> float:  # the client runs in this process
+            return _cpu_s([os.getpid()])
+
+        def measure() -> tuple[Stats, int, int, float]:
+            lat, errors, seconds = asyncio.run(_load(url, questions, concurrency, requests, unique, time_limit_s))
+            return stats(lat), len(lat) + errors, errors, seconds
+
+    s0, c0 = _cpu_s(server_pids), client_cpu()
+    latency, n, errors, seconds = measure()
+    s1, c1 = _cpu_s(server_pids), client_cpu()
+    done = max(1, n)
+    return HttpLevel(concurrency=concurrency, cached=not unique, requests=n, errors=errors,
+                     seconds=round(seconds, 3), answers_per_s=round((n - errors) / seconds, 1) if seconds else 0.0,
+                     latency=latency, server_cpu_ms=round((s1 - s0) * 1000 / done, 3) if server_pids else None,
+                     client_cpu_ms=round((c1 - c0) * 1000 / done, 3), tool=tool)
 
 
 def _median_level(runs: Sequence[HttpLevel]) -> HttpLevel:
@@ -1405,8 +1406,8 @@ def main(settings: Settings, out_dir: Path, scale: bool, plot: bool, http: bool,
                     report.errors.append(f"http {backend}: no index was built")
                     continue
                 # The default backend is also served by one worker per core: each process has its own GIL.
-                worker_counts = [1] + ([os.cpu_count() or 1] if backend == settings.embedding_backend
-                                       and (os.cpu_count() or 1) > 1 else [])
+                cores = os.cpu_count() or 1
+                worker_counts = [1] + ([cores] if backend == settings.embedding_backend and cores > 1 else [])
                 for workers in worker_counts:
                     console.print(f"[bold]{backend}[/]: HTTP, {workers} worker(s) (cold start x{repeats}, load, "
                                   f"{load_tool()})", highlight=False)
