@@ -54,6 +54,7 @@ class Routing:
     no_fit: str | None = None  # why no DGM directorate fits, when that is the finding
     signals: dict[str, dict[str, float]] = field(default_factory=dict)
     profile_max: float = 0.0  # best cosine between the question and a unit's remit profile
+    descriptor_max: float = 0.0  # best cosine between the question and a unit's name, alias or keyword
     margin: float = 0.0  # score lead of the primary over the runner-up (what the confidence reads)
 
 

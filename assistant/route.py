@@ -24,8 +24,10 @@ class RouterWeights:
     keyword: float = 2.0
     similarity: float = 1.0
     labels: float = 1.5
+    descriptors: float = 1.0
     prior: float = 0.6
     similarity_temperature: float = 0.03
+    descriptor_temperature: float = 0.03
     secondary_ratio: float = 0.55
     disagreement_penalty: float = 0.5
     # Platt scaling of the score margin into a confidence (fit on dev by `dgm-assistant calibrate`).
@@ -56,6 +58,49 @@ def _phrase_pattern(phrase: str) -> _Phrase:
     return _Phrase(pattern, needle if acronym else needle.lower(), acronym)
 
 
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+
+
+class _StemMatcher:
+    """Finds keywords in a question by word stems, so an inflected form counts ("extremist groups" names the
+    topic "extremists", "radicals" the topic "radicalisation"). English Snowball stems, the ones BM25 uses.
+
+    Short all-caps acronyms are left to the case-sensitive patterns: stemmed and lower-cased, "IT" or "UN"
+    would match ordinary words.
+    """
+
+    def __init__(self, keywords: dict[str, list[str]]) -> None:
+        import Stemmer
+
+        self._stemmer = Stemmer.Stemmer("english")
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str, float]]] = {}
+        for code, phrases in keywords.items():
+            for phrase in phrases:
+                stems = self.stems(phrase)
+                if stems:
+                    self._by_first.setdefault(stems[0], []).append((stems, code, _keyword_weight(phrase)))
+
+    def stems(self, text: str) -> tuple[str, ...]:
+        return tuple(self._stemmer.stemWords([w.lower() for w in _TOKEN.findall(text)]))
+
+    def scores(self, text: str) -> dict[str, float]:
+        """Per unit, the summed weight of its distinct keywords found in ``text``."""
+        words = self.stems(text)
+        found: dict[tuple[str, ...], tuple[str, float]] = {}
+        for i, w in enumerate(words):
+            for stems, code, weight in self._by_first.get(w, ()):
+                if words[i:i + len(stems)] == stems:
+                    found[stems + (code,)] = (code, weight)
+        out: dict[str, float] = {}
+        for code, weight in found.values():
+            out[code] = out.get(code, 0.0) + weight
+        return out
+
+
+def _is_acronym(phrase: str) -> bool:
+    return phrase.isupper() and len(phrase) <= 6
+
+
 def _keyword_weight(phrase: str) -> float:
     # Longer phrases are more specific evidence than single words.
     return 1.0 + 0.5 * (len(phrase.split()) - 1)
@@ -81,13 +126,23 @@ class Router:
         self.weights = weights or RouterWeights()
         self.codes = catalogue.codes
         self._names: dict[str, list[_Phrase]] = {}
-        self._keywords: dict[str, list[tuple[_Phrase, float]]] = {}
+        self._acronyms: dict[str, list[tuple[_Phrase, float]]] = {}
         for d in catalogue.directorates:
             self._names[d.code] = [_phrase_pattern(p) for p in (d.name, *d.aliases)]
-            self._keywords[d.code] = [(_phrase_pattern(k), _keyword_weight(k)) for k in d.keywords]
+            self._acronyms[d.code] = [(_phrase_pattern(k), _keyword_weight(k)) for k in d.keywords
+                                      if _is_acronym(k)]
+        self._stemmed = _StemMatcher({d.code: [k for k in dict.fromkeys(d.keywords) if not _is_acronym(k)]
+                                      for d in catalogue.directorates})
         profiles = [f"{d.name} ({d.code}). {d.remit} Topics: {', '.join(d.keywords)}."
                     for d in catalogue.directorates]
         self._profiles = embedder.encode(profiles)
+        # Each name, alias and keyword embedded on its own: a plain-language question ("who stops attacks by
+        # extremist groups?") sits close to one short topic ("extremists") even when no word matches it and
+        # when the long remit profile, an average of many topics, is far from it.
+        owners, phrases = zip(*[(i, p) for i, d in enumerate(catalogue.directorates)
+                                for p in dict.fromkeys((d.name, *d.aliases, *d.keywords))], strict=True)
+        self._descriptors = embedder.encode(list(phrases))
+        self._descriptor_owner = np.asarray(owners)
         self.evidence: dict[str, Chunk] = {}
         for c in chunks:
             named = codes_in(c.text)
@@ -107,12 +162,13 @@ class Router:
         return found
 
     def keyword_scores(self, text: str) -> dict[str, float]:
-        out: dict[str, float] = {}
+        """Per unit, the summed weight of its keywords in ``text``: acronyms exactly, other words by stem."""
+        out = self._stemmed.scores(text)
         lowered = text.lower()
-        for code, pats in self._keywords.items():
+        for code, pats in self._acronyms.items():
             s = sum(w for p, w in pats if p.search(text, lowered))
             if s:
-                out[code] = s
+                out[code] = out.get(code, 0.0) + s
         return out
 
     def label_scores(self, hits: Sequence[Hit], depth: int = 5) -> dict[str, float]:
@@ -131,6 +187,16 @@ class Router:
         z = (sims - sims.max()) / self.weights.similarity_temperature
         p = np.exp(z) / np.exp(z).sum()
         return {c: float(x) for c, x in zip(self.codes, p, strict=True)}, float(sims.max())
+
+    def descriptor_similarity(self, query_vec: np.ndarray) -> tuple[dict[str, float], float]:
+        """A softmax over the units of the question's best cosine to one of their names, aliases or keywords,
+        and that best cosine."""
+        sims = self._descriptors @ query_vec
+        best = np.full(len(self.codes), -1.0, dtype=np.float32)
+        np.maximum.at(best, self._descriptor_owner, sims)
+        z = (best - best.max()) / self.weights.descriptor_temperature
+        p = np.exp(z) / np.exp(z).sum()
+        return {c: float(x) for c, x in zip(self.codes, p, strict=True)}, float(best.max())
 
     def _no_fit(self, hits: Sequence[Hit]) -> str | None:
         """If the best passage belongs to a theme that no DGM unit holds, say who does."""
@@ -174,10 +240,13 @@ class Router:
         keywords = self.keyword_scores(text)
         labels = self.label_scores(hits)
         sim, profile_max = self.similarity(query_vec)
+        desc, descriptor_max = self.descriptor_similarity(query_vec)
         signals = {"explicit": explicit, "keywords": keywords, "labels": labels,
-                   "similarity": {c: round(v, 4) for c, v in sim.items() if v >= 0.01}}
+                   "similarity": {c: round(v, 4) for c, v in sim.items() if v >= 0.01},
+                   "descriptors": {c: round(v, 4) for c, v in desc.items() if v >= 0.01}}
         score = {c: w.explicit * explicit.get(c, 0.0) + w.keyword * _saturate(keywords.get(c, 0.0))
-                 + w.similarity * sim.get(c, 0.0) + w.labels * labels.get(c, 0.0)
+                 + w.similarity * sim.get(c, 0.0) + w.descriptors * desc.get(c, 0.0)
+                 + w.labels * labels.get(c, 0.0)
                  + (w.prior if c == prior else 0.0) for c in self.codes}
         ranked = sorted(self.codes, key=lambda c: -score[c])
         if restrict is not None:
@@ -195,10 +264,11 @@ class Router:
         conf = 1.0 / (1.0 + math.exp(-(w.calib_a * margin + w.calib_b)))
         if no_fit:
             return Routing(primary=None, secondary=None, disagreement=False, no_fit=no_fit, signals=signals,
-                           profile_max=profile_max, margin=margin)
+                           profile_max=profile_max, descriptor_max=descriptor_max, margin=margin)
         secondary = None
         supported = second in explicit or second in keywords or labels.get(second, 0.0) >= 0.2
         if supported and score[second] >= w.secondary_ratio * score[top]:
             secondary = self._match(second, conf * score[second] / max(score[top], 1e-9))
         return Routing(primary=self._match(top, conf), secondary=secondary, disagreement=disagree,
-                       no_fit=None, signals=signals, profile_max=profile_max, margin=margin)
+                       no_fit=None, signals=signals, profile_max=profile_max, descriptor_max=descriptor_max,
+                       margin=margin)
