@@ -4,7 +4,8 @@ One score cannot decide (an in-scope question's best cosine can be lower than an
 decision combines: the best dense similarity to a passage and to a directorate's remit profile, the best
 BM25 score of the question's topical words, whether the two retrievers agree, whether the question names
 a directorate or one of its topics, and the question type: small talk, consular services, another
-country's policy, or a request for a specific figure or person, which the FPS pages never give.
+country's policy, a request for a specific figure or person, or a fact of another kind (history, an event's
+outcome, a ranking), which the FPS pages never give.
 """
 
 from __future__ import annotations
@@ -68,6 +69,21 @@ _SPECIFIC = re.compile(
     r"|\b(?:latest|yesterday|today|tomorrow|this\s+(?:week|month|year)|last\s+(?:week|month|year)|"
     r"currently|right\s+now)\b|\bnews\b",
     re.IGNORECASE)
+# Facts of another kind: who founded or won something, the outcome of an event, a ranking, a list of
+# companies, ministers or organisations, statistics about a country. The pages describe remits and policy
+# themes; they hold none of these.
+_SUPERLATIVE = r"(?:largest|biggest|smallest|richest|poorest|strongest|most\s+powerful|most\s+populous)"
+_FACTOID = re.compile(
+    r"\bwho\s+(?:founded|created|invented|won|wrote|signed|started|established|built|discovered)\b"
+    r"|\bhistory\s+of\b|\b(?:outcome|results?|winner|conclusions?)\s+of\s+(?:the\s+)?(?:last|latest|recent|\d{4})\b"
+    r"|\b(?:last|latest|recent|upcoming|next)\s+(?:\w+\s+)?(?:summit|meeting|session|elections?|conference|vote|"
+    r"visit|speech)\b"
+    rf"|\b{_SUPERLATIVE}\b[^?.]*\bin\s+the\s+world\b"
+    rf"|\b{_SUPERLATIVE}\s+(?:arm(?:y|ies)|countr(?:y|ies)|cit(?:y|ies)|econom(?:y|ies)|compan(?:y|ies)|militar(?:y|ies))\b"
+    r"|\bwhich\s+(?:\w+\s+)?(?:minister|ministers|ambassadors?|politicians?|companies|company|firms?|ngos?|banks?|"
+    r"people|persons?)\b"
+    r"|\bpopulation\s+of\b|\bgdp\b",
+    re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.])\d")  # a number, not the digit of a code such as M2 or M0.1
 # Function words of Belgium's other languages: the English embedding model cannot judge such questions,
 # so for them a named directorate or topic counts for more.
@@ -82,18 +98,20 @@ def is_foreign(question: str) -> bool:
 
 
 def question_type(question: str) -> str:
-    """``small_talk``, ``consular``, ``domestic``, ``other_country``, ``specific``, ``figure`` or ``policy``."""
+    """``small_talk``, ``consular``, ``domestic``, ``other_country``, ``factoid``, ``specific``, ``figure`` or
+    ``policy``."""
     if _OTHER_SUBJECT.search(question) and not re.search(r"\bBelgi", question):
         return "other_country"
     for name, pat in (("small_talk", _SMALL_TALK), ("consular", _CONSULAR), ("domestic", _DOMESTIC),
-                      ("other_country", _OTHER_COUNTRY),
+                      ("other_country", _OTHER_COUNTRY), ("factoid", _FACTOID),
                       ("specific", _SPECIFIC), ("figure", _FIGURE)):
         if pat.search(question):
             return name
     return "policy"
 
 
-FEATURES = ("dense_max", "profile_max", "bm25", "agree", "named", "off_type", "specific", "foreign_named")
+FEATURES = ("dense_max", "profile_max", "descriptor_max", "bm25", "agree", "named", "off_type", "specific",
+            "foreign_named")
 
 
 @dataclass(frozen=True)
@@ -102,7 +120,7 @@ class ScopeWeights:
 
     bias: float = -6.0
     weights: dict[str, float] = field(default_factory=lambda: {
-        "dense_max": 8.0, "profile_max": 8.0, "bm25": 0.6, "agree": 0.8, "named": 3.0,
+        "dense_max": 8.0, "profile_max": 8.0, "descriptor_max": 0.0, "bm25": 0.6, "agree": 0.8, "named": 3.0,
         "off_type": -8.0, "specific": -4.0, "foreign_named": 2.0})
     bm25_cap: float = 6.0
 
@@ -122,12 +140,13 @@ def scope_features(question: str, retrieval: Retrieval, routing: Routing | None,
     return {
         "dense_max": retrieval.dense[0][1] if retrieval.dense else 0.0,
         "profile_max": routing.profile_max if routing is not None else 0.0,
+        "descriptor_max": routing.descriptor_max if routing is not None else 0.0,
         "bm25": min(retrieval.bm25[0][1], bm25_cap) if retrieval.bm25 else 0.0,
         "agree": 1.0 if top_d & top_b else 0.0,
         "named": 1.0 if named else 0.0,
         "off_type": 1.0 if qtype in ("small_talk", "consular", "domestic", "other_country") else 0.0,
         # A request for a figure is answerable only if a top passage holds a number.
-        "specific": 1.0 if qtype == "specific" or (
+        "specific": 1.0 if qtype in ("specific", "factoid") or (
             qtype == "figure" and not any(_NUMBER.search(h.chunk.text) for h in retrieval.hits[:3])) else 0.0,
         "foreign_named": 1.0 if named and is_foreign(question) else 0.0,
         "_type": qtype,

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from assistant.abstain import question_type
 from assistant.conversation import MemorySessionStore, resolve
 from assistant.errors import InputError
 from assistant.models import Turn
@@ -42,6 +43,25 @@ def test_routing_by_code_alias_and_topic(assistant, question, code):
     assert f"({code})" in evidence.text or f"{code} " in evidence.text
 
 
+def test_keywords_match_inflected_forms_but_acronyms_only_exactly(assistant):
+    router = assistant.engine.router
+    # "extremist" names the M7 topic "extremists", "radicals" the topic "radicalisation" (same stems).
+    assert "M7" in router.keyword_scores("Who tries to stop attacks by extremist groups?")
+    assert "M7" in router.keyword_scores("Who helps prevent people from turning into radicals?")
+    # "IT" (M0.0's IT and logistics) is an acronym: the pronoun "it" must not name it.
+    assert "M0.0" not in router.keyword_scores("Does it matter?")
+    assert "M0.0" in router.keyword_scores("Who manages IT for the DG?")
+
+
+def test_descriptor_similarity_routes_a_question_without_a_keyword(assistant):
+    router = assistant.engine.router
+    question = "Who pushes abroad for an end to executions?"  # no keyword, name or code of M3 in it
+    assert router.keyword_scores(question) == {} and router.explicit(question) == {}
+    probs, best = router.descriptor_similarity(assistant.engine.embedder.encode_query(question))
+    assert max(probs, key=probs.get) == "M3"  # nearest topic: the death penalty
+    assert 0.0 < best <= 1.0 and abs(sum(probs.values()) - 1.0) < 1e-5
+
+
 def test_cyber_answer_leads_with_m4_and_cites_its_remit(assistant):
     ans = assistant.ask("Which directorate handles cyber issues?")
     assert ans.answer.startswith("This is handled by the Directorate for International Governance (M4) [1]")
@@ -59,12 +79,27 @@ def test_shared_directorates_say_so(assistant):
     "hello, how are you?",
     "What is France's position on NATO enlargement?",
     "Give me a recipe for waffles",
+    "Who founded the European Union?",
+    "Which country has the largest army in the world?",
 ])
 def test_off_topic_questions_abstain(assistant, question):
     ans = assistant.ask(question)
     assert ans.abstained
     assert ans.directorate is None and ans.citations == ()
     assert "do not cover" in ans.answer
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Who founded the European Union?", "factoid"),
+    ("What was the outcome of the last COP climate summit?", "factoid"),
+    ("Which Belgian companies manufacture weapons?", "factoid"),
+    ("Who handles the founding principles of the UN Charter?", "policy"),
+    ("Which directorate deals with the biggest hybrid threats?", "policy"),
+    ("Who is the Belgian ambassador to Japan?", "specific"),
+    ("How do I renew my passport?", "consular"),
+])
+def test_question_types(question, kind):
+    assert question_type(question) == kind
 
 
 def test_development_theme_names_no_directorate(assistant):
