@@ -161,6 +161,7 @@ class HttpResult(BaseModel):
     levels: list[HttpLevel]
     client_cpu_s: float | None
     steal_pct: float | None = None  # CPU time stolen by the hypervisor during this configuration's load
+    sessions: str = "memory"  # where the service kept conversations: "memory" or "redis"
     error: str | None = None
 
 
@@ -669,6 +670,43 @@ def serve_command() -> list[str]:
     return [str(exe), "serve"] if exe.is_file() else [sys.executable, "-m", "assistant.cli", "serve"]
 
 
+@contextlib.contextmanager
+def redis_server(work: Path, timeout: float = 15.0):
+    """A private ``redis-server`` on a free 127.0.0.1 port without persistence: yields its redis:// URL, or
+    None when Debian's redis-server is not installed."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    import redis
+
+    port = free_port()
+    folder = work / f"redis-{port}"
+    folder.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                             "no", "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server did not start on port {port}") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        client.close()
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.kill()
+
+
 class ServedProcess:
     """`dgm-assistant serve` in a subprocess on 127.0.0.1, with its output in a log file."""
 
@@ -684,6 +722,8 @@ class ServedProcess:
             "DGM_WORKERS": str(settings.workers), "DGM_MODEL_THREADS": str(settings.model_threads),
             "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
         })
+        if settings.session_url:
+            env["DGM_SESSION_URL"] = settings.session_url
         self.log_path = log_path
         self._log = log_path.open("ab")
         self.started = time.perf_counter()
@@ -962,10 +1002,12 @@ def bench_http(settings: Settings, variant: str, questions: Sequence[str], repea
         return HttpResult(variant=variant, workers=settings.workers, model_threads=settings.model_threads,
                           cold_start_s=cold, cold_start_median_s=round(statistics.median(cold), 3),
                           ready_rss_mib=round(ready_rss, 1), peak_rss_mib=round(peak, 1), levels=out_levels,
-                          client_cpu_s=round(client_cpu, 2), steal_pct=steal.pct())
+                          client_cpu_s=round(client_cpu, 2), steal_pct=steal.pct(),
+                          sessions="redis" if settings.session_url else "memory")
     except Exception as exc:  # noqa: BLE001 - a service that fails to start is a figure, not a crash
         log.warning("http bench of %s failed: %s", variant, exc)
         return HttpResult(variant=variant, workers=settings.workers, model_threads=settings.model_threads,
+                          sessions="redis" if settings.session_url else "memory",
                           cold_start_s=cold, cold_start_median_s=round(statistics.median(cold), 3) if cold else None,
                           ready_rss_mib=None, peak_rss_mib=None, levels=[], client_cpu_s=None,
                           error=f"{type(exc).__name__}: {exc}")
@@ -1114,7 +1156,8 @@ def check_targets(report: BenchReport) -> list[TargetCheck]:
         f"in-process {backend}")
     served: list[HttpResult | None] = [r for r in report.http if r.variant == backend and not r.error] or [None]
     for hr in served:  # one set of HTTP rows per served configuration (1 worker, 2 workers)
-        where = f"http {backend}, {hr.workers} worker{'s' if hr.workers > 1 else ''}" if hr else f"http {backend}"
+        where = (f"http {backend}, {hr.workers} worker{'s' if hr.workers > 1 else ''}"
+                 f"{', Redis sessions' if hr.sessions == 'redis' else ''}" if hr else f"http {backend}")
         lv1 = next((lv for lv in hr.levels if lv.concurrency == 1 and not lv.cached), None) if hr else None
         lv16 = next((lv for lv in hr.levels if lv.concurrency == HTTP_TARGET_LEVEL and not lv.cached),
                     None) if hr else None
@@ -1200,7 +1243,8 @@ def render_markdown(r: BenchReport) -> str:
     for h in r.http:
         workers = f"{h.workers} worker{'s' if h.workers > 1 else ''}"
         tools = sorted({lv.tool for lv in h.levels}) or ["–"]
-        out += ["", f"## HTTP /api/ask, {h.variant} backend ({workers}, {h.model_threads} model threads each)", ""]
+        out += ["", f"## HTTP /api/ask, {h.variant} backend ({workers}, {h.model_threads} model threads each, "
+                    f"conversations in {h.sessions})", ""]
         if h.error:
             out += [f"Not measured: {h.error}"]
             continue
@@ -1409,13 +1453,17 @@ def main(settings: Settings, out_dir: Path, scale: bool, plot: bool, http: bool,
                 cores = os.cpu_count() or 1
                 worker_counts = [1] + ([cores] if backend == settings.embedding_backend and cores > 1 else [])
                 for workers in worker_counts:
-                    console.print(f"[bold]{backend}[/]: HTTP, {workers} worker(s) (cold start x{repeats}, load, "
-                                  f"{load_tool()})", highlight=False)
                     # The other backends are compared at the two target levels only (keeps the run short).
                     levels = (http_levels if backend == settings.embedding_backend
                               else [c for c in http_levels if c in (1, HTTP_TARGET_LEVEL)] or http_levels)
-                    res = bench_http(vs.model_copy(update={"workers": workers}), backend, questions, repeats, work,
-                                     levels=levels, console=console)
+                    # Several workers need shared conversations (a follow-up may reach another worker), so they
+                    # are measured as deployed: with sessions in a Redis server on loopback, when one is installed.
+                    with redis_server(work) if workers > 1 else contextlib.nullcontext() as session_url:
+                        sessions = "redis" if session_url else "memory"
+                        console.print(f"[bold]{backend}[/]: HTTP, {workers} worker(s), sessions in {sessions} "
+                                      f"(cold start x{repeats}, load, {load_tool()})", highlight=False)
+                        res = bench_http(vs.model_copy(update={"workers": workers, "session_url": session_url}),
+                                         backend, questions, repeats, work, levels=levels, console=console)
                     if res.error:
                         report.errors.append(f"http {backend}, {workers} worker(s): {res.error}")
                     report.http.append(res)
@@ -1467,9 +1515,12 @@ def default_notes(report: BenchReport) -> list[str]:
     ]
     multi = [h for h in report.http if h.workers > 1 and not h.error]
     if multi:
+        shared = ("they were measured so, with a redis-server on loopback (each answer writes its turn there)"
+                  if multi[0].sessions == "redis" else "redis-server was not installed, so these figures keep "
+                  "conversations per worker and leave out the cost of Redis")
         notes.append(f"With {multi[0].workers} workers each process loads its own model and index (peak RSS is "
-                     "per process) and keeps its own conversations: set DGM_SESSION_URL=redis://... so that a "
-                     "follow-up reaches its conversation whichever worker answers it.")
+                     "per process); conversations must be shared, with DGM_SESSION_URL=redis://..., so that a "
+                     f"follow-up reaches its conversation whichever worker answers it: {shared}.")
     int8_threads = {t.threads: t for t in report.threads if t.variant == "onnx-int8"}
     if 1 in int8_threads:
         one = int8_threads[1]

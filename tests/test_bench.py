@@ -6,6 +6,7 @@ Nothing here asserts a wall-clock time: benchmarks print figures, tests check th
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -231,3 +232,30 @@ def test_http_section_against_a_real_service(tmp_path, settings, built_index, to
     assert unique[0].requests > 0 and unique[0].latency.p50 > 0
     assert {lv.tool for lv in res.levels} == {tool}
     assert all(lv.errors == 0 for lv in res.levels)
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_two_workers_are_measured_with_conversations_in_redis(tmp_path, settings, built_index):
+    """The bench's multi-worker configuration, as deployed: its own redis-server, which the answers write to."""
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed (apt-get install redis-server); CI runs redis tests")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    import redis
+
+    with bench.redis_server(tmp_path) as url:
+        assert url is not None and url.startswith("redis://127.0.0.1:")
+        res = bench.bench_http(settings.model_copy(update={"workers": 2, "session_url": url}), "onnx-int8",
+                               ["Which directorate deals with NATO?", "Who handles the UN?"], repeats=1,
+                               work=tmp_path, levels=(2,), tool="httpx")
+        client = redis.Redis.from_url(url)
+        stored = client.dbsize()
+        client.close()
+    assert res.error is None, res.error
+    assert res.workers == 2 and res.sessions == "redis"
+    assert all(lv.errors == 0 for lv in res.levels)
+    assert stored > 0  # the conversations went to Redis, not to the workers' memory
+    md = bench.render_markdown(bench.BenchReport(created="now", machine=bench.machine_info(),
+                                                 default_backend="onnx-int8", repeats=1, http=[res]))
+    assert "2 workers" in md and "conversations in redis" in md
