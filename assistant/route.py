@@ -59,6 +59,15 @@ def _phrase_pattern(phrase: str) -> _Phrase:
 
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+# Verbs that say how a unit works, not what about: "who coordinates ..." must not name the keyword
+# "coordination", nor "who trains ..." the keyword "training". Their plain, -s and -ed forms match only
+# themselves ("organised crime"), not by stem (the -ing forms double as nouns: "staff training" still names
+# the topic).
+_HOW_VERBS = ("coordinate", "manage", "develop", "promote", "train", "plan", "support", "lead", "follow", "handle",
+              "deal", "work", "cover", "protect", "defend", "monitor", "ensure", "advocate", "represent",
+              "implement", "shape", "organise", "organize", "oversee", "negotiate", "fight", "help", "prepare")
+_VERB_FORMS = frozenset(f for v in _HOW_VERBS for f in (v, v + "s", v + "es", v + "d", v + "ed", v[:-1] + "ed",
+                                                         "planned", "fought", "led", "dealt"))
 
 
 class _StemMatcher:
@@ -81,7 +90,10 @@ class _StemMatcher:
                     self._by_first.setdefault(stems[0], []).append((stems, code, _keyword_weight(phrase)))
 
     def stems(self, text: str) -> tuple[str, ...]:
-        return tuple(self._stemmer.stemWords([w.lower() for w in _TOKEN.findall(text)]))
+        """The stems of the words of ``text``; a verb form of ``_HOW_VERBS`` stays itself (marked "=")."""
+        tokens = [w.lower() for w in _TOKEN.findall(text)]
+        return tuple(f"={t}" if t in _VERB_FORMS else s
+                     for t, s in zip(tokens, self._stemmer.stemWords(tokens), strict=True))
 
     def scores(self, text: str) -> dict[str, float]:
         """Per unit, the summed weight of its distinct keywords found in ``text``."""

@@ -51,6 +51,12 @@ def test_keywords_match_inflected_forms_but_acronyms_only_exactly(assistant):
     # "IT" (M0.0's IT and logistics) is an acronym: the pronoun "it" must not name it.
     assert "M0.0" not in router.keyword_scores("Does it matter?")
     assert "M0.0" in router.keyword_scores("Who manages IT for the DG?")
+    # Verbs of how a unit works are not topics: "coordinates" must not name M0.1's "coordination", nor
+    # "trains" M0.0's "training"; their own forms still match exactly ("organised crime" is M4's).
+    assert "M0.1" not in router.keyword_scores("Who coordinates Belgian policy on disarmament?")
+    assert "M0.0" not in router.keyword_scores("Who trains peacekeepers?")
+    assert "M0.0" in router.keyword_scores("Who organises staff training?")
+    assert "M4" in router.keyword_scores("Who fights organised crime?")
 
 
 def test_descriptor_similarity_routes_a_question_without_a_keyword(assistant):
