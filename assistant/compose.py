@@ -26,6 +26,12 @@ def _stems(text: str) -> frozenset[str]:
     return frozenset(_stemmer().stemWords([w.lower() for w in _WORD.findall(text) if len(w) > 2]))
 
 
+@lru_cache(maxsize=8192)
+def _sentence_stems(sentence: str) -> frozenset[str]:
+    """`_stems` of a passage sentence: the corpus's sentences repeat from answer to answer, so cached."""
+    return _stems(sentence)
+
+
 @lru_cache(maxsize=4096)
 def sentences(text: str) -> tuple[str, ...]:
     """A passage's sentences, split as ingestion split them (a list stays with its intro), cached."""
@@ -37,7 +43,7 @@ def best_sentences(query: str, chunk: Chunk, limit: int = 2) -> list[str]:
     """The sentences of a passage that share most topical words with the query, in passage order."""
     sents = sentences(chunk.text)
     q = _stems(focus_query(query))
-    scored = [(len(q & _stems(s)), -i, s) for i, s in enumerate(sents)]
+    scored = [(len(q & _sentence_stems(s)), -i, s) for i, s in enumerate(sents)]
     top = sorted(scored, reverse=True)[:limit]
     if not top or top[0][0] == 0:
         return list(sents[:1])

@@ -64,21 +64,19 @@ def mmr(order: Sequence[int], relevance: dict[int, float], vectors: np.ndarray, 
     rel = np.array([relevance[i] for i in order], dtype=np.float32)
     span = float(rel.max() - rel.min())
     rel = (rel - rel.min()) / span if span > 0 else np.ones_like(rel)
-    cand = list(range(len(order)))
-    chosen: list[int] = []
     vecs = vectors[list(order)]
-    while cand and len(chosen) < k:
-        if chosen:
-            sims = vecs[cand] @ vecs[chosen].T
-            max_sim = sims.max(axis=1)
-        else:
-            max_sim = np.zeros(len(cand), dtype=np.float32)
-        scores = lam * rel[cand] - (1 - lam) * max_sim
+    sim = vecs @ vecs.T  # every pair once (a few dozen candidates), instead of a product per pick
+    max_sim = np.zeros(len(order), dtype=np.float32)  # each candidate's similarity to its nearest pick
+    open_ = np.ones(len(order), dtype=bool)  # neither picked nor dropped as a near-duplicate
+    chosen: list[int] = []
+    while open_.any() and len(chosen) < k:
+        scores = np.where(open_, lam * rel - (1 - lam) * max_sim, -np.inf)
         best = int(np.argmax(scores))
+        open_[best] = False
         if chosen and max_sim[best] >= duplicate_cos:
-            cand.pop(best)  # a near-duplicate of a passage already chosen
-            continue
-        chosen.append(cand.pop(best))
+            continue  # a near-duplicate of a passage already chosen
+        max_sim = sim[best].copy() if not chosen else np.maximum(max_sim, sim[best])
+        chosen.append(best)
     return [order[i] for i in chosen]
 
 

@@ -154,7 +154,8 @@ class Router:
         owners, phrases = zip(*[(i, p) for i, d in enumerate(catalogue.directorates)
                                 for p in dict.fromkeys((d.name, *d.aliases, *d.keywords))], strict=True)
         self._descriptors = embedder.encode(list(phrases))
-        self._descriptor_owner = np.asarray(owners)
+        # Each unit's descriptors are contiguous (in catalogue order): np.maximum.reduceat takes their maxima.
+        self._descriptor_starts = np.searchsorted(np.asarray(owners), np.arange(len(self.codes)))
         self.evidence: dict[str, Chunk] = {}
         for c in chunks:
             named = codes_in(c.text)
@@ -203,9 +204,7 @@ class Router:
     def descriptor_similarity(self, query_vec: np.ndarray) -> tuple[dict[str, float], float]:
         """A softmax over the units of the question's best cosine to one of their names, aliases or keywords,
         and that best cosine."""
-        sims = self._descriptors @ query_vec
-        best = np.full(len(self.codes), -1.0, dtype=np.float32)
-        np.maximum.at(best, self._descriptor_owner, sims)
+        best = np.maximum.reduceat(self._descriptors @ query_vec, self._descriptor_starts)
         z = (best - best.max()) / self.weights.descriptor_temperature
         p = np.exp(z) / np.exp(z).sum()
         return {c: float(x) for c, x in zip(self.codes, p, strict=True)}, float(best.max())
