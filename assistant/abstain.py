@@ -14,16 +14,19 @@ import math
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .models import Routing
 from .retrieve import Retrieval
 
 # Question types that the DGM pages do not answer, whatever words they share with them.
 _SMALL_TALK = re.compile(
-    r"^\s*(?:hi|hello|hey|good\s+(?:morning|afternoon|evening)|thanks?(?:\s+you)?|bye|goodbye)\b[\s!.,?]*"
+    r"^\s*(?:hi|hello|hey|good\s+(?:morning|afternoon|evening|night)|thanks?(?:\s+you)?|bye|goodbye)\b[\s!.,?]*"
     r"(?:how\s+are\s+you)?[\s!.,?]*$|\bhow\s+are\s+you\b|\btell\s+me\s+a\s+joke\b|\bwho\s+are\s+you\b"
     r"|\bwhat(?:'s|\s+is)\s+the\s+weather\b|\bweather\b|\brecipe\b|\bfootball\b|\bscore\s+of\b|\bpoem\b"
     r"|^\s*(?:thanks?|thank\s+you|ok(?:ay)?|great|perfect|cool)\b[^?]*$"
-    r"|\b(?:write|compose|draft)\s+(?:me\s+)?(?:an?\s+)?(?:essay|poem|story|letter|song|speech|tweet)\b",
+    r"|\b(?:write|compose|draft)\s+(?:me\s+)?(?:an?\s+|my\s+)?(?:essay|poem|story|letter|song|speech|tweet|cv|"
+    r"resume|résumé|cover\s+letter|application)\b|\bhelp\s+me\s+(?:write|draft|prepare)\b",
     re.IGNORECASE)
 _CONSULAR = re.compile(
     r"\b(?:passports?|visas?|schengen|consular|consulates?|embass(?:y|ies)|apostille|legali[sz]ation|legali[sz]e|"
@@ -62,8 +65,10 @@ _FIGURE = re.compile(
     r"|\bwhat(?:'s|\s+is)\s+the\s+\w+'s\s+budget\b|\b20[1-3]\d\b",
     re.IGNORECASE)
 _SPECIFIC = re.compile(
-    r"\bwhen\s+(?:did|was|will)\b|\bwho\s+is\s+(?:the\s+|belgium's\s+)?(?:current\s+)?(?:belgian\s+)?"
-    r"(?:minister|ambassador|permanent\s+representative|director|head|chief|spokesperson|president)\b"
+    r"\bwhen\s+(?:did|was|will)\b|\bwho\s+(?:is|was|are|were)\s+(?:the\s+|belgium's\s+)?"
+    r"(?:current\s+|first\s+|last\s+|new\s+|next\s+)?(?:[\w'-]+\s+){0,3}?(?:ministers?|ambassadors?|permanent\s+"
+    r"representative|director|head|chief|spokesperson|president|secretary[\s-]general|king|queen|prime\s+minister|"
+    r"commissioner|chair(?:man|woman|person)?)\b"
     r"|\bname\s+of\s+the\s+(?:head|director|minister|ambassador)\b|'s\s+name\b|\baddress\s+(?:of|for)\b"
     r"|\bphone\s+number\b|\bemail\s+address\b|\bcontact\s+person\b"
     r"|\b(?:latest|yesterday|today|tomorrow|this\s+(?:week|month|year)|last\s+(?:week|month|year)|"
@@ -81,8 +86,16 @@ _FACTOID = re.compile(
     rf"|\b{_SUPERLATIVE}\b[^?.]*\bin\s+the\s+world\b"
     rf"|\b{_SUPERLATIVE}\s+(?:arm(?:y|ies)|countr(?:y|ies)|cit(?:y|ies)|econom(?:y|ies)|compan(?:y|ies)|militar(?:y|ies))\b"
     r"|\bwhich\s+(?:\w+\s+)?(?:minister|ministers|ambassadors?|politicians?|companies|company|firms?|ngos?|banks?|"
-    r"people|persons?)\b"
+    r"people|persons?|countries|states|cities|airlines|universities)\b"
+    r"|\bwhat\s+(?:happened|was\s+decided)\b|\bwhat(?:'s|\s+is|\s+are)\s+the\s+best\b"
     r"|\bpopulation\s+of\b|\bgdp\b",
+    re.IGNORECASE)
+# A request about the asker's own affairs ("how do I ...", "can I ...", "my company"): a personal service, which
+# no policy page gives. Asking where to find or read something is not one.
+_PERSONAL = re.compile(
+    r"\b(?:how\s+(?:do|can|should|would)\s+I|can\s+I|could\s+I|do\s+I\s+need|should\s+I|what\s+should\s+I\s+do|"
+    r"where\s+(?:can|do|should|could)\s+I)\s+(?!find\b|read\b|learn\b|see\b|look\b)"
+    r"|\bmy\s+(?!question\b)\w+|\b(?:help|book|give|send|get)\s+me\b(?!\s+(?:about|more|information|an?\s+overview))",
     re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.])\d")  # a number, not the digit of a code such as M2 or M0.1
 # Function words of Belgium's other languages: the English embedding model cannot judge such questions,
@@ -98,11 +111,12 @@ def is_foreign(question: str) -> bool:
 
 
 def question_type(question: str) -> str:
-    """``small_talk``, ``consular``, ``domestic``, ``other_country``, ``factoid``, ``specific``, ``figure`` or
-    ``policy``."""
+    """``small_talk``, ``consular``, ``domestic``, ``personal``, ``other_country``, ``factoid``, ``specific``,
+    ``figure`` or ``policy``."""
     if _OTHER_SUBJECT.search(question) and not re.search(r"\bBelgi", question):
         return "other_country"
     for name, pat in (("small_talk", _SMALL_TALK), ("consular", _CONSULAR), ("domestic", _DOMESTIC),
+                      ("personal", _PERSONAL),
                       ("other_country", _OTHER_COUNTRY), ("factoid", _FACTOID),
                       ("specific", _SPECIFIC), ("figure", _FIGURE)):
         if pat.search(question):
@@ -110,8 +124,11 @@ def question_type(question: str) -> str:
     return "policy"
 
 
-FEATURES = ("dense_max", "profile_max", "descriptor_max", "bm25", "agree", "named", "off_type", "specific",
-            "foreign_named")
+FEATURES = ("dense_max", "profile_max", "descriptor_max", "bm25", "agree", "named", "off_type", "personal",
+            "specific", "foreign_named", "question_model")
+
+
+QUESTION_LOGIT_CAP = 8.0
 
 
 @dataclass(frozen=True)
@@ -121,8 +138,21 @@ class ScopeWeights:
     bias: float = -6.0
     weights: dict[str, float] = field(default_factory=lambda: {
         "dense_max": 8.0, "profile_max": 8.0, "descriptor_max": 0.0, "bm25": 0.6, "agree": 0.8, "named": 3.0,
-        "off_type": -8.0, "specific": -4.0, "foreign_named": 2.0})
+        "off_type": -8.0, "personal": -8.0, "specific": -4.0, "foreign_named": 2.0, "question_model": 0.0})
     bm25_cap: float = 6.0
+    # A linear model over the question's embedding: how much it reads like the in-scope questions of dev
+    # rather than the off-topic ones. It learns the *kind* of question (a personal errand, a trivia fact, a
+    # news item, a policy or remit question) from examples, where the patterns above only list phrasings.
+    question_bias: float = 0.0
+    question_weights: tuple[float, ...] = ()
+
+    def question_model(self, query_vec: np.ndarray | None) -> float:
+        """The embedding model's in-scope log-odds, within +-QUESTION_LOGIT_CAP; 0 (no opinion) without a fit
+        or a vector. Log-odds rather than a probability, so the scope model can weigh a confident verdict."""
+        if query_vec is None or len(self.question_weights) != len(query_vec):
+            return 0.0
+        z = self.question_bias + float(np.dot(np.asarray(self.question_weights, dtype=np.float32), query_vec))
+        return max(min(z, QUESTION_LOGIT_CAP), -QUESTION_LOGIT_CAP)
 
 
 @dataclass(frozen=True)
@@ -132,7 +162,10 @@ class ScopeDecision:
     question_type: str
 
 
-def scope_features(question: str, retrieval: Retrieval, routing: Routing | None, bm25_cap: float = 6.0) -> dict:
+def scope_features(question: str, retrieval: Retrieval, routing: Routing | None, bm25_cap: float = 6.0,
+                   question_model: float = 0.0) -> dict:
+    """The features of ``FEATURES`` (plus ``_type``, the question type); ``question_model`` is
+    `ScopeWeights.question_model` of the question's vector, computed by the caller."""
     qtype = question_type(question)
     top_d = {i for i, _ in retrieval.dense[:3]}
     top_b = {i for i, _ in retrieval.bm25[:3]}
@@ -145,19 +178,24 @@ def scope_features(question: str, retrieval: Retrieval, routing: Routing | None,
         "agree": 1.0 if top_d & top_b else 0.0,
         "named": 1.0 if named else 0.0,
         "off_type": 1.0 if qtype in ("small_talk", "consular", "domestic", "other_country") else 0.0,
+        "personal": 1.0 if qtype == "personal" else 0.0,
         # A request for a figure is answerable only if a top passage holds a number.
         "specific": 1.0 if qtype in ("specific", "factoid") or (
             qtype == "figure" and not any(_NUMBER.search(h.chunk.text) for h in retrieval.hits[:3])) else 0.0,
         "foreign_named": 1.0 if named and is_foreign(question) else 0.0,
+        "question_model": question_model,
         "_type": qtype,
     }
 
 
 def scope(question: str, retrieval: Retrieval, routing: Routing | None,
-          weights: ScopeWeights | None = None) -> ScopeDecision:
-    """The probability that the corpus answers ``question``, from several signals."""
+          weights: ScopeWeights | None = None, query_vec: np.ndarray | None = None) -> ScopeDecision:
+    """The probability that the corpus answers ``question``, from several signals.
+
+    ``query_vec``: the embedding of the (resolved) question, for the question model.
+    """
     w = weights or ScopeWeights()
-    feats = scope_features(question, retrieval, routing, w.bm25_cap)
+    feats = scope_features(question, retrieval, routing, w.bm25_cap, w.question_model(query_vec))
     qtype = feats.pop("_type")
     z = w.bias + sum(w.weights.get(k, 0.0) * feats[k] for k in FEATURES)
     p = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
