@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from index import BuildReport, SearchIndex, SentenceTransformerEmbedder, build_index
 from ingest import chunk_corpus
@@ -106,5 +107,10 @@ def load_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | N
     opts = options or AskOptions(mode=settings.retrieval_mode, abstain_threshold=settings.abstain_threshold,
                                  max_question_chars=settings.max_question_chars)
     scope_weights, _ = load_tuned(engine.embedder.name)
+    if scope_weights.question_weights and len(scope_weights.question_weights) != engine.embedder.dim:
+        log.warning("the question model in %s has %d weights, the embedding model %r gives %d dimensions; "
+                    "it is left out (run `python -m eval.tune --write` with this model)", "assistant/tuned.json",
+                    len(scope_weights.question_weights), engine.embedder.name, engine.embedder.dim)
+        scope_weights = replace(scope_weights, question_bias=0.0, question_weights=())
     return Assistant(engine, sessions=sessions, options=opts, generator=make_generator(settings),
                      scope_weights=scope_weights)

@@ -179,16 +179,17 @@ class Assistant:
         hits = list(retrieval.hits)
 
         t = time.perf_counter()
-        if not opts.use_router:
+        if qv is None and (opts.use_router or opts.use_abstention):  # keyword-only retrieval: embed for these
+            qv = engine.embedder.encode_query(resolved.query)
+        if not opts.use_router or qv is None:
             routing = engine.router.top_label(hits)  # the naive baseline: the best passage's label
         else:
-            qv_route = qv if qv is not None else engine.embedder.encode_query(resolved.query)
-            routing = engine.router.route(resolved.query, qv_route, hits, prior=resolved.prior, restrict=code)
+            routing = engine.router.route(resolved.query, qv, hits, prior=resolved.prior, restrict=code)
         timings["route"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
         decision = scope(question if not resolved.is_followup else resolved.query, retrieval,
-                         routing if opts.use_router else None, self.scope_weights)
+                         routing if opts.use_router else None, self.scope_weights, query_vec=qv)
         abstained = opts.use_abstention and decision.probability < opts.abstain_threshold
         route_q = asks_who(resolved.query)
         if abstained:

@@ -54,6 +54,9 @@ def load_tuned(model: str, path: Path = TUNED_PATH) -> tuple[ScopeWeights, Route
     if "scope" in data:
         scope_w = replace(scope_w, bias=float(data["scope"]["bias"]),
                           weights={k: float(v) for k, v in data["scope"]["weights"].items()})
+    if "question" in data:
+        scope_w = replace(scope_w, question_bias=float(data["question"]["bias"]),
+                          question_weights=tuple(float(v) for v in data["question"]["weights"]))
     if "router" in data:
         router_w = replace(router_w, **{k: float(v) for k, v in data["router"].items()})
     return scope_w, router_w

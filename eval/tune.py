@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.abstain import FEATURES, scope_features
+from assistant.abstain import FEATURES, QUESTION_LOGIT_CAP, scope_features
 from assistant.config import Settings
 from assistant.conversation import resolve
 from assistant.factory import load_assistant
@@ -25,6 +25,7 @@ from assistant.pipeline import AskOptions
 from assistant.tuning import TUNED_PATH, write_tuned
 
 TUNED = TUNED_PATH
+QUESTION_L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
@@ -52,14 +53,55 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
     return w
 
 
-def collect(qa: Path) -> tuple[str, list[dict], list[int], list[tuple[float, int]]]:
-    """The embedding model's name, then scope features + in-scope labels, and (routing margin, correct)
-    pairs, for every dev item (with the settings' model, backend and index)."""
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+def _folds(y: np.ndarray, k: int, seed: int = 0) -> list[np.ndarray]:
+    """``k`` stratified folds of the item indices (a fixed shuffle, so a refit is reproducible)."""
+    rng = np.random.default_rng(seed)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for label in (0.0, 1.0):
+        idx = rng.permutation(np.flatnonzero(y == label))
+        for j, i in enumerate(idx):
+            folds[j % k].append(int(i))
+    return [np.array(sorted(f), dtype=int) for f in folds]
+
+
+def fit_question_model(vecs: np.ndarray, y: np.ndarray, grid: tuple[float, ...] = QUESTION_L2_GRID,
+                       k: int = 5) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """The question model: a balanced, L2-penalised logistic regression on the questions' embeddings.
+
+    The penalty is chosen by ``k``-fold cross-validated log-loss. Returns the weights fit on every item,
+    each item's out-of-fold probability (what the scope model is fit on, so it learns how far to trust
+    the question model on questions it has not seen), the chosen penalty and its log-loss.
+    """
+    folds = _folds(y, k)
+    best: tuple[float, float, np.ndarray] | None = None
+    for l2 in grid:
+        oof = np.empty(len(y))
+        for f in folds:
+            train = np.setdiff1d(np.arange(len(y)), f)
+            w = fit_logistic(vecs[train], y[train], l2=l2, balanced=True)
+            oof[f] = _sigmoid(w[0] + vecs[f] @ w[1:])
+        eps = 1e-6
+        loss = float(-np.mean(y * np.log(oof + eps) + (1 - y) * np.log(1 - oof + eps)))
+        if best is None or loss < best[0]:
+            best = (loss, l2, oof)
+    assert best is not None
+    loss, l2, oof = best
+    return fit_logistic(vecs, y, l2=l2, balanced=True), oof, l2, loss
+
+
+def collect(qa: Path) -> tuple[str, list[dict], list[int], list[tuple[float, int]], np.ndarray]:
+    """The embedding model's name, then scope features + in-scope labels, (routing margin, correct) pairs,
+    and the (resolved) questions' vectors, for every dev item (with the settings' model, backend and index)."""
     assistant = load_assistant(Settings(), options=AskOptions(use_abstention=False))
     engine = assistant.engine
     feats: list[dict] = []
     labels: list[int] = []
     margins: list[tuple[float, int]] = []
+    vecs: list[np.ndarray] = []
     for line in qa.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
@@ -76,10 +118,11 @@ def collect(qa: Path) -> tuple[str, list[dict], list[int], list[tuple[float, int
         f = scope_features(turns[-1] if not resolved.is_followup else resolved.query, retrieval, routing)
         f.pop("_type")
         feats.append(f)
+        vecs.append(np.asarray(qv, dtype=np.float64))
         labels.append(0 if item["kind"] == "out_of_scope" else 1)
         if item["directorates"] and routing.primary is not None:
             margins.append((routing.margin, int(routing.primary.code in item["directorates"])))
-    return engine.embedder.name, feats, labels, margins
+    return engine.embedder.name, feats, labels, margins, np.array(vecs)
 
 
 def main() -> None:
@@ -90,9 +133,17 @@ def main() -> None:
     args = ap.parse_args()
     if "test" in args.qa.name:
         raise SystemExit("refusing to tune on a test split: use the dev file")
-    model, feats, labels, margins = collect(args.qa)
-    x = np.array([[f[k] for k in FEATURES] for f in feats], dtype=float)
+    model, feats, labels, margins, vecs = collect(args.qa)
     y = np.array(labels, dtype=float)
+    qw, oof, q_l2, q_loss = fit_question_model(vecs, y)
+    print(f"question model on {len(y)} dev items: L2 {q_l2} by 5-fold log-loss {q_loss:.3f}; out of fold it "
+          f"flags {np.mean(oof[y == 0] < 0.5):.3f} of the off-topic and {np.mean(oof[y == 1] < 0.5):.3f} of the "
+          "in-scope questions")
+    logit = np.clip(np.log(np.clip(oof, 1e-12, 1.0)) - np.log(np.clip(1 - oof, 1e-12, 1.0)),
+                    -QUESTION_LOGIT_CAP, QUESTION_LOGIT_CAP)
+    for f, z in zip(feats, logit, strict=True):
+        f["question_model"] = float(z)  # out-of-fold log-odds, as `ScopeWeights.question_model` gives them
+    x = np.array([[f[k] for k in FEATURES] for f in feats], dtype=float)
     w = fit_logistic(x, y, l2=args.l2, balanced=True)
     p = 1 / (1 + np.exp(-(w[0] + x @ w[1:])))
     pred = p >= 0.5
@@ -108,9 +159,11 @@ def main() -> None:
         "scope": {"bias": round(float(w[0]), 4),
                   "weights": {k: round(float(v), 4) for k, v in zip(FEATURES, w[1:], strict=True)}},
         "router": {"calib_a": round(float(cw[1]), 4), "calib_b": round(float(cw[0]), 4)},
+        "question": {"bias": round(float(qw[0]), 5), "weights": [round(float(v), 5) for v in qw[1:]],
+                     "l2": q_l2, "cv_log_loss": round(q_loss, 4)},
         "fit_on": args.qa.name, "items": len(y),
     }
-    print(json.dumps(params, indent=2))
+    print(json.dumps({k: v for k, v in params.items() if k != "question"}, indent=2))
     if args.write:
         write_tuned(model, params, TUNED)
         print(f"written to {TUNED} for embedding model {model}")

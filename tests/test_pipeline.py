@@ -95,6 +95,18 @@ def test_off_topic_questions_abstain(assistant, question):
     assert "do not cover" in ans.answer
 
 
+def test_the_shipped_question_model_reads_the_kind_of_question(assistant):
+    """The question model fit on dev (assistant/tuned.json) is loaded for the packaged model and takes part."""
+    w = assistant.scope_weights
+    embedder = assistant.engine.embedder
+    assert len(w.question_weights) == embedder.dim and w.weights.get("question_model", 0) > 0
+    in_scope = w.question_model(embedder.encode_query("Which directorate follows NATO matters?"))
+    off_topic = w.question_model(embedder.encode_query("Where is the headquarters of NATO?"))
+    assert in_scope > 0 > off_topic  # same topic, another kind of question
+    ans = assistant.ask("Where is the headquarters of NATO?")
+    assert ans.abstained and ans.directorate is None
+
+
 @pytest.mark.parametrize("question, kind", [
     ("Who founded the European Union?", "factoid"),
     ("What was the outcome of the last COP climate summit?", "factoid"),
@@ -103,6 +115,10 @@ def test_off_topic_questions_abstain(assistant, question):
     ("Which directorate deals with the biggest hybrid threats?", "policy"),
     ("Who is the Belgian ambassador to Japan?", "specific"),
     ("How do I renew my passport?", "consular"),
+    ("How do I report a cyber attack on my company?", "personal"),
+    ("Where can I find who applies EU restrictive measures in Belgium?", "policy"),
+    ("Who is the current NATO Secretary General?", "specific"),
+    ("Which countries are permanent members of the Security Council?", "factoid"),
 ])
 def test_question_types(question, kind):
     assert question_type(question) == kind

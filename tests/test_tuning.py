@@ -1,0 +1,79 @@
+"""The dev-fit parameters: the logistic fits of eval.tune and how assistant.tuning stores and loads them."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from assistant.abstain import QUESTION_LOGIT_CAP, ScopeWeights
+from assistant.tuning import load_tuned, write_tuned
+from eval import tune
+
+
+def _clusters(n: int = 60, dim: int = 16, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Two clusters of unit vectors (label 1 and 0) that overlap a little."""
+    rng = np.random.default_rng(seed)
+    centre = rng.normal(size=dim)
+    y = (np.arange(n) % 3 != 0).astype(float)  # unbalanced, as dev is
+    x = rng.normal(size=(n, dim)) * 0.6 + np.where(y[:, None] == 1, centre, -centre)
+    return x / np.linalg.norm(x, axis=1, keepdims=True), y
+
+
+def test_fit_logistic_separates_and_stays_finite_on_separable_data():
+    x, y = _clusters()
+    w = tune.fit_logistic(x, y, l2=0.01, balanced=True)
+    assert w.shape == (x.shape[1] + 1,) and np.isfinite(w).all()
+    pred = (w[0] + x @ w[1:]) > 0
+    assert np.array_equal(pred, y == 1)
+
+
+def test_folds_are_stratified_and_cover_every_item_once():
+    y = np.array([0.0] * 7 + [1.0] * 13)
+    folds = tune._folds(y, 5)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(y)))
+    assert all({0.0, 1.0} <= set(y[f].tolist()) for f in folds)
+    assert [f.tolist() for f in tune._folds(y, 5)] == [f.tolist() for f in folds]  # reproducible
+
+
+def test_question_model_is_cross_validated():
+    x, y = _clusters()
+    w, oof, l2, loss = tune.fit_question_model(x, y, grid=(0.01, 1.0, 100.0))
+    assert w.shape == (x.shape[1] + 1,)
+    assert l2 in (0.01, 1.0) and 0 < loss < 0.69  # better than a coin, and not the crippling penalty
+    # Out-of-fold probabilities: each item was scored by a model that never saw it.
+    assert oof.shape == y.shape and np.mean((oof >= 0.5) == (y == 1)) > 0.9
+
+
+def test_scope_weights_question_model_is_neutral_without_a_fit():
+    vec = np.ones(4, dtype=np.float32) / 2
+    assert ScopeWeights().question_model(vec) == 0.0
+    fitted = ScopeWeights(question_bias=0.5, question_weights=(1.0, 0.0, 0.0, 0.0))
+    assert fitted.question_model(vec) == pytest.approx(1.0)
+    assert fitted.question_model(None) == 0.0
+    assert fitted.question_model(np.ones(3, dtype=np.float32)) == 0.0  # another model's dimension
+    huge = ScopeWeights(question_bias=100.0, question_weights=(1.0, 0.0, 0.0, 0.0))
+    assert huge.question_model(vec) == QUESTION_LOGIT_CAP
+
+
+def test_tuned_file_round_trip_keeps_other_models(tmp_path):
+    path = tmp_path / "tuned.json"
+    write_tuned("model-a", {"scope": {"bias": -1.0, "weights": {"dense_max": 2.0}},
+                            "router": {"calib_a": 3.0, "calib_b": 0.5},
+                            "question": {"bias": 0.25, "weights": [0.5, -0.5]}}, path)
+    write_tuned("model-b", {"scope": {"bias": -2.0, "weights": {"dense_max": 1.0}}}, path)
+    assert set(json.loads(path.read_text())["models"]) == {"model-a", "model-b"}
+    scope_w, router_w = load_tuned("model-a", path)
+    assert scope_w.bias == -1.0 and scope_w.weights == {"dense_max": 2.0}
+    assert scope_w.question_bias == 0.25 and scope_w.question_weights == (0.5, -0.5)
+    assert router_w.calib_a == 3.0 and router_w.calib_b == 0.5
+    scope_b, _ = load_tuned("model-b", path)
+    assert scope_b.question_weights == ()  # model-b has no question model: neutral
+
+
+def test_tuning_refuses_the_test_split(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["tune", "--qa", "eval/qa_test.jsonl"])
+    with pytest.raises(SystemExit, match="refusing to tune on a test split"):
+        tune.main()
