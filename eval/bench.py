@@ -1332,9 +1332,10 @@ def write_plots(report: BenchReport, out_dir: Path) -> list[Path]:
         for h in good:
             lv = [x for x in h.levels if not x.cached]
             c = [x.concurrency for x in lv]
-            a1.plot(c, [x.latency.p50 for x in lv], "o-", label=f"{h.variant} p50")
-            a1.plot(c, [x.latency.p99 for x in lv], "x--", label=f"{h.variant} p99")
-            a2.plot(c, [x.answers_per_s for x in lv], "o-", label=h.variant)
+            name = f"{h.variant}, {h.workers}w" + (" + Redis" if h.sessions == "redis" else "")
+            a1.plot(c, [x.latency.p50 for x in lv], "o-", label=f"{name} p50")
+            a1.plot(c, [x.latency.p99 for x in lv], "x--", label=f"{name} p99")
+            a2.plot(c, [x.answers_per_s for x in lv], "o-", label=name)
         a1.set_xlabel("concurrency")
         a1.set_ylabel("ms")
         a1.set_xscale("log", base=2)
