@@ -203,44 +203,24 @@ def spawn_service(tmp_path, settings, built_index):
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    """A private `redis-server` on a free 127.0.0.1 port, no persistence; yields its redis:// URL.
-
-    Skipped when redis-server is not installed, except in CI (env CI set), where that is a failure.
-    """
-    import shutil
-    import subprocess
-    import time
-
+def redis_binary() -> str:
+    """The path of Debian's `redis-server`. Skipped when it is not installed, except in CI (env CI set), where
+    that is a failure."""
     binary = shutil.which("redis-server")
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed (apt-get install redis-server); CI runs redis tests")
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    import redis
+    return binary
 
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(workdir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url, socket_connect_timeout=1)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.exceptions.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"redis-server did not start on port {port}")
-            time.sleep(0.1)
-    yield url
-    client.close()
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
+
+@pytest.fixture(scope="session")
+def redis_url(redis_binary, tmp_path_factory):
+    """A private `redis-server` on a free 127.0.0.1 port, no persistence; yields its redis:// URL.
+
+    Started by `eval.bench.redis_server`, the one the benchmark's multi-worker configuration uses.
+    """
+    from eval.bench import redis_server
+
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

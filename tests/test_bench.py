@@ -6,7 +6,6 @@ Nothing here asserts a wall-clock time: benchmarks print figures, tests check th
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import numpy as np
@@ -236,12 +235,8 @@ def test_http_section_against_a_real_service(tmp_path, settings, built_index, to
 
 @pytest.mark.slow
 @pytest.mark.redis
-def test_two_workers_are_measured_with_conversations_in_redis(tmp_path, settings, built_index):
+def test_two_workers_are_measured_with_conversations_in_redis(tmp_path, settings, built_index, redis_binary):
     """The bench's multi-worker configuration, as deployed: its own redis-server, which the answers write to."""
-    if shutil.which("redis-server") is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed (apt-get install redis-server); CI runs redis tests")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
     import redis
 
     with bench.redis_server(tmp_path) as url:
