@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -149,10 +150,15 @@ class ScopeWeights:
     def question_model(self, query_vec: np.ndarray | None) -> float:
         """The embedding model's in-scope log-odds, within +-QUESTION_LOGIT_CAP; 0 (no opinion) without a fit
         or a vector. Log-odds rather than a probability, so the scope model can weigh a confident verdict."""
-        if query_vec is None or len(self.question_weights) != len(query_vec):
+        if query_vec is None or len(self._question_vector) != len(query_vec):
             return 0.0
-        z = self.question_bias + float(np.dot(np.asarray(self.question_weights, dtype=np.float32), query_vec))
+        z = self.question_bias + float(np.dot(self._question_vector, query_vec))
         return max(min(z, QUESTION_LOGIT_CAP), -QUESTION_LOGIT_CAP)
+
+    @cached_property
+    def _question_vector(self) -> np.ndarray:
+        """``question_weights`` as an array, made once rather than on every question."""
+        return np.asarray(self.question_weights, dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -48,11 +48,16 @@ class _Phrase:
         return (self.needle in (text if self.case_sensitive else lowered)) and bool(self.pattern.search(text))
 
 
+def _is_acronym(phrase: str) -> bool:
+    """Short all-caps names ("UN", "IT", "NATO"), matched exactly and case-sensitively."""
+    return phrase.isupper() and len(phrase) <= 6
+
+
 def _phrase_pattern(phrase: str) -> _Phrase:
     """Whole-word pattern; short all-caps acronyms ("UN", "IT", "NATO") match case-sensitively."""
     words = phrase.split()
     body = r"\s+".join(re.escape(w) for w in words)
-    acronym = phrase.isupper() and len(phrase) <= 6
+    acronym = _is_acronym(phrase)
     pattern = re.compile(rf"(?<![\w-]){body}(?![\w-])", 0 if acronym else re.IGNORECASE)
     needle = max(words, key=len)
     return _Phrase(pattern, needle if acronym else needle.lower(), acronym)
@@ -107,10 +112,6 @@ class _StemMatcher:
         for code, weight in found.values():
             out[code] = out.get(code, 0.0) + weight
         return out
-
-
-def _is_acronym(phrase: str) -> bool:
-    return phrase.isupper() and len(phrase) <= 6
 
 
 def _keyword_weight(phrase: str) -> float:

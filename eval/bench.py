@@ -962,6 +962,7 @@ def bench_http(settings: Settings, variant: str, questions: Sequence[str], repea
 
     ``tool``: ``wrk`` or ``httpx`` (default: wrk when installed, see `load_tool`)."""
     tool = tool or load_tool()
+    sessions = "redis" if settings.session_url else "memory"
     wrk_work = work / f"wrk-{variant}-{settings.workers}w"
     import psutil
 
@@ -1002,13 +1003,12 @@ def bench_http(settings: Settings, variant: str, questions: Sequence[str], repea
         return HttpResult(variant=variant, workers=settings.workers, model_threads=settings.model_threads,
                           cold_start_s=cold, cold_start_median_s=round(statistics.median(cold), 3),
                           ready_rss_mib=round(ready_rss, 1), peak_rss_mib=round(peak, 1), levels=out_levels,
-                          client_cpu_s=round(client_cpu, 2), steal_pct=steal.pct(),
-                          sessions="redis" if settings.session_url else "memory")
+                          client_cpu_s=round(client_cpu, 2), steal_pct=steal.pct(), sessions=sessions)
     except Exception as exc:  # noqa: BLE001 - a service that fails to start is a figure, not a crash
         log.warning("http bench of %s failed: %s", variant, exc)
         return HttpResult(variant=variant, workers=settings.workers, model_threads=settings.model_threads,
-                          sessions="redis" if settings.session_url else "memory",
-                          cold_start_s=cold, cold_start_median_s=round(statistics.median(cold), 3) if cold else None,
+                          sessions=sessions, cold_start_s=cold,
+                          cold_start_median_s=round(statistics.median(cold), 3) if cold else None,
                           ready_rss_mib=None, peak_rss_mib=None, levels=[], client_cpu_s=None,
                           error=f"{type(exc).__name__}: {exc}")
     finally:

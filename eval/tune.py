@@ -28,6 +28,10 @@ TUNED = TUNED_PATH
 QUESTION_L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
                  balanced: bool = False) -> np.ndarray:
     """Weights (bias first) of an L2-penalised logistic regression, by Newton's method.
@@ -43,7 +47,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
     reg = l2 * np.eye(X.shape[1])
     reg[0, 0] = 0.0  # the bias is not penalised
     for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-np.clip(X @ w, -50, 50)))
+        p = _sigmoid(X @ w)
         grad = X.T @ (sw * (p - y)) + reg @ w
         hess = X.T @ (X * (sw * p * (1 - p))[:, None]) + reg
         step = np.linalg.solve(hess, grad)
@@ -51,10 +55,6 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50,
         if np.abs(step).max() < 1e-8:
             break
     return w
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
 
 def _folds(y: np.ndarray, k: int, seed: int = 0) -> list[np.ndarray]:
@@ -145,14 +145,14 @@ def main() -> None:
         f["question_model"] = float(z)  # out-of-fold log-odds, as `ScopeWeights.question_model` gives them
     x = np.array([[f[k] for k in FEATURES] for f in feats], dtype=float)
     w = fit_logistic(x, y, l2=args.l2, balanced=True)
-    p = 1 / (1 + np.exp(-(w[0] + x @ w[1:])))
+    p = _sigmoid(w[0] + x @ w[1:])
     pred = p >= 0.5
     print(f"scope model on {len(y)} dev items: accuracy {np.mean(pred == (y == 1)):.3f}, "
           f"out-of-scope abstained {np.mean(~pred[y == 0]):.3f}, in-scope abstained {np.mean(~pred[y == 1]):.3f}")
     m = np.array([[a] for a, _ in margins])
     c = np.array([b for _, b in margins], dtype=float)
     cw = fit_logistic(m, c, l2=0.1)
-    conf = 1 / (1 + np.exp(-(cw[0] + m[:, 0] * cw[1])))
+    conf = _sigmoid(cw[0] + m[:, 0] * cw[1])
     print(f"routing calibration on {len(c)} routed dev items: accuracy {c.mean():.3f}, "
           f"mean confidence {conf.mean():.3f}")
     params = {
