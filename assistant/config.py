@@ -26,6 +26,9 @@ class Settings(BaseSettings):
         "onnx-int8", description="onnx-int8 (int8-quantised ONNX export: fastest, own index), onnx (fp32 "
                                  "export, the torch vectors) or torch (sentence-transformers); exports are "
                                  "made locally by `build` and `serve`, never downloaded")
+    int8_reduce_range: bool | None = Field(
+        None, description="onnx-int8 only: 7-bit weights (true) or 8-bit (false); unset picks by CPU: 7-bit on "
+                          "x86 without VNNI, whose int8 products would saturate, else 8-bit (closer to fp32)")
     chunk_max_words: int = Field(
         100, ge=10, le=1000, description="Upper bound on words per chunk (sentences are never cut)")
     chunk_overlap: int = Field(

@@ -40,8 +40,9 @@ def make_embedder(settings: Settings, for_build: bool = False) -> SentenceTransf
         if for_build:
             ensure_export(settings)
         set_threads(threads)
-        return OnnxEmbedder(folder, name=embedder_name(settings.embedding_model, backend),  # type: ignore[return-value]
-                            threads=threads, quantized=quantized)
+        return OnnxEmbedder(folder, name=embedder_name(settings.embedding_model, backend,  # type: ignore[return-value]
+                                                       settings.int8_reduce_range),
+                            threads=threads, quantized=quantized, reduce_range=settings.int8_reduce_range)
     embedder = SentenceTransformerEmbedder(settings.embedding_model, backend="torch")
     set_threads(threads)
     return embedder
@@ -54,7 +55,7 @@ def ensure_export(settings: Settings) -> None:
         from index.onnx import export_onnx, onnx_dir
 
         export_onnx(settings.embedding_model, onnx_dir(settings.index_dir, settings.embedding_model),
-                    quantize=settings.embedding_backend == "onnx-int8")
+                    quantize=settings.embedding_backend == "onnx-int8", reduce_range=settings.int8_reduce_range)
 
 
 def build(settings: Settings, embedder: SentenceTransformerEmbedder | None = None,

@@ -21,7 +21,7 @@ GRACEFUL_SHUTDOWN_S = 30
 
 
 def _model_name(settings: Settings) -> str:
-    return embedder_name(settings.embedding_model, settings.embedding_backend)
+    return embedder_name(settings.embedding_model, settings.embedding_backend, settings.int8_reduce_range)
 
 
 def ensure_index(settings: Settings, console) -> SearchIndex:

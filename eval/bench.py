@@ -533,9 +533,9 @@ def make_variant_embedder(settings: Settings, variant: str, for_build: bool, thr
     threads = threads or (cores if for_build else max(1, cores // settings.model_threads))
     folder = onnx_dir(settings.index_dir, settings.embedding_model)
     if for_build:
-        export_onnx(settings.embedding_model, folder, quantize=True)
+        export_onnx(settings.embedding_model, folder, quantize=True, reduce_range=settings.int8_reduce_range)
     set_threads(threads)
-    return OnnxEmbedder(folder, threads=threads, quantized=True)
+    return OnnxEmbedder(folder, threads=threads, quantized=True, reduce_range=settings.int8_reduce_range)
 
 
 def clear_query_cache(embedder) -> None:
@@ -620,7 +620,8 @@ def bench_threads(settings: Settings, variant: str, questions: Sequence[str], pa
             set_threads(threads)
         else:
             embedder = OnnxEmbedder(onnx_dir(settings.index_dir, settings.embedding_model), threads=threads,
-                                    quantized=variant == "onnx-int8", query_cache_size=0)
+                                    quantized=variant == "onnx-int8", query_cache_size=0,
+                                    reduce_range=settings.int8_reduce_range)
         for q in questions[:10]:
             embedder.encode([q])
         lat = []
@@ -1508,8 +1509,9 @@ def default_notes(report: BenchReport) -> list[str]:
         "query-embedding cache never answers (the worst case). 'repeated (cache)' asks the Q&A questions as "
         "they are, once to fill the cache and then again, as a widget's starter questions would be asked.",
         "onnx-int8 (dynamically quantised weights, the default) gives vectors that differ slightly from the "
-        "fp32 model's, so it is named '<model>+int8' and has its own index; the evaluation figures above are "
-        "measured with it.",
+        "fp32 model's, so it is named '<model>+int8w8' (8-bit weights, on CPUs that multiply int8 exactly, such as "
+        "x86 with VNNI) or '<model>+int8' (7-bit weights, on x86 without VNNI) and has its own index; the "
+        "evaluation figures above are measured with it.",
         "Load generator: wrk (Debian's package, a C program that costs the shared cores about 0.1 ms of CPU per "
         "request) when it is installed, else a bounded async httpx client (2-4 ms of CPU per request, which "
         "the service then lacks); each level runs for a fixed time (wrk) or request count (httpx).",

