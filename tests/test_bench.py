@@ -233,7 +233,7 @@ def test_main_writes_the_report(tmp_path, settings):
 
     out = tmp_path / "reports"
     code = bench.main(settings.model_copy(update={"embedding_backend": "onnx"}), out, scale=False, plot=False,
-                      http=False, repeats=1, console=Console(quiet=True), variants=("onnx",), synthetic=40,
+                      http=False, repeats=2, console=Console(quiet=True), variants=("onnx",), synthetic=40,
                       max_questions=12)
     assert code == 0
     data = json.loads((out / "bench.json").read_text())
@@ -241,6 +241,7 @@ def test_main_writes_the_report(tmp_path, settings):
     assert data["inprocess"][0]["variant"] == "onnx"
     assert set(data["inprocess"][0]["stages"]) == set(bench.STAGES)
     assert data["build"][0]["synthetic_chunks"] == 40
+    assert data["build"][0]["synthetic_runs"] == 2  # the default backend's build is repeated like the rest
     assert {q["qa"] for q in data["quality"]} == {"qa_dev.jsonl", "qa_test.jsonl"}
     assert any(t["name"] == "in-process answer p50" and t["measured"] for t in data["targets"])
     assert (out / "bench.md").read_text().startswith("# Benchmark")
