@@ -242,6 +242,8 @@ def test_main_writes_the_report(tmp_path, settings):
     assert set(data["inprocess"][0]["stages"]) == set(bench.STAGES)
     assert data["build"][0]["synthetic_chunks"] == 40
     assert data["build"][0]["synthetic_runs"] == 2  # the default backend's build is repeated like the rest
+    # (each in a fresh folder: a rebuild in the same one reuses the embeddings, which bench_build refuses
+    # with an error that would be listed in data["errors"], checked empty above)
     assert {q["qa"] for q in data["quality"]} == {"qa_dev.jsonl", "qa_test.jsonl"}
     assert any(t["name"] == "in-process answer p50" and t["measured"] for t in data["targets"])
     assert (out / "bench.md").read_text().startswith("# Benchmark")
