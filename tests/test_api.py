@@ -388,11 +388,14 @@ def test_rate_limit_answers_429_with_retry_after(settings, assistant) -> None:
     limited = settings.model_copy(update={"rate_limit": "3/minute", "watch_index_s": 0})
     app = create_app(limited, assistant=assistant)
     with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=TIMEOUT) as c:
-        codes = [ask(c, NATO).status_code for _ in range(3)]
-        assert codes == [200, 200, 200]
+        answers = [ask(c, NATO) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        assert "x-ratelimit-limit" not in answers[0].headers  # only refusals carry the headers
         r = ask(c, NATO)
         assert r.status_code == 429
-        assert int(r.headers["retry-after"]) > 0
+        assert 0 < int(r.headers["retry-after"]) <= 60  # the rest of the minute's window
+        assert r.headers["x-ratelimit-limit"] == "3" and r.headers["x-ratelimit-remaining"] == "0"
+        assert int(r.headers["x-ratelimit-reset"]) >= int(time.time())
         assert "rate limit" in r.json()["detail"]
         assert c.get("/api/health").status_code == 200  # only questions and feedback are limited
 
