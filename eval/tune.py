@@ -93,6 +93,22 @@ def fit_question_model(vecs: np.ndarray, y: np.ndarray, grid: tuple[float, ...] 
     return fit_logistic(vecs, y, l2=l2, balanced=True), oof, l2, loss
 
 
+def cross_validate_scope(x: np.ndarray, y: np.ndarray, l2: float, threshold: float = 0.5, k: int = 5,
+                         seeds: tuple[int, ...] = (0, 1, 2)) -> list[tuple[float, float]]:
+    """What the scope model does on dev questions it was not fit on: for each shuffle ``seed``, every item
+    is scored by the model fit on the other ``k - 1`` folds. Returns (out-of-scope abstained, in-scope
+    abstained) at ``threshold`` per seed: the expectation for new questions, below the in-sample fit's."""
+    out = []
+    for seed in seeds:
+        p = np.empty(len(y))
+        for f in _folds(y, k, seed=seed):
+            train = np.setdiff1d(np.arange(len(y)), f)
+            w = fit_logistic(x[train], y[train], l2=l2, balanced=True)
+            p[f] = _sigmoid(w[0] + x[f] @ w[1:])
+        out.append((float(np.mean(p[y == 0] < threshold)), float(np.mean(p[y == 1] < threshold))))
+    return out
+
+
 def collect(qa: Path) -> tuple[str, list[dict], list[int], list[tuple[float, int]], np.ndarray]:
     """The embedding model's name, then scope features + in-scope labels, (routing margin, correct) pairs,
     and the (resolved) questions' vectors, for every dev item (with the settings' model, backend and index)."""
@@ -149,6 +165,9 @@ def main() -> None:
     pred = p >= 0.5
     print(f"scope model on {len(y)} dev items: accuracy {np.mean(pred == (y == 1)):.3f}, "
           f"out-of-scope abstained {np.mean(~pred[y == 0]):.3f}, in-scope abstained {np.mean(~pred[y == 1]):.3f}")
+    cv = cross_validate_scope(x, y, l2=args.l2)
+    print("scope model cross-validated (5 folds, 3 shuffles): out-of-scope abstained "
+          + ", ".join(f"{a:.3f}" for a, _ in cv) + "; in-scope abstained " + ", ".join(f"{b:.3f}" for _, b in cv))
     m = np.array([[a] for a, _ in margins])
     c = np.array([b for _, b in margins], dtype=float)
     cw = fit_logistic(m, c, l2=0.1)

@@ -47,6 +47,15 @@ def test_question_model_is_cross_validated():
     assert oof.shape == y.shape and np.mean((oof >= 0.5) == (y == 1)) > 0.9
 
 
+def test_scope_cross_validation_scores_every_item_out_of_fold():
+    x, y = _clusters()
+    cv = tune.cross_validate_scope(x, y, l2=0.01)
+    assert len(cv) == 3 and all(0.8 < oos <= 1.0 and 0.0 <= ins < 0.2 for oos, ins in cv)
+    # Labels the features cannot explain: out of fold, the model is no better than chance.
+    noise = np.random.default_rng(0).permutation(y)
+    assert np.mean([oos + (1 - ins) for oos, ins in tune.cross_validate_scope(x, noise, l2=0.01)]) < 1.4
+
+
 def test_scope_weights_question_model_is_neutral_without_a_fit():
     vec = np.ones(4, dtype=np.float32) / 2
     assert ScopeWeights().question_model(vec) == 0.0
