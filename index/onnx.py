@@ -32,6 +32,7 @@ QUANTIZED_W8_FILE = "model_int8w8.onnx"  # 8-bit weights
 TOKENIZER_FILE = "tokenizer.json"
 EXPORT_META = "export.json"
 EXPORT_FORMAT = 1
+BUILD_HINT = "run `dgm-assistant build` with the same DGM_EMBEDDING_BACKEND to make it"
 # Dynamic int8 quantisation of the weights, one scale per output channel (per tensor loses ~4% cosine to the
 # fp32 vectors, per channel <1%). Full 8-bit weights where the CPU multiplies int8 exactly (mean cosine to the
 # fp32 query vectors 0.9940, and the evaluation's dev figures equal or above fp32's); the 7-bit range (0.9931)
@@ -64,7 +65,6 @@ def _quantize(source: Path, target: Path, options: dict) -> None:
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, **options)  # type: ignore[arg-type]
     finally:
         logging.disable(logging.NOTSET)
-BUILD_HINT = "run `dgm-assistant build` with the same DGM_EMBEDDING_BACKEND to make it"
 
 
 def onnx_dir(index_dir: Path, model: str = PACKAGED_MODEL) -> Path:
