@@ -68,6 +68,16 @@ def _folds(y: np.ndarray, k: int, seed: int = 0) -> list[np.ndarray]:
     return [np.array(sorted(f), dtype=int) for f in folds]
 
 
+def _out_of_fold(x: np.ndarray, y: np.ndarray, l2: float, folds: list[np.ndarray]) -> np.ndarray:
+    """Each item's probability from a balanced logistic regression fit on the other folds."""
+    p = np.empty(len(y))
+    for f in folds:
+        train = np.setdiff1d(np.arange(len(y)), f)
+        w = fit_logistic(x[train], y[train], l2=l2, balanced=True)
+        p[f] = _sigmoid(w[0] + x[f] @ w[1:])
+    return p
+
+
 def fit_question_model(vecs: np.ndarray, y: np.ndarray, grid: tuple[float, ...] = QUESTION_L2_GRID,
                        k: int = 5) -> tuple[np.ndarray, np.ndarray, float, float]:
     """The question model: a balanced, L2-penalised logistic regression on the questions' embeddings.
@@ -79,11 +89,7 @@ def fit_question_model(vecs: np.ndarray, y: np.ndarray, grid: tuple[float, ...] 
     folds = _folds(y, k)
     best: tuple[float, float, np.ndarray] | None = None
     for l2 in grid:
-        oof = np.empty(len(y))
-        for f in folds:
-            train = np.setdiff1d(np.arange(len(y)), f)
-            w = fit_logistic(vecs[train], y[train], l2=l2, balanced=True)
-            oof[f] = _sigmoid(w[0] + vecs[f] @ w[1:])
+        oof = _out_of_fold(vecs, y, l2, folds)
         eps = 1e-6
         loss = float(-np.mean(y * np.log(oof + eps) + (1 - y) * np.log(1 - oof + eps)))
         if best is None or loss < best[0]:
@@ -100,11 +106,7 @@ def cross_validate_scope(x: np.ndarray, y: np.ndarray, l2: float, threshold: flo
     abstained) at ``threshold`` per seed: the expectation for new questions, below the in-sample fit's."""
     out = []
     for seed in seeds:
-        p = np.empty(len(y))
-        for f in _folds(y, k, seed=seed):
-            train = np.setdiff1d(np.arange(len(y)), f)
-            w = fit_logistic(x[train], y[train], l2=l2, balanced=True)
-            p[f] = _sigmoid(w[0] + x[f] @ w[1:])
+        p = _out_of_fold(x, y, l2, _folds(y, k, seed=seed))
         out.append((float(np.mean(p[y == 0] < threshold)), float(np.mean(p[y == 1] < threshold))))
     return out
 
