@@ -84,7 +84,7 @@ class Assistant:
                              "run `dgm-assistant build` to rebuild it")
         retriever = Retriever(index, embedder, candidates=candidates, rrf_k=rrf_k, dense_weight=dense_weight,
                               bm25_weight=bm25_weight, mmr_lambda=mmr_lambda, mode=mode, reranker=reranker)
-        router = Router(index.catalogue, embedder, index.chunks, router_weights)
+        router = Router(index.catalogue, embedder, index.chunks, router_weights, stored=index.vectors_of)
         return Engine(index, embedder, retriever, router)
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,10 +131,13 @@ class Router:
         embedder: the model used to compare the question with each unit's remit profile.
         chunks: the index's chunks, to find each unit's remit passage.
         weights: signal weights and calibration.
+        stored: the vectors of the catalogue's texts embedded at build time (`SearchIndex.vectors_of`);
+            texts it does not hold are embedded here.
     """
 
     def __init__(self, catalogue: Catalogue, embedder: Embedder, chunks: Sequence[Chunk],
-                 weights: RouterWeights | None = None) -> None:
+                 weights: RouterWeights | None = None,
+                 stored: Callable[[list[str]], np.ndarray | None] | None = None) -> None:
         self.catalogue = catalogue
         self.weights = weights or RouterWeights()
         self.codes = catalogue.codes
@@ -146,15 +149,17 @@ class Router:
                                       if _is_acronym(k)]
         self._stemmed = _StemMatcher({d.code: [k for k in dict.fromkeys(d.keywords) if not _is_acronym(k)]
                                       for d in catalogue.directorates})
-        profiles = [f"{d.name} ({d.code}). {d.remit} Topics: {', '.join(d.keywords)}."
-                    for d in catalogue.directorates]
-        self._profiles = embedder.encode(profiles)
+
+        def embedded(texts: list[str]) -> np.ndarray:
+            vecs = stored(texts) if stored is not None else None
+            return vecs if vecs is not None else embedder.encode(texts)
+
+        self._profiles = embedded(catalogue.profile_texts())
         # Each name, alias and keyword embedded on its own: a plain-language question ("who stops attacks by
         # extremist groups?") sits close to one short topic ("extremists") even when no word matches it and
         # when the long remit profile, an average of many topics, is far from it.
-        owners, phrases = zip(*[(i, p) for i, d in enumerate(catalogue.directorates)
-                                for p in dict.fromkeys((d.name, *d.aliases, *d.keywords))], strict=True)
-        self._descriptors = embedder.encode(list(phrases))
+        owners, phrases = zip(*catalogue.descriptors(), strict=True)
+        self._descriptors = embedded(list(phrases))
         # Each unit's descriptors are contiguous (in catalogue order): np.maximum.reduceat takes their maxima.
         self._descriptor_starts = np.searchsorted(np.asarray(owners), np.arange(len(self.codes)))
         self.evidence: dict[str, Chunk] = {}

@@ -28,6 +28,9 @@ EMBEDDINGS_FILE = "embeddings.npy"
 VECTORS_FILE = "vectors.faiss"
 BM25_DIR = "bm25"
 CATALOGUE_FILE = "catalogue.json"
+# The catalogue's texts that routing compares questions with (each unit's profile and its single names,
+# aliases and keywords), embedded at build time so that loading an index does not embed them again.
+CATALOGUE_VECTORS_FILE = "catalogue_vectors.npz"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,29 @@ def _embedding_cache(index_dir: Path, model: str) -> dict[str, np.ndarray]:
     except Exception as exc:  # any unreadable old index just means: nothing to reuse
         log.debug("no embedding cache at %s: %s", index_dir, exc)
         return {}
+
+
+def catalogue_vectors(catalogue: Catalogue, embedder: Embedder, index_dir: Path | None = None
+                      ) -> dict[str, np.ndarray]:
+    """The embedded routing texts of ``catalogue``: ``profiles`` and ``descriptors`` with their ``*_texts``.
+
+    Each kind is embedded in one call, as the router does when an index has none stored: an int8 model
+    quantises activations per call, so the same grouping gives the same vectors. They are taken from the
+    index at ``index_dir`` instead when it was built with the same model from the same texts.
+    """
+    profiles = catalogue.profile_texts()
+    descriptors = [t for _, t in catalogue.descriptors()]
+    if index_dir is not None:
+        try:
+            if Manifest.read(index_dir).model == embedder.name:
+                with np.load(index_dir / CATALOGUE_VECTORS_FILE) as old:
+                    if (old["profile_texts"].tolist() == profiles
+                            and old["descriptor_texts"].tolist() == descriptors):
+                        return {k: old[k] for k in old.files}
+        except Exception as exc:  # no previous index, or an unreadable one: embed
+            log.debug("no catalogue vectors to reuse at %s: %s", index_dir, exc)
+    return {"profiles": embedder.encode(profiles), "profile_texts": np.array(profiles, dtype=str),
+            "descriptors": embedder.encode(descriptors), "descriptor_texts": np.array(descriptors, dtype=str)}
 
 
 def _swap_in(new_dir: Path, index_dir: Path) -> None:
@@ -141,6 +167,9 @@ def build_index(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path, in
         if catalogue is not None:
             (new_dir / CATALOGUE_FILE).write_text(json.dumps(catalogue.to_dict(), ensure_ascii=False, indent=1),
                                                   encoding="utf-8")
+            cv = catalogue_vectors(catalogue, embedder, index_dir)
+            np.savez(new_dir / CATALOGUE_VECTORS_FILE, profiles=cv["profiles"], profile_texts=cv["profile_texts"],
+                     descriptors=cv["descriptors"], descriptor_texts=cv["descriptor_texts"])
         files = {p.relative_to(new_dir).as_posix(): file_sha256(p)
                  for p in sorted(new_dir.rglob("*")) if p.is_file()}
         Manifest(

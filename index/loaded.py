@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +11,7 @@ import numpy as np
 from ingest.models import Catalogue, Chunk
 
 from .bm25 import KeywordIndex
-from .build import BM25_DIR, CATALOGUE_FILE, CHUNKS_FILE, EMBEDDINGS_FILE, VECTORS_FILE
+from .build import BM25_DIR, CATALOGUE_FILE, CATALOGUE_VECTORS_FILE, CHUNKS_FILE, EMBEDDINGS_FILE, VECTORS_FILE
 from .errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, IndexMissingError
 from .manifest import FORMAT_VERSION, MANIFEST, Manifest, file_sha256
 from .store import VectorStore
@@ -28,6 +28,15 @@ class SearchIndex:
     keywords: KeywordIndex
     embeddings: np.ndarray
     catalogue: Catalogue | None = None
+    # The catalogue's routing texts embedded at build time (text -> vector); empty for an index built
+    # before they were stored, or without a catalogue.
+    text_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def vectors_of(self, texts: list[str]) -> np.ndarray | None:
+        """The stored vectors of ``texts`` (one row each), or None unless every one of them is stored."""
+        if not texts or any(t not in self.text_vectors for t in texts):
+            return None
+        return np.stack([self.text_vectors[t] for t in texts])
 
     @classmethod
     def load(cls, index_dir: Path, expected_model: str | None = None, verify: bool = True) -> SearchIndex:
@@ -64,14 +73,22 @@ class SearchIndex:
             cat_path = folder / CATALOGUE_FILE
             catalogue = (Catalogue.from_dict(json.loads(cat_path.read_text(encoding="utf-8")))
                          if cat_path.is_file() else None)
+            text_vectors: dict[str, np.ndarray] = {}
+            if (folder / CATALOGUE_VECTORS_FILE).is_file():
+                with np.load(folder / CATALOGUE_VECTORS_FILE) as stored:
+                    for kind in ("profile", "descriptor"):
+                        text_vectors.update(zip(stored[f"{kind}_texts"].tolist(), stored[f"{kind}s"], strict=True))
         except Exception as exc:  # numpy, faiss and bm25s raise many kinds on damaged files
             raise IndexCorruptError(f"index at {index_dir} cannot be read ({exc.__class__.__name__}: {exc}); "
                                     f"{REBUILD_HINT}") from exc
         if not (len(chunks) == len(vectors) == len(embeddings) == manifest.chunk_count):
             raise IndexCorruptError(f"index at {index_dir} is inconsistent: {len(chunks)} chunks, {len(vectors)} "
                                     f"vectors, manifest says {manifest.chunk_count}; {REBUILD_HINT}")
+        if any(len(v) != manifest.dimension for v in text_vectors.values()):
+            raise IndexCorruptError(f"index at {index_dir} stores catalogue vectors of another dimension than "
+                                    f"{manifest.dimension}; {REBUILD_HINT}")
         if vectors.dim != manifest.dimension:
             raise IndexCorruptError(f"index at {index_dir} has dimension {vectors.dim}, manifest says "
                                     f"{manifest.dimension}; {REBUILD_HINT}")
         return cls(path=folder, manifest=manifest, chunks=chunks, vectors=vectors, keywords=keywords,
-                   embeddings=embeddings, catalogue=catalogue)
+                   embeddings=embeddings, catalogue=catalogue, text_vectors=text_vectors)

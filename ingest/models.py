@@ -176,6 +176,17 @@ class Catalogue:
                          for t in d.get("themes", ())),
         )
 
+    def profile_texts(self) -> list[str]:
+        """One text per unit, in catalogue order: its name, code, remit and topics, which a question is
+        compared with as a whole."""
+        return [f"{d.name} ({d.code}). {d.remit} Topics: {', '.join(d.keywords)}." for d in self.directorates]
+
+    def descriptors(self) -> list[tuple[int, str]]:
+        """Each unit's name, aliases and keywords one by one, as (unit's position, text): contiguous per unit,
+        in catalogue order, without repeats within a unit."""
+        return [(i, p) for i, d in enumerate(self.directorates)
+                for p in dict.fromkeys((d.name, *d.aliases, *d.keywords))]
+
     def theme(self, name: str) -> Theme | None:
         return next((t for t in self.themes if t.name == name), None)
 

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,72 @@ def test_rebuilding_unchanged_corpus_embeds_nothing(tmp_path, corpus_copy, embed
     # Only the versioned folder in use remains beside the symlink.
     siblings = [p for p in tmp_path.iterdir() if p.name != "ix"]
     assert len(siblings) == 1 and (tmp_path / "ix").resolve() == siblings[0]
+
+
+class _CountingEmbedder:
+    """Passes through to a real embedder and records every text it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dim, self.seen = inner, inner.name, inner.dim, []
+
+    def encode(self, texts):
+        self.seen.extend(texts)
+        return self.inner.encode(texts)
+
+    def encode_query(self, text):
+        return self.inner.encode_query(text)
+
+
+def test_build_stores_the_catalogue_vectors_and_the_router_reads_them(tmp_path, corpus_copy, embedder):
+    """Routing's texts (each unit's profile, names, aliases and keywords) are embedded once, at build time:
+    loading the index embeds none of them, with exactly the vectors an embedding at start-up gives."""
+    from assistant.route import Router
+
+    chunks, cat = chunk_corpus(corpus_copy)
+    counting = _CountingEmbedder(embedder)
+    build_index(chunks, counting, tmp_path / "ix", progress=False, catalogue=cat)
+    texts = cat.profile_texts() + [t for _, t in cat.descriptors()]
+    assert set(texts) <= set(counting.seen) and len(texts) > 300
+    ix = SearchIndex.load(tmp_path / "ix")
+    np.testing.assert_array_equal(ix.vectors_of(cat.profile_texts()), embedder.encode(cat.profile_texts()))
+    assert ix.vectors_of(["a text the catalogue does not hold"]) is None
+
+    counting.seen.clear()
+    stored = Router(ix.catalogue, counting, ix.chunks, stored=ix.vectors_of)
+    assert counting.seen == []
+    fresh = Router(ix.catalogue, counting, ix.chunks)  # no stored vectors: embeds them itself
+    assert set(texts) <= set(counting.seen)
+    q = embedder.encode_query("Who fights disinformation campaigns?")
+    hits = []
+    assert stored.route("Who fights disinformation campaigns?", q, hits) == \
+        fresh.route("Who fights disinformation campaigns?", q, hits)
+
+    # A rebuild with the same model and catalogue reuses them; a changed keyword list embeds again.
+    counting.seen.clear()
+    build_index(chunks, counting, tmp_path / "ix", progress=False, catalogue=cat)
+    assert counting.seen == []
+    d0 = cat.directorates[0]
+    changed = replace(cat, directorates=(replace(d0, keywords=(*d0.keywords, "strategic compass")),
+                                         *cat.directorates[1:]))
+    build_index(chunks, counting, tmp_path / "ix", progress=False, catalogue=changed)
+    assert "strategic compass" in counting.seen
+    assert SearchIndex.load(tmp_path / "ix").vectors_of(["strategic compass"]) is not None
+
+
+def test_an_index_without_catalogue_vectors_still_loads_and_routes(tmp_path, built_index, assistant):
+    """Indexes built before the vectors were stored: the router embeds the texts at start-up instead."""
+    from assistant.pipeline import Assistant
+
+    ix_dir = _copy_index(built_index, tmp_path / "old")
+    (ix_dir / "catalogue_vectors.npz").unlink()
+    manifest = json.loads((ix_dir / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["files"]["catalogue_vectors.npz"]
+    (ix_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    ix = SearchIndex.load(ix_dir)
+    assert ix.text_vectors == {}
+    engine = Assistant.build_engine(ix, assistant.engine.embedder)
+    answer = Assistant(engine).ask("Which directorate deals with NATO?")
+    assert answer.directorate is not None and answer.directorate.code == "M1"
 
 
 def test_interrupted_build_leaves_previous_index_loadable(tmp_path, corpus_copy, embedder):
