@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from index import Embedder, SearchIndex
 
 from .abstain import ScopeWeights, scope
@@ -53,6 +55,10 @@ class Engine:
         self.router = router
         self.names = {d.code: f"the {d.name} ({d.code})" for d in router.catalogue.directorates}
         self.doc_ids = frozenset(c.doc_id for c in index.chunks)
+
+    def embed(self, query: str) -> np.ndarray:
+        """The query's vector, of the text the router says to embed (a unit named by alias gets its name)."""
+        return self.embedder.encode_query(self.router.embedding_text(query))
 
 
 class Assistant:
@@ -172,7 +178,7 @@ class Assistant:
             resolved = Resolved(joined, joined, None, bool(history))
 
         t = time.perf_counter()
-        qv = engine.embedder.encode_query(resolved.query) if opts.mode != "bm25" else None
+        qv = engine.embed(resolved.query) if opts.mode != "bm25" else None
         timings["embed"] = (time.perf_counter() - t) * 1000
         retrieval = engine.retriever.retrieve(resolved.query, k=top_k, query_vec=qv, doc_id=document,
                                               directorate=code, timings=timings, mode=opts.mode)
@@ -180,7 +186,7 @@ class Assistant:
 
         t = time.perf_counter()
         if qv is None and (opts.use_router or opts.use_abstention):  # keyword-only retrieval: embed for these
-            qv = engine.embedder.encode_query(resolved.query)
+            qv = engine.embed(resolved.query)
         if not opts.use_router or qv is None:
             routing = engine.router.top_label(hits)  # the naive baseline: the best passage's label
         else:

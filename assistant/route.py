@@ -14,6 +14,7 @@ from ingest.label import codes_in
 from ingest.models import Catalogue, Chunk, Directorate
 
 from .models import DirectorateMatch, Hit, Routing
+from .retrieve import content_words
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,12 @@ class Router:
         self.codes = catalogue.codes
         self._names: dict[str, list[_Phrase]] = {}
         self._acronyms: dict[str, list[tuple[_Phrase, float]]] = {}
+        # Every way a question can name a unit (code, name, alias), longest first, to find what else it asks.
+        self._mentions: dict[str, list[re.Pattern[str]]] = {}
         for d in catalogue.directorates:
             self._names[d.code] = [_phrase_pattern(p) for p in (d.name, *d.aliases)]
+            self._mentions[d.code] = [re.compile(rf"(?<![\w-]){re.escape(p)}(?![\w-])", re.IGNORECASE)
+                                      for p in sorted({d.code, d.name, *d.aliases}, key=len, reverse=True)]
             self._acronyms[d.code] = [(_phrase_pattern(k), _keyword_weight(k)) for k in d.keywords
                                       if _is_acronym(k)]
         self._stemmed = _StemMatcher({d.code: [k for k in dict.fromkeys(d.keywords) if not _is_acronym(k)]
@@ -179,6 +184,24 @@ class Router:
             if any(p.search(text, lowered) for p in pats):
                 found[code] = 1.0
         return found
+
+    def embedding_text(self, text: str) -> str:
+        """What to embed for a question: one about a unit itself, named by code or alias alone ("Tell me about
+        CoorMulti", "What does M4 do?"), gets the unit's full name appended. The embedding model does not know
+        in-house names: to it such a question is about an unknown word, and it reads like trivia."""
+        codes = self.explicit(text)
+        if not codes:
+            return text
+        rest = " ".join(content_words(text))
+        for code in codes:
+            for pattern in self._mentions[code]:
+                rest = pattern.sub(" ", rest)
+        if re.search(r"[^\W_]", rest):
+            return text  # the question asks about something besides the unit
+        unnamed = [c for c in codes if self.directorate(c).name.lower() not in text.lower()]
+        if not unnamed:
+            return text  # named in full already
+        return f"{text} ({'; '.join(f'{self.directorate(c).name} ({c})' for c in unnamed)})"
 
     def keyword_scores(self, text: str) -> dict[str, float]:
         """Per unit, the summed weight of its keywords in ``text``: acronyms exactly, other words by stem."""

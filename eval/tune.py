@@ -130,7 +130,7 @@ def collect(qa: Path) -> tuple[str, list[dict], list[int], list[tuple[float, int
             sid = assistant.ask(t, session_id=sid).session_id
         history = assistant.sessions.history(sid) if sid else []
         resolved = resolve(turns[-1], history, engine.names)
-        qv = engine.embedder.encode_query(resolved.query)
+        qv = engine.embed(resolved.query)
         retrieval = engine.retriever.retrieve(resolved.query, 10, query_vec=qv)
         routing = engine.router.route(resolved.query, qv, list(retrieval.hits), prior=resolved.prior)
         f = scope_features(turns[-1] if not resolved.is_followup else resolved.query, retrieval, routing)

@@ -59,6 +59,23 @@ def test_keywords_match_inflected_forms_but_acronyms_only_exactly(assistant):
     assert "M4" in router.keyword_scores("Who fights organised crime?")
 
 
+def test_a_question_about_a_unit_named_by_code_or_alias_embeds_its_full_name(assistant):
+    """The embedding model does not know in-house names: "CoorMulti" alone reads like an unknown word, so a
+    question about that unit is embedded with the unit's full name. A question that asks about anything
+    else, or already names the unit in full, is embedded as it is."""
+    router = assistant.engine.router
+    assert router.embedding_text("Tell me about CoorMulti.") == \
+        "Tell me about CoorMulti. (Transversal Multilateral Issues service & CoorMulti (M0.1))"
+    assert router.embedding_text("What does M4 do?").endswith("(Directorate for International Governance (M4))")
+    for unchanged in ("Which service handles CoorMulti consultations with the regions?",
+                      "What is the Directorate for Human Rights responsible for?",
+                      "What does Belgium do for human rights defenders?", "Who follows NATO matters?"):
+        assert router.embedding_text(unchanged) == unchanged
+    ans = assistant.ask("Tell me about CoorMulti.")
+    assert not ans.abstained and ans.directorate.code == "M0.1"
+    assert "CoorMulti" in ans.citations[0].text
+
+
 def test_descriptor_similarity_routes_a_question_without_a_keyword(assistant):
     router = assistant.engine.router
     question = "Who pushes abroad for an end to executions?"  # no keyword, name or code of M3 in it
