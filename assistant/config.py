@@ -38,9 +38,13 @@ class Settings(BaseSettings):
     # Retrieval
     top_k: int = Field(5, ge=1, le=20, description="Citations returned per answer")
     candidates: int = Field(20, ge=1, le=200, description="Candidates taken from each retriever before fusion")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant")
-    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion")
-    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion")
+    fusion: Literal["scores", "rrf"] = Field(
+        "scores", description="How dense and BM25 candidates are fused: scores (a weighted sum of the cosine and "
+                              "the BM25 score over the query's best) or rrf (weighted reciprocal-rank fusion, "
+                              "best on dev with equal weights); scores measured better on dev")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (fusion=rrf)")
+    dense_weight: float = Field(0.65, ge=0, description="Weight of the dense score (ranking, with rrf) in fusion")
+    bm25_weight: float = Field(0.35, ge=0, description="Weight of the BM25 score (ranking, with rrf) in fusion")
     mmr_lambda: float = Field(0.8, ge=0, le=1, description="MMR trade-off between relevance and novelty")
     reranker_model: str | None = Field(None, description="Optional sentence-transformers CrossEncoder name or folder")
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Which retrievers to use")

@@ -70,8 +70,9 @@ def build(settings: Settings, embedder: SentenceTransformerEmbedder | None = Non
 
 
 def engine_kwargs(settings: Settings, reranker=None) -> dict:
-    return {"candidates": settings.candidates, "rrf_k": settings.rrf_k, "dense_weight": settings.dense_weight,
-            "bm25_weight": settings.bm25_weight, "mmr_lambda": settings.mmr_lambda,
+    return {"candidates": settings.candidates, "fusion": settings.fusion, "rrf_k": settings.rrf_k,
+            "dense_weight": settings.dense_weight, "bm25_weight": settings.bm25_weight,
+            "mmr_lambda": settings.mmr_lambda,
             "mode": settings.retrieval_mode, "reranker": reranker}
 
 

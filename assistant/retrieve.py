@@ -1,5 +1,5 @@
-"""Hybrid retrieval: dense (FAISS) + BM25 candidates, weighted reciprocal-rank fusion, MMR de-duplication,
-optional cross-encoder reranking, and metadata filters."""
+"""Hybrid retrieval: dense (FAISS) + BM25 candidates, fused by a weighted sum of their scores (or weighted
+reciprocal-rank fusion), MMR de-duplication, optional cross-encoder reranking, and metadata filters."""
 
 from __future__ import annotations
 
@@ -53,6 +53,19 @@ def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int = 60) -> dict[in
     return fused
 
 
+def score_fusion(dense: Sequence[tuple[int, float]], bm25: Sequence[tuple[int, float]], dense_weight: float = 0.65,
+                 bm25_weight: float = 0.35) -> dict[int, float]:
+    """Weighted sum of each candidate's dense cosine and its BM25 score over the query's best BM25 score (0
+    where a retriever did not return it). Unlike rank fusion, it keeps how far ahead of the rest a passage is:
+    a clear dense winner is not overtaken by a passage that two retrievers both rank middling."""
+    best = max((s for _, s in bm25), default=0.0)
+    fused = {i: dense_weight * s for i, s in dense}
+    if best > 0:
+        for i, s in bm25:
+            fused[i] = fused.get(i, 0.0) + bm25_weight * s / best
+    return fused
+
+
 def mmr(order: Sequence[int], relevance: dict[int, float], vectors: np.ndarray, k: int,
         lam: float = 0.8, duplicate_cos: float = 0.95) -> list[int]:
     """Maximal marginal relevance over ``order``; passages nearly identical to a chosen one are dropped.
@@ -96,20 +109,23 @@ class Retriever:
         index: the loaded index (chunks, FAISS, BM25).
         embedder: the model that embedded the chunks.
         candidates: how many candidates each retriever contributes before fusion.
+        fusion: ``scores`` (`score_fusion`) or ``rrf`` (`rrf`).
         rrf_k: reciprocal-rank-fusion constant.
-        dense_weight, bm25_weight: weights of each ranking in the fusion.
+        dense_weight, bm25_weight: weights of each retriever's scores (or ranking, with ``rrf``) in the fusion.
         mmr_lambda: relevance/novelty trade-off for de-duplication.
         mode: ``hybrid``, ``dense`` or ``bm25``.
         reranker: an optional sentence-transformers ``CrossEncoder`` applied to the fused candidates.
     """
 
     def __init__(self, index: SearchIndex, embedder: Embedder, candidates: int = 20, rrf_k: int = 60,
-                 dense_weight: float = 1.0, bm25_weight: float = 1.0, mmr_lambda: float = 0.8,
-                 mode: str = "hybrid", reranker=None) -> None:
+                 dense_weight: float = 0.65, bm25_weight: float = 0.35, mmr_lambda: float = 0.8,
+                 mode: str = "hybrid", reranker=None, fusion: str = "scores") -> None:
         if candidates < 1:
             raise ValueError(f"candidates must be at least 1, got {candidates}")
         if mode not in ("hybrid", "dense", "bm25"):
             raise ValueError(f"mode must be 'hybrid', 'dense' or 'bm25', got {mode!r}")
+        if fusion not in ("scores", "rrf"):
+            raise ValueError(f"fusion must be 'scores' or 'rrf', got {fusion!r}")
         if not 0 <= mmr_lambda <= 1:
             raise ValueError(f"mmr_lambda must be within [0, 1], got {mmr_lambda}")
         self.index = index
@@ -121,6 +137,7 @@ class Retriever:
         self.mmr_lambda = mmr_lambda
         self.mode = mode
         self.reranker = reranker
+        self.fusion = fusion
 
     def _allowed(self, doc_id: str | None, directorate: str | None) -> np.ndarray | None:
         if doc_id is None and directorate is None:
@@ -159,8 +176,11 @@ class Retriever:
             bm25 = [(i, s) for i, s in bm25 if allowed[i]]
         dense, bm25 = dense[: self.candidates], bm25[: self.candidates]
         t1 = time.perf_counter()
-        fused = rrf([([i for i, _ in dense], self.dense_weight), ([i for i, _ in bm25], self.bm25_weight)],
-                    self.rrf_k)
+        if self.fusion == "rrf":
+            fused = rrf([([i for i, _ in dense], self.dense_weight), ([i for i, _ in bm25], self.bm25_weight)],
+                        self.rrf_k)
+        else:
+            fused = score_fusion(dense, bm25, self.dense_weight, self.bm25_weight)
         order = sorted(fused, key=lambda i: -fused[i])
         rerank: dict[int, float] = {}
         if self.reranker is not None and order:

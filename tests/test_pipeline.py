@@ -14,7 +14,7 @@ from assistant.conversation import MemorySessionStore, resolve
 from assistant.errors import InputError
 from assistant.models import Turn
 from assistant.pipeline import Assistant
-from assistant.retrieve import Retriever, focus_query, mmr, rrf
+from assistant.retrieve import Retriever, focus_query, mmr, rrf, score_fusion
 
 pytestmark = pytest.mark.slow
 
@@ -234,6 +234,22 @@ def test_rrf_and_mmr_are_pure_functions():
     vecs = np.array([[1, 0], [1, 0], [0, 1]], dtype=np.float32)
     assert mmr([0, 1, 2], {0: 3.0, 1: 2.0, 2: 1.0}, vecs, k=3) == [0, 2]  # 1 duplicates 0
     assert focus_query("Which directorate handles cyber issues?") == "cyber issues"
+
+
+def test_score_fusion_keeps_a_clear_winner_that_rank_fusion_loses(assistant):
+    """Passage 7 is far ahead in dense (0.63 against 0.44) and unmatched by BM25; passage 2 is middling in
+    both. Rank fusion puts 2 first (it sums two middling ranks); score fusion keeps 7 first."""
+    dense = [(7, 0.63), (5, 0.44), (6, 0.41)] + [(i, 0.40 - 0.01 * i) for i in (8, 9, 10, 11)] + [(2, 0.25)]
+    bm25 = [(3, 1.41), (4, 1.23), (1, 0.9), (2, 0.87)]
+    by_rank = rrf([([i for i, _ in dense], 1.0), ([i for i, _ in bm25], 1.0)], k=60)
+    assert max(by_rank, key=by_rank.get) == 2
+    by_score = score_fusion(dense, bm25, 0.65, 0.35)
+    assert max(by_score, key=by_score.get) == 7
+    assert by_score[3] == pytest.approx(0.35)  # BM25's best scaled to 1, no dense score
+    assert by_score[2] == pytest.approx(0.65 * 0.25 + 0.35 * 0.87 / 1.41)
+    assert score_fusion(dense, [], 0.65, 0.35) == {i: pytest.approx(0.65 * s) for i, s in dense}
+    with pytest.raises(ValueError, match="fusion"):
+        Retriever(assistant.engine.index, assistant.engine.embedder, fusion="max")
 
 
 def _tiny_cross_encoder(path):
