@@ -11,6 +11,7 @@ from ingest import chunk_corpus
 from .config import Settings
 from .conversation import make_store
 from .pipeline import AskOptions, Assistant, Engine
+from .route import RouterWeights
 from .tuning import load_tuned
 
 log = logging.getLogger(__name__)
@@ -93,10 +94,13 @@ def make_generator(settings: Settings):
                                      api_key=settings.generator_api_key, timeout_s=settings.generator_timeout_s)
 
 
-def load_engine(settings: Settings, embedder: SentenceTransformerEmbedder | None = None) -> Engine:
+def load_engine(settings: Settings, embedder: SentenceTransformerEmbedder | None = None,
+                router_weights: RouterWeights | None = None) -> Engine:
+    """The index, retriever and router; ``router_weights`` default to the fit for the embedding model."""
     embedder = embedder or make_embedder(settings)
     index = SearchIndex.load(settings.index_dir, expected_model=embedder.name)
-    _, router_weights = load_tuned(embedder.name)
+    if router_weights is None:
+        _, router_weights = load_tuned(embedder.name)
     return Assistant.build_engine(index, embedder, router_weights=router_weights,
                                   **engine_kwargs(settings, make_reranker(settings)))
 
@@ -104,11 +108,12 @@ def load_engine(settings: Settings, embedder: SentenceTransformerEmbedder | None
 def load_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | None = None,
                    options: AskOptions | None = None) -> Assistant:
     """Load the model and the index once and assemble the assistant."""
-    engine = load_engine(settings, embedder)
+    embedder = embedder or make_embedder(settings)
+    scope_weights, router_weights = load_tuned(embedder.name)  # read once, for both
+    engine = load_engine(settings, embedder, router_weights)
     sessions = make_store(settings.session_url, settings.max_sessions, settings.session_ttl_s, settings.max_turns)
     opts = options or AskOptions(mode=settings.retrieval_mode, abstain_threshold=settings.abstain_threshold,
                                  max_question_chars=settings.max_question_chars)
-    scope_weights, _ = load_tuned(engine.embedder.name)
     if scope_weights.question_weights and len(scope_weights.question_weights) != engine.embedder.dim:
         log.warning("the question model in %s has %d weights, the embedding model %r gives %d dimensions; "
                     "it is left out (run `python -m eval.tune --write` with this model)", "assistant/tuned.json",
