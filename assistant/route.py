@@ -146,12 +146,13 @@ class Router:
         self.codes = catalogue.codes
         self._names: dict[str, list[_Phrase]] = {}
         self._acronyms: dict[str, list[tuple[_Phrase, float]]] = {}
-        # Every way a question can name a unit (code, name, alias), longest first, to find what else it asks.
+        # The same patterns plus the code's, longest first: what `embedding_text` removes to see what else a
+        # question asks about.
         self._mentions: dict[str, list[re.Pattern[str]]] = {}
         for d in catalogue.directorates:
             self._names[d.code] = [_phrase_pattern(p) for p in (d.name, *d.aliases)]
-            self._mentions[d.code] = [re.compile(rf"(?<![\w-]){re.escape(p)}(?![\w-])", re.IGNORECASE)
-                                      for p in sorted({d.code, d.name, *d.aliases}, key=len, reverse=True)]
+            self._mentions[d.code] = [ph.pattern for ph in sorted((*self._names[d.code], _phrase_pattern(d.code)),
+                                                                  key=lambda ph: -len(ph.pattern.pattern))]
             self._acronyms[d.code] = [(_phrase_pattern(k), _keyword_weight(k)) for k in d.keywords
                                       if _is_acronym(k)]
         self._stemmed = _StemMatcher({d.code: [k for k in dict.fromkeys(d.keywords) if not _is_acronym(k)]
