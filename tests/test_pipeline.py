@@ -85,6 +85,19 @@ def test_descriptor_similarity_routes_a_question_without_a_keyword(assistant):
     assert 0.0 < best <= 1.0 and abs(sum(probs.values()) - 1.0) < 1e-5
 
 
+def test_a_question_that_mentions_belgians_is_not_drawn_to_coormulti(assistant):
+    """Every unit works on Belgian positions: a descriptor as generic as "Belgian position" once sat nearest
+    to any question about Belgians and sent election observers to M0.1, or had them declined."""
+    router = assistant.engine.router
+    question = "Who sends Belgians to observe elections abroad?"
+    assert "M3" in router.keyword_scores(question)  # "observe elections" is M3's, in that word order too
+    probs, _ = router.descriptor_similarity(assistant.engine.embed(question))
+    assert max(probs, key=probs.get) == "M3"
+    ans = assistant.ask(question)
+    assert not ans.abstained and ans.directorate.code == "M3"
+    assert any("Election Observation Missions" in c.text for c in ans.citations[:3])
+
+
 def test_cyber_answer_leads_with_m4_and_cites_its_remit(assistant):
     ans = assistant.ask("Which directorate handles cyber issues?")
     assert ans.answer.startswith("This is handled by the Directorate for International Governance (M4) [1]")
