@@ -39,14 +39,17 @@ def sentences(text: str) -> tuple[str, ...]:
     return tuple(text[a:b] for a, b in sentence_units(block))
 
 
-def best_sentences(query: str, chunk: Chunk, limit: int = 2) -> list[str]:
-    """The sentences of a passage that share most topical words with the query, in passage order."""
+def best_sentences(query: str, chunk: Chunk, limit: int = 2, fallback: bool = True) -> list[str]:
+    """The sentences of a passage that share most topical words with the query, in passage order.
+
+    When none shares a word: the passage's first sentence with ``fallback``, else nothing.
+    """
     sents = sentences(chunk.text)
     q = _stems(focus_query(query))
     scored = [(len(q & _sentence_stems(s)), -i, s) for i, s in enumerate(sents)]
     top = sorted(scored, reverse=True)[:limit]
     if not top or top[0][0] == 0:
-        return list(sents[:1])
+        return list(sents[:1]) if fallback else []
     keep = {s for score, _, s in top if score > 0}
     return [s for s in sents if s in keep]
 
@@ -63,7 +66,7 @@ def _n_of(citations: Sequence[Citation], chunk_id: str | None) -> int | None:
 
 
 def compose(query: str, hits: Sequence[Hit], citations: Sequence[Citation], routing: Routing | None,
-            route_question: bool, max_passages: int = 2) -> str:
+            route_question: bool, max_passages: int = 2, depth: int = 3) -> str:
     """The answer text. For "who handles X" questions it leads with the directorate and its remit passage."""
     parts: list[str] = []
     used: set[str] = set()
@@ -91,13 +94,20 @@ def compose(query: str, hits: Sequence[Hit], citations: Sequence[Citation], rout
         parts.append(f"No DGM directorate holds this topic ({routing.no_fit}).")
     if route_question and used:
         return " ".join(parts)  # a "who" question is answered by the remit passage
-    for h in hits:
+    # The best passage speaks first, whatever its words (a paraphrase may share none with it); a later one only
+    # with sentences that share a topical word with the question: the second-ranked passage is often another
+    # topic altogether ("food security" under a death-penalty question), and padding with its first sentence
+    # put unrelated text in the answer.
+    for rank, h in enumerate(hits[:depth]):
         if len(used) >= max_passages:
             break
         if h.chunk.id in used:
             continue
+        picked = best_sentences(query, h.chunk, limit=2, fallback=rank == 0)
+        if not picked:
+            continue
         n = _n_of(citations, h.chunk.id)
-        parts.extend(f"{s} [{n}]" for s in best_sentences(query, h.chunk, limit=2))
+        parts.extend(f"{s} [{n}]" for s in picked)
         used.add(h.chunk.id)
     return " ".join(parts)
 

@@ -10,11 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from assistant.abstain import question_type
+from assistant.compose import citations_from, compose
 from assistant.conversation import MemorySessionStore, resolve
 from assistant.errors import InputError
-from assistant.models import Turn
+from assistant.models import Hit, Turn
 from assistant.pipeline import Assistant
 from assistant.retrieve import Retriever, focus_query, mmr, rrf, score_fusion
+from ingest.models import Chunk
 
 pytestmark = pytest.mark.slow
 
@@ -174,6 +176,23 @@ def test_citation_numbers_match_listed_passages(assistant):
         if sentence.startswith(("This is handled", "Within the DGM", "It works under", "The ")) and "(" in sentence:
             continue  # the directorate lead, which names the unit of the cited remit
         assert sentence in ans.citations[int(n) - 1].text, (sentence, n)
+
+
+def _passage(n: int, text: str) -> Hit:
+    return Hit(chunk=Chunk(id=f"doc-{n:03d}-x", doc_id="doc", doc_title="Doc", section=None, position=n, text=text,
+                           start=0, end=len(text), content_hash="x"), score=1.0 / n)
+
+
+def test_a_later_passage_speaks_only_with_a_sentence_that_shares_a_word_with_the_question():
+    hits = [_passage(1, "Belgium calls for the universal abolition of the death penalty. It acts at the UN."),
+            _passage(2, "Belgium's actions on food security are both humanitarian and structural."),
+            _passage(3, "The death penalty is never justified. Executions are irreversible.")]
+    text = compose("What is Belgium's stance on the death penalty?", hits, citations_from(hits), None, False)
+    assert "food security" not in text  # shares no topical word with the question: not padded in
+    assert "abolition of the death penalty. [1]" in text and "The death penalty is never justified. [3]" in text
+    # The best passage speaks even when a paraphrase shares no word with it.
+    text = compose("Who wants executions stopped everywhere?", hits[1:2], citations_from(hits[1:2]), None, False)
+    assert text == "Belgium's actions on food security are both humanitarian and structural. [1]"
 
 
 def test_three_turn_conversation(assistant):
