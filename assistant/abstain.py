@@ -17,6 +17,8 @@ from functools import cached_property
 
 import numpy as np
 
+from ingest.label import codes_in
+
 from .models import Routing
 from .retrieve import Retrieval
 
@@ -71,9 +73,21 @@ _SPECIFIC = re.compile(
     r"representative|director|head|chief|spokesperson|president|secretary[\s-]general|king|queen|prime\s+minister|"
     r"commissioner|chair(?:man|woman|person)?)\b"
     r"|\bname\s+of\s+the\s+(?:head|director|minister|ambassador)\b|'s\s+name\b|\baddress\s+(?:of|for)\b"
-    r"|\bphone\s+number\b|\bemail\s+address\b|\bcontact\s+person\b"
-    r"|\b(?:latest|yesterday|today|tomorrow|this\s+(?:week|month|year)|last\s+(?:week|month|year)|"
-    r"currently|right\s+now)\b|\bnews\b",
+    r"|\bphone\s+number\b|\bemail\s+address\b|\bcontact\s+person\b",
+    re.IGNORECASE)
+# News and the moment: "the latest news on the ceasefire", "what did the minister say last week". Such words in a
+# question about who handles a topic, or about a named unit, ask about the remit as it stands ("Who handles UN
+# sanctions right now?", "What does M4 do today?"), which the pages give; and "fake news" is disinformation, a
+# topic of M1's, not a piece of news.
+_TIMELY = re.compile(
+    r"\b(?:latest|yesterday|today|tomorrow|this\s+(?:week|month|year)|last\s+(?:week|month|year)|"
+    r"currently|right\s+now)\b|(?<!fake\s)\bnews\b",
+    re.IGNORECASE)
+# A question about who handles a topic (not about a person: "Who chairs the Human Rights Council this year?").
+_REMIT = re.compile(
+    r"\bwhich\s+(?:[\w-]+\s+)?(?:directorates?|services?|units?|departments?|teams?|offices?)\b"
+    r"|\bwho\s+(?:[\w'-]+\s+){0,4}?(?:handles|deals\s+with|is\s+responsible\s+for|is\s+in\s+charge\s+of|covers|coordinates|"
+    r"manages|follows|works\s+on|looks\s+after)\b",
     re.IGNORECASE)
 # Facts of another kind: who founded or won something, the outcome of an event, a ranking, a list of
 # companies, ministers or organisations, statistics about a country. The pages describe remits and policy
@@ -122,6 +136,8 @@ def question_type(question: str) -> str:
                       ("specific", _SPECIFIC), ("figure", _FIGURE)):
         if pat.search(question):
             return name
+    if _TIMELY.search(question) and not (_REMIT.search(question) or codes_in(question)):
+        return "specific"
     return "policy"
 
 

@@ -153,9 +153,26 @@ def test_the_shipped_question_model_reads_the_kind_of_question(assistant):
     ("Where can I find who applies EU restrictive measures in Belgium?", "policy"),
     ("Who is the current NATO Secretary General?", "specific"),
     ("Which countries are permanent members of the Security Council?", "factoid"),
+    # News and the moment mark a question about events, unless it asks who handles a topic or names a unit
+    ("What is the latest news on the ceasefire negotiations?", "specific"),
+    ("Is there a strike at Brussels Airport today?", "specific"),
+    ("Who chairs the UN Human Rights Council this year?", "specific"),
+    ("Who handles UN sanctions right now?", "policy"),
+    ("Who in the DGM currently deals with sanctions?", "policy"),
+    ("What does M4 do today?", "policy"),
+    ("Who is in charge of the fight against fake news?", "policy"),
 ])
 def test_question_types(question, kind):
     assert question_type(question) == kind
+
+
+@pytest.mark.parametrize("question, code", [
+    ("Which office handles fake news spread by foreign states?", "M1"),
+    ("Who handles UN sanctions right now?", "M2"),
+])
+def test_remit_questions_with_news_or_time_words_are_answered(assistant, question, code):
+    ans = assistant.ask(question)
+    assert not ans.abstained and ans.directorate.code == code
 
 
 def test_development_theme_names_no_directorate(assistant):
