@@ -52,7 +52,8 @@ _OTHER_COUNTRY = re.compile(
     r"\b(?:France|French|Germany|German|the\s+Netherlands|Dutch|Luxembourg|Italy|Italian|Spain|Spanish|Poland|"
     r"Sweden|Norway|Denmark|Finland|Austria|Portugal|Greece|Ireland|the\s+UK|United\s+Kingdom|Britain|British|"
     r"United\s+States|the\s+US|USA|American|China|Chinese|Russia|Russian|Japan|Japanese|India|Brazil|Canada|"
-    r"Turkey|Ukraine)(?:'s)?\s+(?:position|policy|policies|stance|view|government|minister|approach|strategy)\b"
+    r"Turkey|Ukraine)(?:'s)?\s+(?:foreign\s+)?(?:position|policy|policies|stance|view|government|ministers?|"
+    r"ministry|ministries|authorities|parliament|diplomacy|diplomats|approach|strategy)\b"
     r"|\b(?:position|policy|policies|stance|view|approach|strategy)\s+of\s+(?:France|Germany|the\s+Netherlands|"
     r"Italy|Spain|the\s+UK|the\s+United\s+Kingdom|the\s+United\s+States|the\s+US|China|Russia|Japan|India)\b")
 # Domestic and everyday matters that no foreign-policy page covers.

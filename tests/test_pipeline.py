@@ -36,6 +36,9 @@ pytestmark = pytest.mark.slow
     ("Quelle direction s'occupe de la cybersécurité ?", "M4"),
     # M4's own topic, though "Security Policy" (M1's name) reads nearer to the model
     ("Is cybersecurity part of Belgium's foreign policy?", "M4"),
+    # everyday words for a unit's topics
+    ("Who looks after the computers of the multilateral DG?", "M0.0"),
+    ("Which team handles Belgium's ties with the French-speaking world?", "M2"),
 ])
 def test_routing_by_code_alias_and_topic(assistant, question, code):
     ans = assistant.ask(question)
@@ -161,6 +164,8 @@ def test_the_shipped_question_model_reads_the_kind_of_question(assistant):
     ("Who in the DGM currently deals with sanctions?", "policy"),
     ("What does M4 do today?", "policy"),
     ("Who is in charge of the fight against fake news?", "policy"),
+    ("What does the Dutch foreign ministry think about climate finance?", "other_country"),
+    ("Which directorate deals with French-speaking countries?", "policy"),
 ])
 def test_question_types(question, kind):
     assert question_type(question) == kind
