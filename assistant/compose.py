@@ -94,14 +94,16 @@ def compose(query: str, hits: Sequence[Hit], citations: Sequence[Citation], rout
         parts.append(f"No DGM directorate holds this topic ({routing.no_fit}).")
     if route_question and used:
         return " ".join(parts)  # a "who" question is answered by the remit passage
-    # The best passage speaks first, whatever its words (a paraphrase may share none with it); a later one only
-    # with sentences that share a topical word with the question: the second-ranked passage is often another
-    # topic altogether ("food security" under a death-penalty question), and padding with its first sentence
-    # put unrelated text in the answer.
+    # The best passage speaks first, whatever its words (a paraphrase may share none with it). A later one
+    # speaks only with sentences that share a topical word with the question, and, when the answer names a
+    # unit, only if the passage is labelled with that unit: the second-ranked passage is often another topic
+    # altogether ("food security" under a death-penalty question, election observers under a cybersecurity
+    # one, by the word "part"), which put unrelated text in the answer.
+    on_topic = {m.code for m in (routing.primary, routing.secondary) if m is not None} if routing else set()
     for rank, h in enumerate(hits[:depth]):
         if len(used) >= max_passages:
             break
-        if h.chunk.id in used:
+        if h.chunk.id in used or (rank > 0 and on_topic and not on_topic.intersection(h.chunk.directorates)):
             continue
         picked = best_sentences(query, h.chunk, limit=2, fallback=rank == 0)
         if not picked:

@@ -13,7 +13,7 @@ from assistant.abstain import question_type
 from assistant.compose import citations_from, compose
 from assistant.conversation import MemorySessionStore, resolve
 from assistant.errors import InputError
-from assistant.models import Hit, Turn
+from assistant.models import DirectorateMatch, Hit, Routing, Turn
 from assistant.pipeline import Assistant
 from assistant.retrieve import Retriever, focus_query, mmr, rrf, score_fusion
 from ingest.models import Chunk
@@ -200,9 +200,9 @@ def test_citation_numbers_match_listed_passages(assistant):
         assert sentence in ans.citations[int(n) - 1].text, (sentence, n)
 
 
-def _passage(n: int, text: str) -> Hit:
+def _passage(n: int, text: str, directorates: tuple[str, ...] = ()) -> Hit:
     return Hit(chunk=Chunk(id=f"doc-{n:03d}-x", doc_id="doc", doc_title="Doc", section=None, position=n, text=text,
-                           start=0, end=len(text), content_hash="x"), score=1.0 / n)
+                           start=0, end=len(text), content_hash="x", directorates=directorates), score=1.0 / n)
 
 
 def test_a_later_passage_speaks_only_with_a_sentence_that_shares_a_word_with_the_question():
@@ -215,6 +215,20 @@ def test_a_later_passage_speaks_only_with_a_sentence_that_shares_a_word_with_the
     # The best passage speaks even when a paraphrase shares no word with it.
     text = compose("Who wants executions stopped everywhere?", hits[1:2], citations_from(hits[1:2]), None, False)
     assert text == "Belgium's actions on food security are both humanitarian and structural. [1]"
+
+
+def test_when_the_answer_names_a_unit_a_later_passage_speaks_only_if_labelled_with_it():
+    hits = [_passage(1, "Belgium takes part in peacekeeping missions with a focus on quality.", ("M2",)),
+            _passage(2, "Belgian citizens take part in election observation missions.", ("M3",)),
+            _passage(3, "Peacekeeping is one of the essential elements of peace and security.", ("M1", "M2"))]
+    m2 = DirectorateMatch(code="M2", name="Directorate for the United Nations and OIF", confidence=0.9,
+                          evidence_id=None)
+    question = "What does Belgium do in peacekeeping missions?"
+    text = compose(question, hits, citations_from(hits), Routing(primary=m2), False)
+    assert "election observation" not in text  # shares "missions", but is another unit's topic
+    assert "[1]" in text and "essential elements of peace and security. [3]" in text
+    # With no unit named, shared words decide alone.
+    assert "election observation missions. [2]" in compose(question, hits, citations_from(hits), None, False)
 
 
 def test_three_turn_conversation(assistant):
