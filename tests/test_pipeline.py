@@ -165,6 +165,8 @@ def test_the_shipped_question_model_reads_the_kind_of_question(assistant):
     ("What does M4 do today?", "policy"),
     ("Who is in charge of the fight against fake news?", "policy"),
     ("What does the Dutch foreign ministry think about climate finance?", "other_country"),
+    ("How much did Belgium pay to the UN last year?", "specific"),
+    ("How much does Belgium pay to the UN?", "figure"),
     ("Which directorate deals with French-speaking countries?", "policy"),
 ])
 def test_question_types(question, kind):
