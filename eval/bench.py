@@ -26,6 +26,7 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 import os
 import platform
 import shutil
@@ -97,6 +98,8 @@ class Machine(BaseModel):
     load_avg_end: list[float] = Field(default_factory=list)
     # Share of the machine's CPU time the hypervisor gave to other guests during the run (/proc/stat "steal").
     steal_pct: float | None = None
+    # `reference_ms` at the start and at the end of the run: how fast the machine was (see there).
+    reference_ms: list[float] = Field(default_factory=list)
 
 
 class BuildResult(BaseModel):
@@ -461,7 +464,35 @@ def machine_info() -> Machine:
         os=f"{platform.system()} {platform.release()}", python=platform.python_version(),
         packages={p: _version(p) for p in ("torch", "sentence-transformers", "transformers", "onnxruntime",
                                            "faiss-cpu", "bm25s", "numpy", "fastapi", "uvicorn", "httpx")},
-        load_avg_start=[round(x, 2) for x in os.getloadavg()])
+        load_avg_start=[round(x, 2) for x in os.getloadavg()], reference_ms=[reference_ms()])
+
+
+REFERENCE_ROUNDS = 5
+
+
+def reference_ms(rounds: int = REFERENCE_ROUNDS) -> float:
+    """Best-of-``rounds`` time, in ms, of a fixed pure-Python workload (integer arithmetic, dict and string
+    work). It is the same on every run, so its time says how fast the machine was when a report was made:
+    on a shared virtual machine the same code's figures move with it between runs (a noisy neighbour or a
+    lower clock shows here, not in the load average)."""
+    import gc
+
+    best = math.inf
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()  # a collection of whatever the process holds would land in the timing
+    try:
+        for _ in range(rounds):
+            t = time.perf_counter()
+            counts: dict[int, int] = {}
+            for i in range(200_000):
+                counts[i % 1000] = counts.get(i % 1000, 0) + i * i
+            "".join(str(v) for v in counts.values())
+            best = min(best, time.perf_counter() - t)
+    finally:
+        if enabled:
+            gc.enable()
+    return round(best * 1000, 2)
 
 
 class StealMeter:
@@ -1204,6 +1235,15 @@ def _f(v: float | None, digits: int = 2) -> str:
     return "–" if v is None else f"{v:,.{digits}f}"
 
 
+def _reference_line(m: Machine) -> str:
+    if len(m.reference_ms) != 2:
+        return ""
+    start, end = m.reference_ms
+    return (f"Machine speed: a fixed pure-Python workload took {start} ms at the start and {end} ms at the end of "
+            f"the run (best of {REFERENCE_ROUNDS}); the same workload on another report's machine, or on this one "
+            "at another time, shows how much faster or slower the machine was.")
+
+
 def render_markdown(r: BenchReport) -> str:
     m = r.machine
     out = ["# Benchmark of the DGM Assistant", "",
@@ -1212,6 +1252,8 @@ def render_markdown(r: BenchReport) -> str:
            f"the end; {_f(m.steal_pct, 1)}% of the CPU time stolen by the hypervisor during the run. Default "
            f"backend: **{r.default_backend}**. Percentiles are medians over {r.repeats} runs.",
            "", "Versions: " + ", ".join(f"{k} {v}" for k, v in m.packages.items()), ""]
+    if m.reference_ms:
+        out[4:4] = [_reference_line(m), ""]
     out += ["## Targets", "", "| figure | target | measured | met | from |", "|---|---|---|---|---|"]
     for t in r.targets:
         met = "–" if t.met is None else ("yes" if t.met else "**no**")
@@ -1502,6 +1544,7 @@ def main(settings: Settings, out_dir: Path, scale: bool, plot: bool, http: bool,
         shutil.rmtree(work, ignore_errors=True)
     report.machine.load_avg_end = [round(x, 2) for x in os.getloadavg()]
     report.machine.steal_pct = steal.pct()
+    report.machine.reference_ms.append(reference_ms())
     report.notes.extend(default_notes(report))
     report.targets = check_targets(report)
     report.seconds = round(time.perf_counter() - t_start, 1)

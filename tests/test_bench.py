@@ -150,6 +150,16 @@ def test_reports_are_written_with_their_sections(tmp_path):
     assert all(p.stat().st_size > 1000 for p in pngs)
 
 
+def test_the_machine_speed_reference_is_recorded_and_reported():
+    machine = bench.machine_info()
+    assert len(machine.reference_ms) == 1 and 0 < machine.reference_ms[0] < 10_000
+    machine.reference_ms.append(bench.reference_ms(rounds=2))
+    md = bench.render_markdown(bench.BenchReport(created="now", machine=machine, default_backend="onnx",
+                                                 repeats=1))
+    start, end = machine.reference_ms
+    assert f"fixed pure-Python workload took {start} ms at the start and {end} ms at the end" in md
+
+
 def test_case_variants_differ_in_text_but_not_in_tokens():
     q = "Which directorate deals with the UN Security Council?"
     variants = [bench.case_variant(q, n) for n in range(64)]
