@@ -19,6 +19,7 @@ import numpy as np
 
 from ingest.label import codes_in
 
+from .conversation import REMIT_VERBS
 from .models import Routing
 from .retrieve import Retrieval
 
@@ -87,8 +88,7 @@ _TIMELY = re.compile(
 # A question about who handles a topic (not about a person: "Who chairs the Human Rights Council this year?").
 _REMIT = re.compile(
     r"\bwhich\s+(?:[\w-]+\s+)?(?:directorates?|services?|units?|departments?|teams?|offices?)\b"
-    r"|\bwho\s+(?:[\w'-]+\s+){0,4}?(?:handles|deals\s+with|is\s+responsible\s+for|is\s+in\s+charge\s+of|covers|coordinates|"
-    r"manages|follows|works\s+on|looks\s+after)\b",
+    rf"|\bwho\s+(?:[\w'-]+\s+){{0,4}}?(?:{REMIT_VERBS}|works\s+on)\b",
     re.IGNORECASE)
 # Facts of another kind: who founded or won something, the outcome of an event, a ranking, a list of
 # companies, ministers or organisations, statistics about a country. The pages describe remits and policy

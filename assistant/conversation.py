@@ -127,11 +127,13 @@ _ROUTE_FRAME = re.compile(
     r"teams?|office)|qui|quelle\s+direction|"
     r"quel\s+service|welke\s+(?:directie|dienst)|wie|wer|welche\s+(?:direktion|abteilung|dienststelle))\b",
     re.IGNORECASE)
+# The verbs of "who <verb> X" that ask which unit holds a topic.
+REMIT_VERBS = (r"(?:deals\s+with|handles|is\s+responsible\s+for|manages|looks\s+after|covers|is\s+in\s+charge\s+of|"
+               r"follows|coordinates)")
 _TOPIC_FRAME = re.compile(
     r"^\s*(?:(?:can|could)\s+you\s+)?(?:please\s+)?(?:tell\s+me\s+(?:more\s+)?about|what\s+(?:is|are|does|do)\s+"
     r"(?:the\s+)?(?:dgm|fps|belgium)?\s*(?:do(?:ing)?\s+)?(?:about|on|regarding)?|explain|describe|"
-    r"who\s+(?:deals\s+with|handles|is\s+responsible\s+for|manages|looks\s+after|covers|is\s+in\s+charge\s+of|"
-    r"follows|coordinates)|which\s+(?:directorate|service|unit)\s+(?:deals\s+with|handles|is\s+responsible\s+for|"
+    rf"who\s+{REMIT_VERBS}|which\s+(?:directorate|service|unit)\s+(?:deals\s+with|handles|is\s+responsible\s+for|"
     r"manages|covers|is\s+in\s+charge\s+of|follows|coordinates))\s+",
     re.IGNORECASE)
 
