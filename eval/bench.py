@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import logging
@@ -475,8 +476,6 @@ def reference_ms(rounds: int = REFERENCE_ROUNDS) -> float:
     work). It is the same on every run, so its time says how fast the machine was when a report was made:
     on a shared virtual machine the same code's figures move with it between runs (a noisy neighbour or a
     lower clock shows here, not in the load average)."""
-    import gc
-
     best = math.inf
     gc.collect()
     enabled = gc.isenabled()
@@ -1235,13 +1234,14 @@ def _f(v: float | None, digits: int = 2) -> str:
     return "–" if v is None else f"{v:,.{digits}f}"
 
 
-def _reference_line(m: Machine) -> str:
+def _reference_lines(m: Machine) -> list[str]:
+    """The machine-speed paragraph, once the reference was timed at both ends of the run."""
     if len(m.reference_ms) != 2:
-        return ""
+        return []
     start, end = m.reference_ms
-    return (f"Machine speed: a fixed pure-Python workload took {start} ms at the start and {end} ms at the end of "
+    return [f"Machine speed: a fixed pure-Python workload took {start} ms at the start and {end} ms at the end of "
             f"the run (best of {REFERENCE_ROUNDS}); the same workload on another report's machine, or on this one "
-            "at another time, shows how much faster or slower the machine was.")
+            "at another time, shows how much faster or slower the machine was.", ""]
 
 
 def render_markdown(r: BenchReport) -> str:
@@ -1250,10 +1250,9 @@ def render_markdown(r: BenchReport) -> str:
            f"Run {r.created} in {r.seconds:.0f} s on **{m.cpu_model}, {m.cores} cores, {m.memory_gib} GiB** "
            f"({m.os}, Python {m.python}); load average {m.load_avg_start} at the start, {m.load_avg_end} at "
            f"the end; {_f(m.steal_pct, 1)}% of the CPU time stolen by the hypervisor during the run. Default "
-           f"backend: **{r.default_backend}**. Percentiles are medians over {r.repeats} runs.",
-           "", "Versions: " + ", ".join(f"{k} {v}" for k, v in m.packages.items()), ""]
-    if m.reference_ms:
-        out[4:4] = [_reference_line(m), ""]
+           f"backend: **{r.default_backend}**. Percentiles are medians over {r.repeats} runs.", "",
+           *_reference_lines(m),
+           "Versions: " + ", ".join(f"{k} {v}" for k, v in m.packages.items()), ""]
     out += ["## Targets", "", "| figure | target | measured | met | from |", "|---|---|---|---|---|"]
     for t in r.targets:
         met = "–" if t.met is None else ("yes" if t.met else "**no**")
