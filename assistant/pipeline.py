@@ -56,9 +56,10 @@ class Engine:
         self.names = {d.code: f"the {d.name} ({d.code})" for d in router.catalogue.directorates}
         self.doc_ids = frozenset(c.doc_id for c in index.chunks)
 
-    def embed(self, query: str) -> np.ndarray:
-        """The query's vector, of the text the router says to embed (a unit named by alias gets its name)."""
-        return self.embedder.encode_query(self.router.embedding_text(query))
+    def embed(self, query: str, named: dict[str, float] | None = None) -> np.ndarray:
+        """The query's vector, of the text the router says to embed (a unit named by alias gets its name).
+        ``named``: the units the query names (`Router.explicit`), when the caller has them already."""
+        return self.embedder.encode_query(self.router.embedding_text(query, named))
 
 
 class Assistant:
@@ -178,8 +179,9 @@ class Assistant:
             joined = " ".join([t.question for t in history] + [question])
             resolved = Resolved(joined, joined, None, bool(history))
 
+        named = engine.router.explicit(resolved.query)  # read by the embedding text and by the routing
         t = time.perf_counter()
-        qv = engine.embed(resolved.query) if opts.mode != "bm25" else None
+        qv = engine.embed(resolved.query, named) if opts.mode != "bm25" else None
         timings["embed"] = (time.perf_counter() - t) * 1000
         retrieval = engine.retriever.retrieve(resolved.query, k=top_k, query_vec=qv, doc_id=document,
                                               directorate=code, timings=timings, mode=opts.mode)
@@ -187,11 +189,12 @@ class Assistant:
 
         t = time.perf_counter()
         if qv is None and (opts.use_router or opts.use_abstention):  # keyword-only retrieval: embed for these
-            qv = engine.embed(resolved.query)
+            qv = engine.embed(resolved.query, named)
         if not opts.use_router or qv is None:
             routing = engine.router.top_label(hits)  # the naive baseline: the best passage's label
         else:
-            routing = engine.router.route(resolved.query, qv, hits, prior=resolved.prior, restrict=code)
+            routing = engine.router.route(resolved.query, qv, hits, prior=resolved.prior, restrict=code,
+                                          named=named)
         timings["route"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()

@@ -191,11 +191,13 @@ class Router:
                 found[code] = 1.0
         return found
 
-    def embedding_text(self, text: str) -> str:
+    def embedding_text(self, text: str, named: dict[str, float] | None = None) -> str:
         """What to embed for a question: one about a unit itself, named by code or alias alone ("Tell me about
         CoorMulti", "What does M4 do?"), gets the unit's full name appended. The embedding model does not know
-        in-house names: to it such a question is about an unknown word, and it reads like trivia."""
-        codes = self.explicit(text)
+        in-house names: to it such a question is about an unknown word, and it reads like trivia.
+
+        ``named``: `explicit` of the same text, when the caller has it already (`route` needs it too)."""
+        codes = self.explicit(text) if named is None else named
         if not codes:
             return text
         rest = " ".join(content_words(text))
@@ -269,7 +271,7 @@ class Router:
         return Routing(primary=None)
 
     def route(self, text: str, query_vec: np.ndarray, hits: Sequence[Hit], prior: str | None = None,
-              restrict: str | None = None) -> Routing:
+              restrict: str | None = None, named: dict[str, float] | None = None) -> Routing:
         """Route one (standalone) question.
 
         Args:
@@ -278,9 +280,10 @@ class Router:
             hits: the retrieved passages, best first.
             prior: the directorate of the conversation so far, a weak hint for follow-ups.
             restrict: a directorate the caller asked for; it is returned as the primary.
+            named: `explicit` of ``text``, when the caller has it already.
         """
         w = self.weights
-        explicit = self.explicit(text)
+        explicit = dict(self.explicit(text) if named is None else named)
         if restrict is not None:
             explicit[restrict] = 1.0  # the caller named the directorate, as if the question had
         keywords = self.keyword_scores(text)
