@@ -3,9 +3,9 @@
 One score cannot decide (an in-scope question's best cosine can be lower than an off-topic one's), so the
 decision combines: the best dense similarity to a passage and to a directorate's remit profile, the best
 BM25 score of the question's topical words, whether the two retrievers agree, whether the question names
-a directorate or one of its topics, and the question type: small talk, consular services, another
-country's policy, a request for a specific figure or person, or a fact of another kind (history, an event's
-outcome, a ranking), which the FPS pages never give.
+a directorate, one of its topics or a theme of the pages that no directorate holds, and the question type:
+small talk, consular services, another country's policy, a request for a specific figure or person, or a
+fact of another kind (history, an event's outcome, a ranking), which the FPS pages never give.
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ _OTHER_COUNTRY = re.compile(
 # Domestic and everyday matters that no foreign-policy page covers.
 _DOMESTIC = re.compile(
     r"\b(?:pensions?|tax(?:es)?|vat|unemployment|health\s+insurance|driving\s+licen[cs]e|parking|exchange\s+rate|"
-    r"stock\s+market|parliament\s+votes?\s+a\s+law|federal\s+parliament)\b",
+    r"stock\s+market|parliament\s+votes?\s+a\s+law|federal\s+parliament|restaurants?|"
+    r"(?:electricity|gas|energy|fuel|petrol)\s+(?:bills?|prices?|suppliers?|tariffs?)|price\s+of\s+(?:electricity|gas|"
+    r"fuel|petrol))\b",
     re.IGNORECASE)
 # A specific figure, date, person or piece of news: the pages describe remits; they give no names, no
 # contact details, no news, and figures only where a passage holds a number (checked in scope_features).
@@ -102,7 +104,8 @@ _FACTOID = re.compile(
     rf"|\b{_SUPERLATIVE}\b[^?.]*\bin\s+the\s+world\b"
     rf"|\b{_SUPERLATIVE}\s+(?:arm(?:y|ies)|countr(?:y|ies)|cit(?:y|ies)|econom(?:y|ies)|compan(?:y|ies)|militar(?:y|ies))\b"
     r"|\bwhich\s+(?:\w+\s+)?(?:minister|ministers|ambassadors?|politicians?|companies|company|firms?|ngos?|banks?|"
-    r"people|persons?|countries|states|cities|airlines|universities)\b"
+    r"people|persons?|countries|states|cities|airlines|universities|suppliers?|providers?|brands?|shops?|stores?|"
+    r"restaurants?|hotels?)\b"
     r"|\bwhat\s+(?:happened|was\s+decided)\b|\bwhat(?:'s|\s+is|\s+are)\s+the\s+best\b"
     r"|\bpopulation\s+of\b|\bgdp\b",
     re.IGNORECASE)
@@ -192,7 +195,8 @@ def scope_features(question: str, retrieval: Retrieval, routing: Routing | None,
     qtype = question_type(question)
     top_d = {i for i, _ in retrieval.dense[:3]}
     top_b = {i for i, _ in retrieval.bm25[:3]}
-    named = bool(routing is not None and (routing.signals.get("explicit") or routing.signals.get("keywords")))
+    named = bool(routing is not None and (routing.signals.get("explicit") or routing.signals.get("keywords")
+                                          or routing.signals.get("themes")))
     return {
         "dense_max": retrieval.dense[0][1] if retrieval.dense else 0.0,
         "profile_max": routing.profile_max if routing is not None else 0.0,

@@ -160,6 +160,8 @@ class Router:
                                       if _is_acronym(k)]
         self._stemmed = _StemMatcher({d.code: [k for k in dict.fromkeys(d.keywords) if not _is_acronym(k)]
                                       for d in catalogue.directorates})
+        # The themes that no unit holds have words of their own: "migration" names a topic of the pages too.
+        self._theme_words = _StemMatcher({t.name: list(t.keywords) for t in catalogue.themes if t.keywords})
 
         def embedded(texts: list[str]) -> np.ndarray:
             vecs = stored(texts) if stored is not None else None
@@ -290,7 +292,8 @@ class Router:
         labels = self.label_scores(hits)
         sim, profile_max = self.similarity(query_vec)
         desc, descriptor_max = self.descriptor_similarity(query_vec)
-        signals = {"explicit": explicit, "keywords": keywords, "labels": labels,
+        signals = {"explicit": explicit, "keywords": keywords, "themes": self._theme_words.scores(text),
+                   "labels": labels,
                    "similarity": {c: round(v, 4) for c, v in sim.items() if v >= 0.01},
                    "descriptors": {c: round(v, 4) for c, v in desc.items() if v >= 0.01}}
         score = {c: w.explicit * explicit.get(c, 0.0) + w.keyword * _saturate(keywords.get(c, 0.0))

@@ -111,6 +111,7 @@ def load_themes(path: Path, codes: tuple[str, ...] = KNOWN_CODES) -> tuple[Theme
                 headings=_str_list(path, label, "headings", entry["headings"] or []),
                 anchors=_str_list(path, label, "anchors", entry["anchors"] or []),
                 outside_dgm=outside,
+                keywords=_str_list(path, label, "keywords", entry.get("keywords") or []),
             )
         )
     return tuple(out)

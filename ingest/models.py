@@ -146,10 +146,13 @@ class Theme:
     headings: tuple[str, ...] = ()
     anchors: tuple[str, ...] = ()
     outside_dgm: str = ""  # who handles it when no DGM unit does
+    # Words that name the theme in a question; given for the themes no DGM unit holds, whose topics no unit's
+    # keywords name (a question about migration names a topic of the pages, though no directorate's).
+    keywords: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {"name": self.name, "directorates": list(self.directorates), "headings": list(self.headings),
-                "anchors": list(self.anchors), "outside_dgm": self.outside_dgm}
+                "anchors": list(self.anchors), "outside_dgm": self.outside_dgm, "keywords": list(self.keywords)}
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,8 @@ class Catalogue:
             directorates=tuple(Directorate(**{**x, "aliases": tuple(x["aliases"]), "keywords": tuple(x["keywords"]),
                                               "shared_with": tuple(x["shared_with"])}) for x in d["directorates"]),
             themes=tuple(Theme(name=t["name"], directorates=tuple(t["directorates"]), headings=tuple(t["headings"]),
-                               anchors=tuple(t["anchors"]), outside_dgm=t.get("outside_dgm", ""))
+                               anchors=tuple(t["anchors"]), outside_dgm=t.get("outside_dgm", ""),
+                               keywords=tuple(t.get("keywords", ())))
                          for t in d.get("themes", ())),
         )
 

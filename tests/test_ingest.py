@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingest import (
+    Catalogue,
     CatalogueError,
     CorpusError,
     chunk_corpus,
@@ -159,6 +160,10 @@ def test_catalogue_loads_all_ten_units():
     assert cat.get("MD8").shared_with == ("DGD",)
     assert "NATO" in cat.get("M1").keywords and "cyber" in cat.get("M4").keywords
     assert "death penalty" in cat.get("M3").keywords and "radicalisation" in cat.get("M7").keywords
+    # The themes no unit holds carry the words that name them, and keep them through the index's copy.
+    migration = cat.theme("Asylum and migration")
+    assert migration is not None and not migration.directorates and "human trafficking" in migration.keywords
+    assert Catalogue.from_dict(cat.to_dict()) == cat
 
 
 def test_catalogue_errors_name_file_and_entry(tmp_path):

@@ -168,6 +168,11 @@ def test_the_shipped_question_model_reads_the_kind_of_question(assistant):
     ("How much did Belgium pay to the UN last year?", "specific"),
     ("How much does Belgium pay to the UN?", "figure"),
     ("Which directorate deals with French-speaking countries?", "policy"),
+    # Consumer matters: a supplier, a shop or a restaurant, prices of energy
+    ("Which energy supplier is the cheapest in Brussels?", "domestic"),
+    ("What is the price of electricity in Belgium this month?", "domestic"),
+    ("Which hotels are close to the European Parliament?", "factoid"),
+    ("Does Belgium follow the International Energy Agency?", "policy"),
 ])
 def test_question_types(question, kind):
     assert question_type(question) == kind
@@ -187,6 +192,24 @@ def test_development_theme_names_no_directorate(assistant):
     assert not ans.abstained
     assert ans.directorate is None
     assert "No DGM directorate" in ans.answer and "DGD" in ans.answer
+
+
+@pytest.mark.parametrize("question, theme, passage", [
+    ("What does the FPS say about human trafficking?", "Asylum and migration", "human trafficking"),
+    ("What does the FPS say about migration?", "Asylum and migration", "migration"),
+    ("What is Belgium's foreign policy on asylum?", "Asylum and migration", "migration"),
+])
+def test_a_theme_no_directorate_holds_is_answered_with_its_passage(assistant, question, theme, passage):
+    """A question naming a theme of the pages that no DGM unit holds names a topic all the same: it is
+    answered from the theme's passage, saying that no directorate is named for it, not declined."""
+    engine = assistant.engine
+    qv = engine.embed(question)
+    routing = engine.router.route(question, qv, list(engine.retriever.retrieve(question, 5, query_vec=qv).hits))
+    assert theme in routing.signals["themes"]
+    ans = assistant.ask(question)
+    assert not ans.abstained and ans.directorate is None
+    assert "No DGM directorate" in ans.answer
+    assert any(passage in c.text.lower() and c.title for c in ans.citations[:2])
 
 
 def test_citation_numbers_match_listed_passages(assistant):
