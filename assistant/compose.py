@@ -99,11 +99,15 @@ def compose(query: str, hits: Sequence[Hit], citations: Sequence[Citation], rout
     # unit, only if the passage is labelled with that unit: the second-ranked passage is often another topic
     # altogether ("food security" under a death-penalty question, election observers under a cybersecurity
     # one, by the word "part"), which put unrelated text in the answer.
+    # Likewise an answer about a theme no unit holds quotes only that theme's passages ("human rights" under a
+    # human-trafficking question, by the word "human").
     on_topic = {m.code for m in (routing.primary, routing.secondary) if m is not None} if routing else set()
+    theme = set(hits[0].chunk.themes) if routing is not None and routing.no_fit and hits else set()
     for rank, h in enumerate(hits[:depth]):
         if len(used) >= max_passages:
             break
-        if h.chunk.id in used or (rank > 0 and on_topic and not on_topic.intersection(h.chunk.directorates)):
+        if h.chunk.id in used or (rank > 0 and on_topic and not on_topic.intersection(h.chunk.directorates)) \
+                or (rank > 0 and theme and not theme.intersection(h.chunk.themes)):
             continue
         picked = best_sentences(query, h.chunk, limit=2, fallback=rank == 0)
         if not picked:
