@@ -473,9 +473,10 @@ REFERENCE_ROUNDS = 5
 
 def reference_ms(rounds: int = REFERENCE_ROUNDS) -> float:
     """Best-of-``rounds`` time, in ms, of a fixed pure-Python workload (integer arithmetic, dict and string
-    work). It is the same on every run, so its time says how fast the machine was when a report was made:
-    on a shared virtual machine the same code's figures move with it between runs (a noisy neighbour or a
-    lower clock shows here, not in the load average)."""
+    work). It is the same on every run, so its time says how fast the machine ran Python code when a report
+    was made: on a shared virtual machine the same code's figures move with it between runs (a noisy
+    neighbour or a lower clock shows here, not in the load average). The int8 model's speed can move without
+    it (2026-11-24 04:13: 22.7 ms here, as fast as ever, while a query took 3.5 ms instead of 2.9)."""
     best = math.inf
     gc.collect()
     enabled = gc.isenabled()
@@ -1241,7 +1242,9 @@ def _reference_lines(m: Machine) -> list[str]:
     start, end = m.reference_ms
     return [f"Machine speed: a fixed pure-Python workload took {start} ms at the start and {end} ms at the end of "
             f"the run (best of {REFERENCE_ROUNDS}); the same workload on another report's machine, or on this one "
-            "at another time, shows how much faster or slower the machine was.", ""]
+            "at another time, shows how much faster or slower the machine ran Python code. It does not see "
+            "everything: the model's own speed (the query embedding by thread count, below) has moved by a "
+            "third between runs while this workload took the same time.", ""]
 
 
 def render_markdown(r: BenchReport) -> str:
