@@ -106,14 +106,19 @@ class _StemMatcher:
         return tuple(f"={t}" if t in _VERB_FORMS else s
                      for t, s in zip(tokens, self._stemmer.stemWords(tokens), strict=True))
 
-    def scores(self, text: str) -> dict[str, float]:
-        """Per unit, the summed weight of its distinct keywords found in ``text``."""
+    def matches(self, text: str) -> list[tuple[int, int, tuple[str, ...], str, float]]:
+        """Each keyword found in ``text``: its first and past-the-end word positions, stems, owner and weight."""
         words = self.stems(text)
+        return [(i, i + len(stems), stems, code, weight) for i, w in enumerate(words)
+                for stems, code, weight in self._by_first.get(w, ()) if words[i:i + len(stems)] == stems]
+
+    def scores(self, text: str, inside: Sequence[tuple[int, int]] = ()) -> dict[str, float]:
+        """Per unit, the summed weight of its distinct keywords found in ``text``, except those lying within
+        one of the word spans ``inside`` (the positions `matches` gives)."""
         found: dict[tuple[str, ...], tuple[str, float]] = {}
-        for i, w in enumerate(words):
-            for stems, code, weight in self._by_first.get(w, ()):
-                if words[i:i + len(stems)] == stems:
-                    found[stems + (code,)] = (code, weight)
+        for i, j, stems, code, weight in self.matches(text):
+            if not any(a <= i and j <= b for a, b in inside):
+                found[stems + (code,)] = (code, weight)
         out: dict[str, float] = {}
         for code, weight in found.values():
             out[code] = out.get(code, 0.0) + weight
@@ -213,9 +218,10 @@ class Router:
             return text  # named in full already
         return f"{text} ({'; '.join(f'{self.directorate(c).name} ({c})' for c in unnamed)})"
 
-    def keyword_scores(self, text: str) -> dict[str, float]:
-        """Per unit, the summed weight of its keywords in ``text``: acronyms exactly, other words by stem."""
-        out = self._stemmed.scores(text)
+    def keyword_scores(self, text: str, inside: Sequence[tuple[int, int]] = ()) -> dict[str, float]:
+        """Per unit, the summed weight of its keywords in ``text``: acronyms exactly, other words by stem
+        (except those within the word spans ``inside``)."""
+        out = self._stemmed.scores(text, inside)
         lowered = text.lower()
         for code, pats in self._acronyms.items():
             s = sum(w for p, w in pats if p.search(text, lowered))
@@ -288,11 +294,17 @@ class Router:
         explicit = dict(self.explicit(text) if named is None else named)
         if restrict is not None:
             explicit[restrict] = 1.0  # the caller named the directorate, as if the question had
-        keywords = self.keyword_scores(text)
+        # A unit's keyword inside the name of a theme no unit holds is that theme's word, not the unit's:
+        # "budget" (M0.0's) in "the Peace Building budget".
+        theme_hits = self._theme_words.matches(text)
+        themes: dict[str, float] = {}
+        for _, _, _, name, weight in {m[2:4]: m for m in theme_hits}.values():
+            themes[name] = themes.get(name, 0.0) + weight
+        keywords = self.keyword_scores(text, inside=[(i, j) for i, j, *_ in theme_hits])
         labels = self.label_scores(hits)
         sim, profile_max = self.similarity(query_vec)
         desc, descriptor_max = self.descriptor_similarity(query_vec)
-        signals = {"explicit": explicit, "keywords": keywords, "themes": self._theme_words.scores(text),
+        signals = {"explicit": explicit, "keywords": keywords, "themes": themes,
                    "labels": labels,
                    "similarity": {c: round(v, 4) for c, v in sim.items() if v >= 0.01},
                    "descriptors": {c: round(v, 4) for c, v in desc.items() if v >= 0.01}}
