@@ -83,15 +83,14 @@ class Assistant:
 
     # -- construction -------------------------------------------------------------------------------------
     @staticmethod
-    def build_engine(index: SearchIndex, embedder: Embedder, *, candidates: int = 20, fusion: str = "scores",
-                     rrf_k: int = 60, dense_weight: float = 0.65, bm25_weight: float = 0.35, mmr_lambda: float = 0.8,
-                     mode: str = "hybrid", reranker=None, router_weights: RouterWeights | None = None) -> Engine:
+    def build_engine(index: SearchIndex, embedder: Embedder, *, router_weights: RouterWeights | None = None,
+                     **retrieval) -> Engine:
+        """The engine of ``index``; ``retrieval``: the `Retriever`'s knobs (candidates, fusion, weights, ...),
+        each defaulting to the settings' value."""
         if index.catalogue is None:
             raise InputError("index", f"the index at {index.path} has no directorate catalogue; "
                              "run `dgm-assistant build` to rebuild it")
-        retriever = Retriever(index, embedder, candidates=candidates, rrf_k=rrf_k, dense_weight=dense_weight,
-                              bm25_weight=bm25_weight, mmr_lambda=mmr_lambda, mode=mode, reranker=reranker,
-                              fusion=fusion)
+        retriever = Retriever(index, embedder, **retrieval)
         router = Router(index.catalogue, embedder, index.chunks, router_weights, stored=index.vectors_of)
         return Engine(index, embedder, retriever, router)
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from index import Embedder, SearchIndex
 
+from .config import Settings
 from .models import Hit
 
 # Words that frame a question ("which directorate handles ...") without saying what it is about. They are
@@ -53,8 +54,13 @@ def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int = 60) -> dict[in
     return fused
 
 
-def score_fusion(dense: Sequence[tuple[int, float]], bm25: Sequence[tuple[int, float]], dense_weight: float = 0.65,
-                 bm25_weight: float = 0.35) -> dict[int, float]:
+def _default(name: str):
+    """The settings' default for a retrieval knob: its one value, which the retriever's defaults repeat."""
+    return Settings.model_fields[name].default
+
+
+def score_fusion(dense: Sequence[tuple[int, float]], bm25: Sequence[tuple[int, float]], dense_weight: float,
+                 bm25_weight: float) -> dict[int, float]:
     """Weighted sum of each candidate's dense cosine and its BM25 score over the query's best BM25 score (0
     where a retriever did not return it). Unlike rank fusion, it keeps how far ahead of the rest a passage is:
     a clear dense winner is not overtaken by a passage that two retrievers both rank middling."""
@@ -117,9 +123,10 @@ class Retriever:
         reranker: an optional sentence-transformers ``CrossEncoder`` applied to the fused candidates.
     """
 
-    def __init__(self, index: SearchIndex, embedder: Embedder, candidates: int = 20, rrf_k: int = 60,
-                 dense_weight: float = 0.65, bm25_weight: float = 0.35, mmr_lambda: float = 0.8,
-                 mode: str = "hybrid", reranker=None, fusion: str = "scores") -> None:
+    def __init__(self, index: SearchIndex, embedder: Embedder, candidates: int = _default("candidates"),
+                 rrf_k: int = _default("rrf_k"), dense_weight: float = _default("dense_weight"),
+                 bm25_weight: float = _default("bm25_weight"), mmr_lambda: float = _default("mmr_lambda"),
+                 mode: str = _default("retrieval_mode"), reranker=None, fusion: str = _default("fusion")) -> None:
         if candidates < 1:
             raise ValueError(f"candidates must be at least 1, got {candidates}")
         if mode not in ("hybrid", "dense", "bm25"):
