@@ -113,14 +113,20 @@ class _StemMatcher:
                 for stems, code, weight in self._by_first.get(w, ()) if words[i:i + len(stems)] == stems]
 
     def scores(self, text: str, inside: Sequence[tuple[int, int]] = ()) -> dict[str, float]:
-        """Per unit, the summed weight of its distinct keywords found in ``text``, except those lying within
-        one of the word spans ``inside`` (the positions `matches` gives)."""
-        found: dict[tuple[str, ...], tuple[str, float]] = {}
-        for i, j, stems, code, weight in self.matches(text):
+        """Per unit, the summed weight of its distinct keywords found in ``text`` (see `total`)."""
+        return self.total(self.matches(text), inside)
+
+    @staticmethod
+    def total(found: Sequence[tuple[int, int, tuple[str, ...], str, float]],
+              inside: Sequence[tuple[int, int]] = ()) -> dict[str, float]:
+        """Per owner, the summed weight of its distinct keywords among ``found`` (what `matches` gives), except
+        those lying within one of the word spans ``inside``."""
+        distinct: dict[tuple[str, ...], tuple[str, float]] = {}
+        for i, j, stems, code, weight in found:
             if not any(a <= i and j <= b for a, b in inside):
-                found[stems + (code,)] = (code, weight)
+                distinct[stems + (code,)] = (code, weight)
         out: dict[str, float] = {}
-        for code, weight in found.values():
+        for code, weight in distinct.values():
             out[code] = out.get(code, 0.0) + weight
         return out
 
@@ -297,9 +303,7 @@ class Router:
         # A unit's keyword inside the name of a theme no unit holds is that theme's word, not the unit's:
         # "budget" (M0.0's) in "the Peace Building budget".
         theme_hits = self._theme_words.matches(text)
-        themes: dict[str, float] = {}
-        for _, _, _, name, weight in {m[2:4]: m for m in theme_hits}.values():
-            themes[name] = themes.get(name, 0.0) + weight
+        themes = _StemMatcher.total(theme_hits)
         keywords = self.keyword_scores(text, inside=[(i, j) for i, j, *_ in theme_hits])
         labels = self.label_scores(hits)
         sim, profile_max = self.similarity(query_vec)
