@@ -710,7 +710,7 @@ def bench_quality(assistant, variant: str, qa_files: Sequence[Path], top_k: int 
 # -- HTTP -------------------------------------------------------------------------------------------------
 def serve_command() -> list[str]:
     exe = Path(sys.executable).with_name("dgm-assistant")
-    return [str(exe), "serve"] if exe.is_file() else [sys.executable, "-m", "assistant.cli", "serve"]
+    return [str(exe), "serve"] if exe.is_file() else [sys.executable, "-m", "cli", "serve"]
 
 
 @contextlib.contextmanager

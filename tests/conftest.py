@@ -85,7 +85,7 @@ def _cli() -> list[str]:
     import sys
 
     script = Path(sys.executable).with_name("dgm-assistant")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
 
 
 class Service:

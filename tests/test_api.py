@@ -436,7 +436,7 @@ def test_a_loaded_index_is_kept_out_of_full_garbage_collections(settings, built_
 
 
 def test_missing_demo_page_is_404(settings, assistant, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr("assistant.api.STATIC_DIR", tmp_path)
+    monkeypatch.setattr("assistant.api.routes.STATIC_DIR", tmp_path)
     app = create_app(settings.model_copy(update={"watch_index_s": 0}), assistant=assistant)
     with serve_in_thread(app) as url:
         assert httpx.get(url + "/").status_code == 404

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.feedback import FeedbackWriter
+from assistant.api.feedback import FeedbackWriter
 from index.embedders import PACKAGED_MODEL, embedder_name, int8_reduce_range
 from index.onnx import quantized_file
 
@@ -36,7 +36,7 @@ QUESTIONS = [
 
 def _cli() -> list[str]:
     script = Path(sys.executable).with_name("dgm-assistant")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "assistant.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -139,7 +139,7 @@ def test_concurrent_feedback_posts_lose_and_tear_nothing(live_server) -> None:
 _WRITER_SCRIPT = """
 import sys, threading
 from pathlib import Path
-from assistant.feedback import FeedbackWriter
+from assistant.api.feedback import FeedbackWriter
 w = FeedbackWriter(Path(sys.argv[1]), int(sys.argv[2]))
 def run(t):
     for i in range(25):

@@ -35,7 +35,7 @@ def small_qa(tmp_path_factory) -> Path:
 
 def _run(args: list[str], index_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "DGM_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "assistant.cli", "eval", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "cli", "eval", *args], capture_output=True, text=True,
                           env=env, timeout=600)
 
 

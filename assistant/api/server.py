@@ -11,10 +11,10 @@ from types import FrameType
 from index import IndexMismatchError, IndexMissingError, SearchIndex
 from index.embedders import embedder_name
 
-from . import factory
-from .api import SETTINGS_ENV
-from .config import Settings
-from .logging_setup import log_config
+from .. import factory
+from ..config import Settings
+from .deps import SETTINGS_ENV
+from .logs import log_config
 
 # Seconds uvicorn waits for requests in flight after SIGTERM before cancelling them.
 GRACEFUL_SHUTDOWN_S = 30
@@ -82,7 +82,7 @@ def run(settings: Settings, console) -> int:
 
     previous = {sig: signal.signal(sig, note) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        uvicorn.run("assistant.api:create_app", factory=True, host=settings.host, port=settings.port,
+        uvicorn.run("assistant.api.app:create_app", factory=True, host=settings.host, port=settings.port,
                     workers=settings.workers, log_config=log_config(), access_log=False, server_header=False,
                     timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="on")
     except SystemExit as exc:  # uvicorn exits when it cannot start (e.g. the port is taken)

@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ingest.models import Directorate
 
-from .conversation import SESSION_ID_RE
-from .models import Answer, Citation, DirectorateMatch
-from .pipeline import MAX_TOP_K
+from ..conversation import SESSION_ID_RE
+from ..models import Answer, Citation, DirectorateMatch
+from ..pipeline import MAX_TOP_K
 
 
 class _Request(BaseModel):

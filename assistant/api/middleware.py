@@ -17,7 +17,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .logging_setup import ACCESS_LOGGER
+from .logs import ACCESS_LOGGER
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 

@@ -15,9 +15,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from ingest.errors import DGMError
-
-from .config import Settings
+from assistant.config import Settings
+from assistant.errors import DGMError
 
 app = typer.Typer(help="The DGM Assistant: cited answers on Belgium's multilateral policy and the DGM's "
                        "directorates.", no_args_is_help=True, add_completion=False)
@@ -60,7 +59,7 @@ def build(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary")] = False,
 ) -> None:
     """Build the index: corpus -> chunks -> embeddings -> FAISS + BM25 (unchanged chunks are not re-embedded)."""
-    from .factory import build as do_build
+    from assistant.factory import build as do_build
 
     try:
         settings = _settings(corpus_dir=corpus, index_dir=index, index_type=index_type)
@@ -107,7 +106,7 @@ def ask(
     index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
 ) -> None:
     """Answer one question: the answer, the cited passages with source and section, the directorate."""
-    from .factory import load_assistant
+    from assistant.factory import load_assistant
 
     try:
         settings = _settings(index_dir=index)
@@ -168,8 +167,8 @@ def evaluate(
     else:
         from dataclasses import replace
 
-        from .factory import load_assistant
-        from .pipeline import Assistant
+        from assistant.factory import load_assistant
+        from assistant.pipeline import Assistant
 
         try:
             full = load_assistant(_settings(index_dir=index))
@@ -210,7 +209,7 @@ def serve(
     index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
 ) -> None:
     """Serve the HTTP API, the widget and its demo page (builds the index first if there is none)."""
-    from .server import run
+    from assistant.api.server import run
 
     try:
         settings = _settings(host=host, port=port, workers=workers, index_dir=index)

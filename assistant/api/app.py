@@ -1,0 +1,115 @@
+"""The app factory: assembles routes, middleware, error mapping, metrics and the lifespan; nothing else.
+
+The model and index load once per worker in the lifespan, off the event loop; model work runs in a bounded
+thread pool, so health checks answer at once while questions are being answered.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Response
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_fastapi_instrumentator import Instrumentator, metrics
+from slowapi import Limiter
+from slowapi.util import get_remote_address
+
+from ..config import Settings
+from ..models import Answer
+from ..pipeline import Assistant
+from .deps import settings_from_env
+from .errors import add_exception_handlers
+from .feedback import FeedbackWriter
+from .lifespan import lifespan
+from .middleware import BodyLimitMiddleware, RequestContextMiddleware, content_security_policy
+from .routes import api_router, static_router
+
+LOADING = "loading the model and the index"
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class AnswerMetrics:
+    """Prometheus counters of what the assistant answered (request counts and latencies come from the
+    instrumentator)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.answers = Counter("dgm_answers_total", "Answers given, by directorate ('none' if unrouted)",
+                               ["directorate"], registry=registry)
+        self.abstentions = Counter("dgm_abstentions_total", "Questions the assistant declined as not covered",
+                                   registry=registry)
+        self.reloads = Counter("dgm_index_reloads_total", "Rebuilt indexes swapped in", registry=registry)
+
+    def observe(self, answer: Answer) -> None:
+        if answer.abstained:
+            self.abstentions.inc()
+        else:
+            self.answers.labels(answer.directorate.code if answer.directorate else "none").inc()
+
+
+def mount_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs with its files from the ``swagger-ui-bundle`` package (nothing from a CDN)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-static", StaticFiles(directory=swagger_ui_path), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="DGM Assistant — API",
+                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-static/swagger-ui.css",
+                                   swagger_favicon_url="/docs-static/favicon-32x32.png")
+
+
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+    """Assemble the service.
+
+    Args:
+        settings: the configuration; read from the environment when None (uvicorn's ``factory=True``).
+        assistant: a ready assistant (tests share one); loaded in the lifespan when None.
+
+    Returns:
+        The FastAPI app. ``/api/ready`` answers 503 until the assistant is loaded.
+    """
+    settings = settings or settings_from_env()
+    app = FastAPI(
+        title="DGM Assistant",
+        version="0.1.0",
+        summary="Cited answers on Belgium's multilateral policy and the DGM directorate handling each topic.",
+        lifespan=lifespan(settings, assistant),
+        docs_url=None,  # served below from the swagger-ui-bundle package: no CDN, works offline
+        redoc_url=None,
+    )
+    mount_docs(app)
+    # Sessions in Redis mean several replicas: count the rate limit there too, in memory if Redis fails.
+    # Rate-limit headers only on 429 answers (`rate_limit_headers`), not on every answer.
+    limiter = Limiter(key_func=get_remote_address, headers_enabled=False, storage_uri=settings.session_url,
+                      key_prefix="dgm-ratelimit", in_memory_fallback_enabled=bool(settings.session_url),
+                      swallow_errors=True)
+    registry = CollectorRegistry()
+    app.state.settings = settings
+    app.state.limiter = limiter
+    app.state.assistant = None
+    app.state.not_ready = LOADING
+    app.state.metrics = AnswerMetrics(registry)
+    app.state.feedback = FeedbackWriter(settings.feedback_path, settings.feedback_max_bytes)
+
+    app.include_router(api_router(settings, limiter))
+    app.include_router(static_router())
+    add_exception_handlers(app)
+
+    # Middleware runs outermost-last-added: request context -> CORS -> metrics -> body limit -> routes.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Request counts and latency histograms by route, method and exact status (422, 429 and 503 matter here).
+    instrumentator = Instrumentator(registry=registry, excluded_handlers=["/metrics"], should_group_status_codes=False)
+    instrumentator.add(metrics.requests(registry=registry))
+    instrumentator.add(metrics.latency(registry=registry, buckets=LATENCY_BUCKETS_S))
+    instrumentator.instrument(app).expose(app, endpoint="/metrics", include_in_schema=False)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "X-Request-ID"],
+                           expose_headers=["X-Request-ID", "Retry-After"], max_age=600)
+    docs = ["/docs"]
+    app.add_middleware(RequestContextMiddleware, csp=content_security_policy(settings.cors_origins),
+                       docs_paths=docs)
+    return app

@@ -1,0 +1,109 @@
+"""The lifespan: load the model and index once per worker, off the event loop, and swap in rebuilt indexes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+import anyio
+from fastapi import FastAPI
+
+from .. import factory
+from ..config import Settings
+from ..errors import DGMError
+from ..pipeline import Assistant
+
+log = logging.getLogger(__name__)
+
+
+def _settle_heap() -> None:
+    """Move what is loaded now (model, index, catalogue) out of the garbage collector's sight.
+
+    A full collection walks every tracked object, the loaded assistant's too: about 45 ms here, a pause that
+    every request in flight waits out. Frozen objects are skipped (a full collection then takes well under
+    1 ms); they are still freed by reference counting. After an index swap the heap is unfrozen, so that the
+    old engine's reference cycles can be collected, and settled again.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+async def _load(app: FastAPI, settings: Settings) -> None:
+    try:
+        app.state.assistant = await anyio.to_thread.run_sync(factory.load_assistant, settings)
+        _settle_heap()
+        log.info("ready: index %s", app.state.assistant.engine.index.path)
+    except (DGMError, ValueError, OSError) as exc:
+        app.state.not_ready = f"the index could not be loaded: {exc}"
+        log.error("%s", app.state.not_ready)
+    except Exception as exc:  # anything else must still show in /api/ready, not leave it "loading" forever
+        app.state.not_ready = f"the assistant could not be loaded ({exc.__class__.__name__}: {exc})"
+        log.exception("%s", app.state.not_ready)
+
+
+async def _watch_index(app: FastAPI, settings: Settings, wake: asyncio.Event) -> None:
+    """Swap in a rebuilt index: every ``watch_index_s`` seconds, or at once when woken (SIGHUP)."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=settings.watch_index_s or None)
+        wake.clear()
+        assistant: Assistant | None = app.state.assistant
+        if assistant is None:
+            continue
+        kwargs = factory.engine_kwargs(settings, reranker=assistant.engine.retriever.reranker)
+        try:
+            swapped = await anyio.to_thread.run_sync(partial(assistant.reload_if_changed, settings.index_dir,
+                                                             **kwargs))
+        except Exception as exc:  # a broken or half-removed build: keep serving the current index, retry
+            log.warning("index reload failed, keeping %s: %s: %s", assistant.engine.index.path,
+                        exc.__class__.__name__, exc)
+            continue
+        if swapped:
+            app.state.metrics.reloads.inc()
+            gc.unfreeze()  # the old engine, frozen with the rest, can be collected now
+            _settle_heap()
+
+
+def lifespan(settings: Settings, assistant: Assistant | None):
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        app.state.model_limiter = anyio.CapacityLimiter(settings.model_threads)
+        tasks: list[asyncio.Task] = []
+        if assistant is not None:
+            app.state.assistant = assistant
+        elif settings.workers > 1:
+            # Workers share one listening socket and uvicorn starts accepting only after this startup: loading
+            # here keeps a worker that is still loading from taking requests (and answering 503) while its
+            # siblings are ready.
+            await _load(app, settings)
+        else:
+            # One process: accept at once, so /api/health answers and /api/ready says "loading" meanwhile.
+            tasks.append(asyncio.create_task(_load(app, settings)))
+        wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        hup = False
+        try:
+            loop.add_signal_handler(signal.SIGHUP, wake.set)
+            hup = True
+        except (ValueError, RuntimeError, NotImplementedError, AttributeError):
+            pass  # not the main thread (tests) or no SIGHUP on this platform: polling only
+        if settings.watch_index_s > 0 or hup:
+            tasks.append(asyncio.create_task(_watch_index(app, settings, wake)))
+        try:
+            yield
+        finally:
+            if hup:
+                loop.remove_signal_handler(signal.SIGHUP)
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    return run

@@ -1,0 +1,103 @@
+"""The routes: the JSON API under ``/api`` and the widget's static files."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import FileResponse
+from slowapi import Limiter
+
+from ..config import Settings
+from .deps import AssistantDep
+from .schemas import (
+    AskRequest,
+    AskResponse,
+    DirectorateInfo,
+    ErrorResponse,
+    FeedbackRequest,
+    HealthResponse,
+    IndexInfo,
+    ReadyResponse,
+)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "Request body too large"},
+    429: {"model": ErrorResponse, "description": "Rate limit exceeded (see Retry-After)"},
+    503: {"model": ErrorResponse, "description": "The index is not loaded (yet)"},
+}
+
+
+def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
+    """The JSON API; built per app because the rate limit comes from the settings."""
+    router = APIRouter(prefix="/api", tags=["assistant"])
+
+    @router.post("/ask", response_model=AskResponse, responses=_ERRORS,
+                 summary="Answer a question with citations and the directorate that handles it")
+    @limiter.limit(settings.rate_limit)
+    async def ask(request: Request, response: Response, body: AskRequest,
+                  assistant: AssistantDep) -> AskResponse:
+        answer = await anyio.to_thread.run_sync(
+            partial(assistant.ask, body.question, session_id=body.session_id, top_k=body.top_k,
+                    directorate=body.directorate, document=body.document),
+            limiter=request.app.state.model_limiter)
+        request.app.state.metrics.observe(answer)
+        return AskResponse.from_answer(answer)
+
+    @router.post("/feedback", status_code=204, response_class=Response, responses=_ERRORS,
+                 summary="Record a thumbs up or down on an answer")
+    @limiter.limit(settings.rate_limit)
+    async def feedback(request: Request, body: FeedbackRequest) -> Response:
+        record = {**body.model_dump(), "request_id": request.state.request_id}
+        await anyio.to_thread.run_sync(request.app.state.feedback.write, record)
+        return Response(status_code=204)
+
+    @router.get("/directorates", response_model=list[DirectorateInfo], responses={503: _ERRORS[503]},
+                summary="The DGM's directorates and services, each with a starter question")
+    async def directorates(assistant: AssistantDep) -> list[DirectorateInfo]:
+        return [DirectorateInfo.from_directorate(d) for d in assistant.catalogue.directorates]
+
+    @router.get("/health", response_model=HealthResponse, summary="Liveness: the process answers")
+    async def health() -> HealthResponse:
+        return HealthResponse()
+
+    @router.get("/ready", response_model=ReadyResponse, responses={503: _ERRORS[503]},
+                summary="Readiness: the model and index are loaded; which index is in use")
+    async def ready(assistant: AssistantDep) -> ReadyResponse:
+        index = assistant.engine.index
+        m = index.manifest
+        return ReadyResponse(index=IndexInfo(path=str(index.path), chunks=len(index.chunks),
+                                             created_at=m.created_at, model=m.model, index_type=m.index_type,
+                                             corpus_fingerprint=m.corpus_fingerprint))
+
+    return router
+
+
+def static_router() -> APIRouter:
+    """The demo page and the widget's files, served from ``assistant/static`` as they are."""
+    router = APIRouter(include_in_schema=False)
+
+    def serve(name: str, media_type: str) -> FileResponse:
+        path = STATIC_DIR / name
+        if not path.is_file():
+            raise HTTPException(status_code=404, detail=f"{name} is not installed")
+        return FileResponse(path, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+    @router.get("/")
+    async def index_page() -> FileResponse:
+        return serve("index.html", "text/html; charset=utf-8")
+
+    @router.get("/widget.js")
+    async def widget_js() -> FileResponse:
+        return serve("widget.js", "text/javascript; charset=utf-8")
+
+    @router.get("/widget.css")
+    async def widget_css() -> FileResponse:
+        return serve("widget.css", "text/css; charset=utf-8")
+
+    return router

@@ -1,0 +1,5 @@
+"""`python -m cli`: the same command as `dgm-assistant`."""
+
+from cli import app
+
+app()
