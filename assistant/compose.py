@@ -10,7 +10,7 @@ from ingest.chunk import sentence_units
 from ingest.models import Block, Chunk
 
 from .models import Citation, Hit, Routing
-from .retrieve import focus_query
+from .question import focus_query
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

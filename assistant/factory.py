@@ -9,9 +9,9 @@ from index import BuildReport, SearchIndex, SentenceTransformerEmbedder, build_i
 from ingest import chunk_corpus
 
 from .config import Settings
-from .conversation import make_store
 from .pipeline import AskOptions, Assistant, Engine
 from .route import RouterWeights
+from .sessions import make_store
 from .tuning import load_tuned
 
 log = logging.getLogger(__name__)

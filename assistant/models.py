@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING
 
 from ingest.models import Chunk
+
+if TYPE_CHECKING:
+    from .question import Question
+    from .retrieve import Retrieval
+    from .scope import ScopeDecision
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,18 @@ class DirectorateMatch:
 
 
 @dataclass(frozen=True)
+class RoutingSignals:
+    """The evidence for each unit that routing weighed, per signal: unit code -> strength."""
+
+    explicit: dict[str, float] = field(default_factory=dict)  # named by code, name or alias
+    keywords: dict[str, float] = field(default_factory=dict)  # its listed topics found in the question
+    themes: dict[str, float] = field(default_factory=dict)  # theme name -> words of a theme no unit holds
+    labels: dict[str, float] = field(default_factory=dict)  # the top passages' labels, by rank
+    similarity: dict[str, float] = field(default_factory=dict)  # softmax over remit-profile cosines
+    descriptors: dict[str, float] = field(default_factory=dict)  # softmax over best name/keyword cosines
+
+
+@dataclass(frozen=True)
 class Routing:
     """The routing decision and why: a primary (maybe none), a secondary, and the signals."""
 
@@ -52,7 +70,7 @@ class Routing:
     secondary: DirectorateMatch | None = None
     disagreement: bool = False
     no_fit: str | None = None  # why no DGM directorate fits, when that is the finding
-    signals: dict[str, dict[str, float]] = field(default_factory=dict)
+    signals: RoutingSignals = field(default_factory=RoutingSignals)
     profile_max: float = 0.0  # best cosine between the question and a unit's remit profile
     descriptor_max: float = 0.0  # best cosine between the question and a unit's name, alias or keyword
     margin: float = 0.0  # score lead of the primary over the runner-up (what the confidence reads)
@@ -93,6 +111,25 @@ class Answer:
     in_scope: float = 1.0  # estimated probability that the corpus answers the question
     is_followup: bool = False
     suggestions: tuple[str, ...] = ()  # closest covered topics, offered when abstaining
+    language: str | None = None  # the question's language (ISO 639-1), when detected
+    trace: Trace | None = field(default=None, compare=False, repr=False)  # what each stage saw, on request
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The answer as plain data (without the trace)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "trace"}
+
+
+def _plain(value):
+    return asdict(value) if hasattr(value, "__dataclass_fields__") else (
+        [_plain(v) for v in value] if isinstance(value, tuple) else value)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What each stage of one answer saw: the question understood, the retrieval's candidates, the routing
+    and the scope decision. The evaluation and the tuning read it instead of re-running the stages."""
+
+    question: Question
+    retrieval: Retrieval
+    routing: Routing
+    scope: ScopeDecision

@@ -8,25 +8,16 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from index import Embedder, SearchIndex
 
-from .abstain import ScopeWeights, scope
 from .compose import abstention_text, citations_from, compose
-from .conversation import (
-    SESSION_ID_RE,
-    MemorySessionStore,
-    Resolved,
-    SessionStore,
-    asks_who,
-    new_session_id,
-    resolve,
-)
 from .errors import InputError
-from .models import Answer, Hit, Routing, Turn
+from .models import Answer, Hit, Routing, Trace, Turn
+from .question import LanguageDetector, QuestionReader
 from .retrieve import Retriever
 from .route import Router, RouterWeights
+from .scope import ScopeWeights, scope
+from .sessions import SESSION_ID_RE, MemorySessionStore, SessionStore, new_session_id
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +39,14 @@ class AskOptions:
 class Engine:
     """The heavy, shareable part: one index, its retriever and router. Swapped whole on a rebuild."""
 
-    def __init__(self, index: SearchIndex, embedder: Embedder, retriever: Retriever, router: Router) -> None:
+    def __init__(self, index: SearchIndex, embedder: Embedder, retriever: Retriever, router: Router,
+                 reader: QuestionReader) -> None:
         self.index = index
         self.embedder = embedder
         self.retriever = retriever
         self.router = router
-        self.names = {d.code: f"the {d.name} ({d.code})" for d in router.catalogue.directorates}
+        self.reader = reader
         self.doc_ids = frozenset(c.doc_id for c in index.chunks)
-
-    def embed(self, query: str, named: dict[str, float] | None = None) -> np.ndarray:
-        """The query's vector, of the text the router says to embed (a unit named by alias gets its name).
-        ``named``: the units the query names (`Router.explicit`), when the caller has them already."""
-        return self.embedder.encode_query(self.router.embedding_text(query, named))
 
 
 class Assistant:
@@ -84,7 +71,7 @@ class Assistant:
     # -- construction -------------------------------------------------------------------------------------
     @staticmethod
     def build_engine(index: SearchIndex, embedder: Embedder, *, router_weights: RouterWeights | None = None,
-                     **retrieval) -> Engine:
+                     detector: LanguageDetector | None = None, **retrieval) -> Engine:
         """The engine of ``index``; ``retrieval``: the `Retriever`'s knobs (candidates, fusion, weights, ...),
         each defaulting to the settings' value."""
         if index.catalogue is None:
@@ -92,7 +79,8 @@ class Assistant:
                              "run `dgm-assistant build` to rebuild it")
         retriever = Retriever(index, embedder, **retrieval)
         router = Router(index.catalogue, embedder, index.chunks, router_weights, stored=index.vectors_of)
-        return Engine(index, embedder, retriever, router)
+        reader = QuestionReader(index.catalogue, detect_language=(detector or LanguageDetector()).detect)
+        return Engine(index, embedder, retriever, router, reader)
 
     @property
     def engine(self) -> Engine:
@@ -155,7 +143,7 @@ class Assistant:
 
     # -- answering ----------------------------------------------------------------------------------------
     def ask(self, question: str, session_id: str | None = None, top_k: int = 5, directorate: str | None = None,
-            document: str | None = None) -> Answer:
+            document: str | None = None, trace: bool = False) -> Answer:
         """Answer one question in a conversation.
 
         Args:
@@ -164,69 +152,62 @@ class Assistant:
             top_k: how many passages to cite (1..20).
             directorate: restrict passages to this directorate's and route to it.
             document: restrict passages to this document id.
+            trace: also return what each stage saw (`Answer.trace`), for the evaluation and the tuning.
         """
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         engine = self._engine  # one engine for the whole request, even if a swap happens meanwhile
         opts = self.options
-        question, code = self._validate(question, session_id, top_k, directorate, document)
+        text, code = self._validate(question, session_id, top_k, directorate, document)
         sid = session_id or new_session_id()
         history = self.sessions.history(sid) if session_id else []
-        if opts.use_followups:
-            resolved = resolve(question, history, engine.names)
-        else:  # the naive baseline: the turns concatenated
-            joined = " ".join([t.question for t in history] + [question])
-            resolved = Resolved(joined, joined, None, bool(history))
+        q = engine.reader.read(text, history, use_followups=opts.use_followups)
 
-        named = engine.router.explicit(resolved.query)  # read by the embedding text and by the routing
         t = time.perf_counter()
-        qv = engine.embed(resolved.query, named) if opts.mode != "bm25" else None
+        qv = engine.embedder.encode_query(q.embed_text) if opts.mode != "bm25" else None
         timings["embed"] = (time.perf_counter() - t) * 1000
-        retrieval = engine.retriever.retrieve(resolved.query, k=top_k, query_vec=qv, doc_id=document,
+        retrieval = engine.retriever.retrieve(q.query, k=top_k, query_vec=qv, doc_id=document,
                                               directorate=code, timings=timings, mode=opts.mode)
         hits = list(retrieval.hits)
 
         t = time.perf_counter()
         if qv is None and (opts.use_router or opts.use_abstention):  # keyword-only retrieval: embed for these
-            qv = engine.embed(resolved.query, named)
+            qv = engine.embedder.encode_query(q.embed_text)
         if not opts.use_router or qv is None:
             routing = engine.router.top_label(hits)  # the naive baseline: the best passage's label
         else:
-            routing = engine.router.route(resolved.query, qv, hits, prior=resolved.prior, restrict=code,
-                                          named=named)
+            routing = engine.router.route(q, qv, hits, restrict=code)
         timings["route"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        decision = scope(question if not resolved.is_followup else resolved.query, retrieval,
-                         routing if opts.use_router else None, self.scope_weights, query_vec=qv)
+        decision = scope(q, retrieval, routing if opts.use_router else None, self.scope_weights, query_vec=qv)
         abstained = opts.use_abstention and decision.probability < opts.abstain_threshold
-        route_q = asks_who(resolved.query)
         if abstained:
             suggestions = tuple(dict.fromkeys(
                 (h.chunk.themes[0] if h.chunk.themes else (h.chunk.section or h.chunk.doc_title)) for h in hits[:3]))
-            text = abstention_text(suggestions, decision.question_type)
-            answer = Answer(question=question, rewritten_query=resolved.query, answer=text, abstained=True,
-                            citations=(), directorate=None, secondary_directorate=None, session_id=sid,
-                            timings_ms={}, in_scope=round(decision.probability, 4),
-                            is_followup=resolved.is_followup, suggestions=suggestions)
+            answer = Answer(question=text, rewritten_query=q.query, answer=abstention_text(suggestions, q.kind),
+                            abstained=True, citations=(), directorate=None, secondary_directorate=None,
+                            session_id=sid, timings_ms={}, in_scope=round(decision.probability, 4),
+                            is_followup=q.is_followup, suggestions=suggestions, language=q.language)
         else:
             if opts.use_router and routing.primary is not None and routing.primary.evidence_id:
-                hits = self._with_evidence(engine, hits, routing, top_k, lead=route_q)
+                hits = self._with_evidence(engine, hits, routing, top_k, lead=q.asks_unit)
             citations = citations_from(hits)
-            text = compose(resolved.query, hits, citations, routing, route_q)
+            body = compose(q.query, hits, citations, routing, q.asks_unit)
             if self.generator is not None:
-                text = self.generator.rewrite(resolved.query, citations, fallback=text)
-            answer = Answer(question=question, rewritten_query=resolved.query, answer=text, abstained=False,
+                body = self.generator.rewrite(q.query, citations, fallback=body)
+            answer = Answer(question=text, rewritten_query=q.query, answer=body, abstained=False,
                             citations=citations, directorate=routing.primary,
                             secondary_directorate=routing.secondary, session_id=sid,
                             timings_ms={}, in_scope=round(decision.probability, 4),
-                            is_followup=resolved.is_followup)
+                            is_followup=q.is_followup, language=q.language)
         timings["compose"] = (time.perf_counter() - t) * 1000
-        self.sessions.append(sid, Turn(question=question, rewritten=resolved.query, topic=resolved.topic,
+        self.sessions.append(sid, Turn(question=text, rewritten=q.query, topic=q.topic,
                                        directorate=answer.directorate.code if answer.directorate else None,
                                        abstained=abstained))
         timings["total"] = (time.perf_counter() - t_start) * 1000
-        return replace(answer, timings_ms={k: round(v, 3) for k, v in timings.items()})
+        seen = Trace(question=q, retrieval=retrieval, routing=routing, scope=decision) if trace else None
+        return replace(answer, timings_ms={k: round(v, 3) for k, v in timings.items()}, trace=seen)
 
     @staticmethod
     def _with_evidence(engine: Engine, hits: list[Hit], routing: Routing, top_k: int, lead: bool) -> list[Hit]:

@@ -3,7 +3,6 @@ reciprocal-rank fusion), MMR de-duplication, optional cross-encoder reranking, a
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,35 +13,7 @@ from index import Embedder, SearchIndex
 
 from .config import Settings
 from .models import Hit
-
-# Words that frame a question ("which directorate handles ...") without saying what it is about. They are
-# dropped from the keyword query so BM25 matches the topic, not the page that lists every directorate.
-FRAME_WORDS = frozenset("""
-which who whom whose what where when why how does do did is are was were can could should would will shall
-directorate directorates directorate-general service services unit units department division office team
-handle handles handled handling deal deals dealt dealing responsible responsibility charge manage manages
-managed managing cover covers covered covering competent in-charge look looks after follow follows
-take takes care work works working tell me about please know information info explain describe
-belgium belgian belgium's fps federal public foreign affairs ministry dgm the a an of for on in to with
-and or that this it its also there their they them any some anything something
-qui quelle quel quels quelles direction service s'occupe occupe gère gere est sont le la les de des du en et
-welke wie directie dienst houdt zich bezig met is verantwoordelijk voor de het van en bij
-wer welche welcher direktion abteilung kümmert sich um ist zuständig für die der das den und bei
-""".split())
-
-_WORD = re.compile(r"[\w'+.-]+", re.UNICODE)  # keeps codes such as M0.1 whole
-
-
-def content_words(text: str) -> list[str]:
-    """The words of a text that are not question frame words, end dots stripped."""
-    words = (w.strip(".") for w in _WORD.findall(text))
-    return [w for w in words if w and w.lower() not in FRAME_WORDS]
-
-
-def focus_query(query: str) -> str:
-    """The topical words of a query: the question's frame words removed (the original if nothing is left)."""
-    words = content_words(query)
-    return " ".join(words) if words else query
+from .question import focus_query
 
 
 def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int = 60) -> dict[int, float]:

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from index import Embedder
-from ingest.label import codes_in
 from ingest.models import Catalogue, Chunk, Directorate
 
-from .models import DirectorateMatch, Hit, Routing
-from .retrieve import content_words
+from .models import DirectorateMatch, Hit, Routing, RoutingSignals
+from .question import Phrase, Question, is_acronym, phrase_pattern
 
 
 @dataclass(frozen=True)
@@ -39,34 +38,6 @@ class RouterWeights:
     # Platt scaling of the score margin into a confidence (fit on dev by `dgm-assistant calibrate`).
     calib_a: float = 2.0
     calib_b: float = -0.5
-
-
-@dataclass(frozen=True)
-class _Phrase:
-    """A whole-word pattern for a name or keyword, and a word it cannot match without (a cheap pre-check:
-    a question is tested against a few hundred phrases, and most of them share no word with it)."""
-
-    pattern: re.Pattern[str]
-    needle: str
-    case_sensitive: bool
-
-    def search(self, text: str, lowered: str) -> bool:
-        return (self.needle in (text if self.case_sensitive else lowered)) and bool(self.pattern.search(text))
-
-
-def _is_acronym(phrase: str) -> bool:
-    """Short all-caps names ("UN", "IT", "NATO"), matched exactly and case-sensitively."""
-    return phrase.isupper() and len(phrase) <= 6
-
-
-def _phrase_pattern(phrase: str) -> _Phrase:
-    """Whole-word pattern; short all-caps acronyms ("UN", "IT", "NATO") match case-sensitively."""
-    words = phrase.split()
-    body = r"\s+".join(re.escape(w) for w in words)
-    acronym = _is_acronym(phrase)
-    pattern = re.compile(rf"(?<![\w-]){body}(?![\w-])", 0 if acronym else re.IGNORECASE)
-    needle = max(words, key=len)
-    return _Phrase(pattern, needle if acronym else needle.lower(), acronym)
 
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
@@ -158,18 +129,11 @@ class Router:
         self.catalogue = catalogue
         self.weights = weights or RouterWeights()
         self.codes = catalogue.codes
-        self._names: dict[str, list[_Phrase]] = {}
-        self._acronyms: dict[str, list[tuple[_Phrase, float]]] = {}
-        # The same patterns plus the code's, longest first: what `embedding_text` removes to see what else a
-        # question asks about.
-        self._mentions: dict[str, list[re.Pattern[str]]] = {}
+        self._acronyms: dict[str, list[tuple[Phrase, float]]] = {}
         for d in catalogue.directorates:
-            self._names[d.code] = [_phrase_pattern(p) for p in (d.name, *d.aliases)]
-            self._mentions[d.code] = [ph.pattern for ph in sorted((*self._names[d.code], _phrase_pattern(d.code)),
-                                                                  key=lambda ph: -len(ph.pattern.pattern))]
-            self._acronyms[d.code] = [(_phrase_pattern(k), _keyword_weight(k)) for k in d.keywords
-                                      if _is_acronym(k)]
-        self._stemmed = _StemMatcher({d.code: [k for k in dict.fromkeys(d.keywords) if not _is_acronym(k)]
+            self._acronyms[d.code] = [(phrase_pattern(k), _keyword_weight(k)) for k in d.keywords
+                                      if is_acronym(k)]
+        self._stemmed = _StemMatcher({d.code: [k for k in dict.fromkeys(d.keywords) if not is_acronym(k)]
                                       for d in catalogue.directorates})
         # The themes that no unit holds have words of their own: "migration" names a topic of the pages too.
         self._theme_words = _StemMatcher({t.name: list(t.keywords) for t in catalogue.themes if t.keywords})
@@ -188,41 +152,12 @@ class Router:
         self._descriptor_starts = np.searchsorted(np.asarray(owners), np.arange(len(self.codes)))
         self.evidence: dict[str, Chunk] = {}
         for c in chunks:
-            named = codes_in(c.text)
+            named = catalogue.codes_in(c.text)
             if named and named[0] not in self.evidence:
                 self.evidence[named[0]] = c
 
     def directorate(self, code: str) -> Directorate:
         return self.catalogue.get(code)
-
-    def explicit(self, text: str) -> dict[str, float]:
-        """1.0 for each unit named by code, name or alias."""
-        found = {c: 1.0 for c in codes_in(text)}
-        lowered = text.lower()
-        for code, pats in self._names.items():
-            if any(p.search(text, lowered) for p in pats):
-                found[code] = 1.0
-        return found
-
-    def embedding_text(self, text: str, named: dict[str, float] | None = None) -> str:
-        """What to embed for a question: one about a unit itself, named by code or alias alone ("Tell me about
-        CoorMulti", "What does M4 do?"), gets the unit's full name appended. The embedding model does not know
-        in-house names: to it such a question is about an unknown word, and it reads like trivia.
-
-        ``named``: `explicit` of the same text, when the caller has it already (`route` needs it too)."""
-        codes = self.explicit(text) if named is None else named
-        if not codes:
-            return text
-        rest = " ".join(content_words(text))
-        for code in codes:
-            for pattern in self._mentions[code]:
-                rest = pattern.sub(" ", rest)
-        if re.search(r"[^\W_]", rest):
-            return text  # the question asks about something besides the unit
-        unnamed = [c for c in codes if self.directorate(c).name.lower() not in text.lower()]
-        if not unnamed:
-            return text  # named in full already
-        return f"{text} ({'; '.join(f'{self.directorate(c).name} ({c})' for c in unnamed)})"
 
     def keyword_scores(self, text: str, inside: Sequence[tuple[int, int]] = ()) -> dict[str, float]:
         """Per unit, the summed weight of its keywords in ``text``: acronyms exactly, other words by stem
@@ -284,20 +219,19 @@ class Router:
                 return Routing(primary=self._match(h.chunk.directorates[0], 0.5))
         return Routing(primary=None)
 
-    def route(self, text: str, query_vec: np.ndarray, hits: Sequence[Hit], prior: str | None = None,
-              restrict: str | None = None, named: dict[str, float] | None = None) -> Routing:
-        """Route one (standalone) question.
+    def route(self, question: Question, query_vec: np.ndarray, hits: Sequence[Hit],
+              restrict: str | None = None) -> Routing:
+        """Route one question (its standalone ``query``, the units it names, the conversation's ``prior``).
 
         Args:
-            text: the question as the user wrote it, follow-ups already resolved.
-            query_vec: its embedding.
+            question: the question, follow-ups already resolved.
+            query_vec: the embedding of its ``embed_text``.
             hits: the retrieved passages, best first.
-            prior: the directorate of the conversation so far, a weak hint for follow-ups.
             restrict: a directorate the caller asked for; it is returned as the primary.
-            named: `explicit` of ``text``, when the caller has it already.
         """
         w = self.weights
-        explicit = dict(self.explicit(text) if named is None else named)
+        text, prior = question.query, question.prior
+        explicit = dict(question.named)
         if restrict is not None:
             explicit[restrict] = 1.0  # the caller named the directorate, as if the question had
         # A unit's keyword inside the name of a theme no unit holds is that theme's word, not the unit's:
@@ -308,10 +242,9 @@ class Router:
         labels = self.label_scores(hits)
         sim, profile_max = self.similarity(query_vec)
         desc, descriptor_max = self.descriptor_similarity(query_vec)
-        signals = {"explicit": explicit, "keywords": keywords, "themes": themes,
-                   "labels": labels,
-                   "similarity": {c: round(v, 4) for c, v in sim.items() if v >= 0.01},
-                   "descriptors": {c: round(v, 4) for c, v in desc.items() if v >= 0.01}}
+        signals = RoutingSignals(explicit=explicit, keywords=keywords, themes=themes, labels=labels,
+                                 similarity={c: round(v, 4) for c, v in sim.items() if v >= 0.01},
+                                 descriptors={c: round(v, 4) for c, v in desc.items() if v >= 0.01})
         score = {c: w.explicit * explicit.get(c, 0.0) + w.keyword * _saturate(keywords.get(c, 0.0))
                  + w.similarity * sim.get(c, 0.0) + w.descriptors * desc.get(c, 0.0)
                  + w.labels * labels.get(c, 0.0)

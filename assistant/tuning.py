@@ -12,8 +12,8 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from .abstain import ScopeWeights
 from .route import RouterWeights
+from .scope import ScopeWeights
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -115,7 +114,7 @@ def ask(
     except DGMError as exc:
         raise _fail(exc) from None
     if as_json:
-        sys.stdout.write(json.dumps(asdict(ans), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
         _print_answer(ans)
 

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.abstain import FEATURES, QUESTION_LOGIT_CAP, scope_features
 from assistant.config import Settings
-from assistant.conversation import resolve
 from assistant.factory import load_assistant
 from assistant.pipeline import AskOptions
+from assistant.scope import FEATURES, QUESTION_LOGIT_CAP
 from assistant.tuning import TUNED_PATH, write_tuned
 
 TUNED = TUNED_PATH
 QUESTION_L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+TRACE_DEPTH = 10  # passages retrieved per dev question, as the evaluation asks for
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -113,7 +113,10 @@ def cross_validate_scope(x: np.ndarray, y: np.ndarray, l2: float, threshold: flo
 
 def collect(qa: Path) -> tuple[str, list[dict], list[int], list[tuple[float, int]], np.ndarray]:
     """The embedding model's name, then scope features + in-scope labels, (routing margin, correct) pairs,
-    and the (resolved) questions' vectors, for every dev item (with the settings' model, backend and index)."""
+    and the (resolved) questions' vectors, for every dev item (with the settings' model, backend and index).
+
+    Each item is asked through the pipeline itself (`Assistant.ask(trace=True)`), which reports what its
+    stages saw: the tuning cannot drift from what the assistant does."""
     assistant = load_assistant(Settings(), options=AskOptions(use_abstention=False))
     engine = assistant.engine
     feats: list[dict] = []
@@ -128,15 +131,11 @@ def collect(qa: Path) -> tuple[str, list[dict], list[int], list[tuple[float, int
         sid = None
         for t in turns[:-1]:
             sid = assistant.ask(t, session_id=sid).session_id
-        history = assistant.sessions.history(sid) if sid else []
-        resolved = resolve(turns[-1], history, engine.names)
-        qv = engine.embed(resolved.query)
-        retrieval = engine.retriever.retrieve(resolved.query, 10, query_vec=qv)
-        routing = engine.router.route(resolved.query, qv, list(retrieval.hits), prior=resolved.prior)
-        f = scope_features(turns[-1] if not resolved.is_followup else resolved.query, retrieval, routing)
-        f.pop("_type")
-        feats.append(f)
-        vecs.append(np.asarray(qv, dtype=np.float64))
+        trace = assistant.ask(turns[-1], session_id=sid, top_k=TRACE_DEPTH, trace=True).trace
+        assert trace is not None
+        routing = trace.routing
+        feats.append(dict(trace.scope.features))
+        vecs.append(np.asarray(engine.embedder.encode_query(trace.question.embed_text), dtype=np.float64))
         labels.append(0 if item["kind"] == "out_of_scope" else 1)
         if item["directorates"] and routing.primary is not None:
             margins.append((routing.margin, int(routing.primary.code in item["directorates"])))

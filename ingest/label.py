@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from .catalogue import KNOWN_CODES
 from .models import Theme
-
-# Longest codes first so "M0.1" is not read as "M0"; word boundaries keep "M10" or "ME61" out.
-_CODE_RE = re.compile(r"(?<![\w.])(" + "|".join(re.escape(c) for c in sorted(KNOWN_CODES, key=len, reverse=True))
-                      + r")(?![\w]|\.\d)")
+from .models import codes_in as _codes_in
 
 
-def codes_in(text: str) -> tuple[str, ...]:
+def codes_in(text: str, codes: tuple[str, ...] = KNOWN_CODES) -> tuple[str, ...]:
     """Directorate codes named in a text, in order of first mention, without repeats."""
-    return tuple(dict.fromkeys(_CODE_RE.findall(text)))
+    return _codes_in(text, codes)
 
 
 def themes_for(text: str, section: str | None, themes: tuple[Theme, ...]) -> tuple[Theme, ...]:

@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from dataclasses import dataclass, field
+
+
+@functools.lru_cache(maxsize=16)
+def _code_pattern(codes: tuple[str, ...]) -> re.Pattern[str]:
+    # Longest codes first so "M0.1" is not read as "M0"; word boundaries keep "M10" or "ME61" out.
+    alternatives = "|".join(re.escape(c) for c in sorted(codes, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.])({alternatives})(?![\w]|\.\d)")
+
+
+def codes_in(text: str, codes: tuple[str, ...]) -> tuple[str, ...]:
+    """Which of ``codes`` a text names, in order of first mention, without repeats."""
+    return tuple(dict.fromkeys(_code_pattern(codes).findall(text))) if codes else ()
 
 
 def content_hash(text: str) -> str:
@@ -165,6 +179,10 @@ class Catalogue:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(d.code for d in self.directorates)
+
+    def codes_in(self, text: str) -> tuple[str, ...]:
+        """The catalogue's codes named in ``text``, in order of first mention, without repeats."""
+        return codes_in(text, self.codes)
 
     def to_dict(self) -> dict:
         return {"directorates": [d.to_dict() for d in self.directorates], "themes": [t.to_dict() for t in self.themes]}

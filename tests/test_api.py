@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 
 from assistant.api import create_app
-from assistant.conversation import SESSION_ID_RE
+from assistant.sessions import SESSION_ID_RE
 from index.embedders import PACKAGED_MODEL, embedder_name
 
 NATO = "Which directorate deals with NATO?"

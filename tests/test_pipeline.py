@@ -9,13 +9,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from assistant.abstain import question_type
 from assistant.compose import citations_from, compose
-from assistant.conversation import MemorySessionStore, resolve
 from assistant.errors import InputError
 from assistant.models import DirectorateMatch, Hit, Routing, Turn
 from assistant.pipeline import Assistant
+from assistant.question import question_type, resolve
 from assistant.retrieve import Retriever, focus_query, mmr, rrf, score_fusion
+from assistant.sessions import MemorySessionStore
 from ingest.models import Chunk
 
 pytestmark = pytest.mark.slow
@@ -70,14 +70,14 @@ def test_a_question_about_a_unit_named_by_code_or_alias_embeds_its_full_name(ass
     """The embedding model does not know in-house names: "CoorMulti" alone reads like an unknown word, so a
     question about that unit is embedded with the unit's full name. A question that asks about anything
     else, or already names the unit in full, is embedded as it is."""
-    router = assistant.engine.router
-    assert router.embedding_text("Tell me about CoorMulti.") == \
+    reader = assistant.engine.reader
+    assert reader.embedding_text("Tell me about CoorMulti.") == \
         "Tell me about CoorMulti. (Transversal Multilateral Issues service & CoorMulti (M0.1))"
-    assert router.embedding_text("What does M4 do?").endswith("(Directorate for International Governance (M4))")
+    assert reader.embedding_text("What does M4 do?").endswith("(Directorate for International Governance (M4))")
     for unchanged in ("Which service handles CoorMulti consultations with the regions?",
                       "What is the Directorate for Human Rights responsible for?",
                       "What does Belgium do for human rights defenders?", "Who follows NATO matters?"):
-        assert router.embedding_text(unchanged) == unchanged
+        assert reader.embedding_text(unchanged) == unchanged
     ans = assistant.ask("Tell me about CoorMulti.")
     assert not ans.abstained and ans.directorate.code == "M0.1"
     assert "CoorMulti" in ans.citations[0].text
@@ -86,7 +86,7 @@ def test_a_question_about_a_unit_named_by_code_or_alias_embeds_its_full_name(ass
 def test_descriptor_similarity_routes_a_question_without_a_keyword(assistant):
     router = assistant.engine.router
     question = "Who pushes abroad for an end to executions?"  # no keyword, name or code of M3 in it
-    assert router.keyword_scores(question) == {} and router.explicit(question) == {}
+    assert router.keyword_scores(question) == {} and assistant.engine.reader.explicit(question) == {}
     probs, best = router.descriptor_similarity(assistant.engine.embedder.encode_query(question))
     assert max(probs, key=probs.get) == "M3"  # nearest topic: the death penalty
     assert 0.0 < best <= 1.0 and abs(sum(probs.values()) - 1.0) < 1e-5
@@ -98,7 +98,7 @@ def test_a_question_that_mentions_belgians_is_not_drawn_to_coormulti(assistant):
     router = assistant.engine.router
     question = "Who sends Belgians to observe elections abroad?"
     assert "M3" in router.keyword_scores(question)  # "observe elections" is M3's, in that word order too
-    probs, _ = router.descriptor_similarity(assistant.engine.embed(question))
+    probs, _ = router.descriptor_similarity(assistant.engine.embedder.encode_query(question))
     assert max(probs, key=probs.get) == "M3"
     ans = assistant.ask(question)
     assert not ans.abstained and ans.directorate.code == "M3"
@@ -174,8 +174,11 @@ def test_the_shipped_question_model_reads_the_kind_of_question(assistant):
     ("Which hotels are close to the European Parliament?", "factoid"),
     ("Does Belgium follow the International Energy Agency?", "policy"),
 ])
-def test_question_types(question, kind):
-    assert question_type(question) == kind
+def test_question_types(assistant, question, kind):
+    assert assistant.engine.reader.read(question).kind == kind
+    # the bare function, told whether the question names a unit's code
+    codes = assistant.catalogue.codes_in(question)
+    assert question_type(question, names_code=bool(codes)) == kind
 
 
 @pytest.mark.parametrize("question, code", [
@@ -204,10 +207,10 @@ def test_development_theme_names_no_directorate(assistant):
 def test_a_theme_no_directorate_holds_is_answered_with_its_passage(assistant, question, theme, passage):
     """A question naming a theme of the pages that no DGM unit holds names a topic all the same: it is
     answered from the theme's passage, saying that no directorate is named for it, not declined."""
-    engine = assistant.engine
-    qv = engine.embed(question)
-    routing = engine.router.route(question, qv, list(engine.retriever.retrieve(question, 5, query_vec=qv).hits))
-    assert theme in routing.signals["themes"] and not routing.signals["keywords"]
+    ans = assistant.ask(question, trace=True)
+    assert ans.trace is not None
+    routing = ans.trace.routing
+    assert theme in routing.signals.themes and not routing.signals.keywords
     ans = assistant.ask(question)
     assert not ans.abstained and ans.directorate is None
     assert "No DGM directorate" in ans.answer

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from assistant.abstain import QUESTION_LOGIT_CAP, ScopeWeights
+from assistant.scope import QUESTION_LOGIT_CAP, ScopeWeights
 from assistant.tuning import load_tuned, write_tuned
 from eval import tune
 

@@ -8,9 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ingest.models import Directorate
 
-from ..conversation import SESSION_ID_RE
 from ..models import Answer, Citation, DirectorateMatch
 from ..pipeline import MAX_TOP_K
+from ..sessions import SESSION_ID_RE
 
 
 class _Request(BaseModel):
@@ -88,6 +88,7 @@ class AskResponse(BaseModel):
     suggestions: list[str] = Field(description="Covered topics close to the question, when abstaining")
     in_scope: float = Field(description="Estimated probability that the pages answer the question")
     is_followup: bool
+    language: str | None = Field(default=None, description="The question's language (ISO 639-1), when detected")
 
     @classmethod
     def from_answer(cls, a: Answer) -> AskResponse:
@@ -96,7 +97,8 @@ class AskResponse(BaseModel):
                    directorate=DirectorateOut.from_match(a.directorate),
                    secondary_directorate=DirectorateOut.from_match(a.secondary_directorate),
                    rewritten_query=a.rewritten_query, session_id=a.session_id, timings_ms=dict(a.timings_ms),
-                   suggestions=list(a.suggestions), in_scope=a.in_scope, is_followup=a.is_followup)
+                   suggestions=list(a.suggestions), in_scope=a.in_scope, is_followup=a.is_followup,
+                   language=a.language)
 
 
 class DirectorateInfo(BaseModel):

@@ -1,27 +1,15 @@
-"""Is the question in scope? A logistic model over several signals, fit on eval/qa_dev.jsonl.
+"""What a question asks for, by its wording: small talk, consular services, another country's policy, a
+specific figure or person, a fact of another kind (history, an event's outcome, a ranking), or policy.
 
-One score cannot decide (an in-scope question's best cosine can be lower than an off-topic one's), so the
-decision combines: the best dense similarity to a passage and to a directorate's remit profile, the best
-BM25 score of the question's topical words, whether the two retrievers agree, whether the question names
-a directorate, one of its topics or a theme of the pages that no directorate holds, and the question type:
-small talk, consular services, another country's policy, a request for a specific figure or person, or a
-fact of another kind (history, an event's outcome, a ranking), which the FPS pages never give.
+The DGM pages describe remits and policy themes; these kinds they do not answer, whatever words they share
+with them (the scope model weighs the kind with the retrieval's signals).
 """
 
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass, field
-from functools import cached_property
 
-import numpy as np
-
-from ingest.label import codes_in
-
-from .conversation import REMIT_VERBS
-from .models import Routing
-from .retrieve import Retrieval
+from .followup import REMIT_VERBS
 
 # Question types that the DGM pages do not answer, whatever words they share with them.
 _SMALL_TALK = re.compile(
@@ -116,22 +104,9 @@ _PERSONAL = re.compile(
     r"where\s+(?:can|do|should|could)\s+I)\s+(?!find\b|read\b|learn\b|see\b|look\b)"
     r"|\bmy\s+(?!question\b)\w+|\b(?:help|book|give|send|get)\s+me\b(?!\s+(?:about|more|information|an?\s+overview))",
     re.IGNORECASE)
-_NUMBER = re.compile(r"(?<![\w.])\d")  # a number, not the digit of a code such as M2 or M0.1
-# Function words of Belgium's other languages: the English embedding model cannot judge such questions,
-# so for them a named directorate or topic counts for more.
-_FOREIGN = frozenset("""le la les des du une est qui quelle quel quels dans pour avec sur aux où
-het een welke wie van voor zijn niet ook bij naar wat hoe met zich houdt bezig
-der die das und wer welche welcher ist für mit nicht auch wie sich""".split())
-
-
-def is_foreign(question: str) -> bool:
-    words = re.findall(r"[\wäöüéèàç']+", question.lower())
-    return sum(w in _FOREIGN for w in words) >= 2
-
-
-def question_type(question: str) -> str:
+def question_type(question: str, names_code: bool = False) -> str:
     """``small_talk``, ``consular``, ``domestic``, ``personal``, ``other_country``, ``factoid``, ``specific``,
-    ``figure`` or ``policy``."""
+    ``figure`` or ``policy``; ``names_code``: the question names a unit by its code."""
     if _OTHER_SUBJECT.search(question) and not re.search(r"\bBelgi", question):
         return "other_country"
     for name, pat in (("small_talk", _SMALL_TALK), ("consular", _CONSULAR), ("domestic", _DOMESTIC),
@@ -140,90 +115,6 @@ def question_type(question: str) -> str:
                       ("specific", _SPECIFIC)):
         if pat.search(question):
             return name
-    if _TIMELY.search(question) and not (_REMIT.search(question) or codes_in(question)):
+    if _TIMELY.search(question) and not (_REMIT.search(question) or names_code):
         return "specific"  # before "figure": "How much did Belgium pay last year?" asks about an event
     return "figure" if _FIGURE.search(question) else "policy"
-
-
-FEATURES = ("dense_max", "profile_max", "descriptor_max", "bm25", "agree", "named", "off_type", "personal",
-            "specific", "foreign_named", "question_model")
-
-
-QUESTION_LOGIT_CAP = 8.0
-
-
-@dataclass(frozen=True)
-class ScopeWeights:
-    """Logistic weights over ``FEATURES`` (fit on the dev split by ``python -m eval.tune``)."""
-
-    bias: float = -6.0
-    weights: dict[str, float] = field(default_factory=lambda: {
-        "dense_max": 8.0, "profile_max": 8.0, "descriptor_max": 0.0, "bm25": 0.6, "agree": 0.8, "named": 3.0,
-        "off_type": -8.0, "personal": -8.0, "specific": -4.0, "foreign_named": 2.0, "question_model": 0.0})
-    bm25_cap: float = 6.0
-    # A linear model over the question's embedding: how much it reads like the in-scope questions of dev
-    # rather than the off-topic ones. It learns the *kind* of question (a personal errand, a trivia fact, a
-    # news item, a policy or remit question) from examples, where the patterns above only list phrasings.
-    question_bias: float = 0.0
-    question_weights: tuple[float, ...] = ()
-
-    def question_model(self, query_vec: np.ndarray | None) -> float:
-        """The embedding model's in-scope log-odds, within +-QUESTION_LOGIT_CAP; 0 (no opinion) without a fit
-        or a vector. Log-odds rather than a probability, so the scope model can weigh a confident verdict."""
-        if query_vec is None or len(self._question_vector) != len(query_vec):
-            return 0.0
-        z = self.question_bias + float(np.dot(self._question_vector, query_vec))
-        return max(min(z, QUESTION_LOGIT_CAP), -QUESTION_LOGIT_CAP)
-
-    @cached_property
-    def _question_vector(self) -> np.ndarray:
-        """``question_weights`` as an array, made once rather than on every question."""
-        return np.asarray(self.question_weights, dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class ScopeDecision:
-    probability: float
-    features: dict[str, float]
-    question_type: str
-
-
-def scope_features(question: str, retrieval: Retrieval, routing: Routing | None, bm25_cap: float = 6.0,
-                   question_model: float = 0.0) -> dict:
-    """The features of ``FEATURES`` (plus ``_type``, the question type); ``question_model`` is
-    `ScopeWeights.question_model` of the question's vector, computed by the caller."""
-    qtype = question_type(question)
-    top_d = {i for i, _ in retrieval.dense[:3]}
-    top_b = {i for i, _ in retrieval.bm25[:3]}
-    named = bool(routing is not None and (routing.signals.get("explicit") or routing.signals.get("keywords")
-                                          or routing.signals.get("themes")))
-    return {
-        "dense_max": retrieval.dense[0][1] if retrieval.dense else 0.0,
-        "profile_max": routing.profile_max if routing is not None else 0.0,
-        "descriptor_max": routing.descriptor_max if routing is not None else 0.0,
-        "bm25": min(retrieval.bm25[0][1], bm25_cap) if retrieval.bm25 else 0.0,
-        "agree": 1.0 if top_d & top_b else 0.0,
-        "named": 1.0 if named else 0.0,
-        "off_type": 1.0 if qtype in ("small_talk", "consular", "domestic", "other_country") else 0.0,
-        "personal": 1.0 if qtype == "personal" else 0.0,
-        # A request for a figure is answerable only if a top passage holds a number.
-        "specific": 1.0 if qtype in ("specific", "factoid") or (
-            qtype == "figure" and not any(_NUMBER.search(h.chunk.text) for h in retrieval.hits[:3])) else 0.0,
-        "foreign_named": 1.0 if named and is_foreign(question) else 0.0,
-        "question_model": question_model,
-        "_type": qtype,
-    }
-
-
-def scope(question: str, retrieval: Retrieval, routing: Routing | None,
-          weights: ScopeWeights | None = None, query_vec: np.ndarray | None = None) -> ScopeDecision:
-    """The probability that the corpus answers ``question``, from several signals.
-
-    ``query_vec``: the embedding of the (resolved) question, for the question model.
-    """
-    w = weights or ScopeWeights()
-    feats = scope_features(question, retrieval, routing, w.bm25_cap, w.question_model(query_vec))
-    qtype = feats.pop("_type")
-    z = w.bias + sum(w.weights.get(k, 0.0) * feats[k] for k in FEATURES)
-    p = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
-    return ScopeDecision(probability=p, features={k: round(v, 4) for k, v in feats.items()}, question_type=qtype)

@@ -1,0 +1,32 @@
+"""Question understanding: once per turn, the user's message becomes a frozen `Question` (its standalone
+text, the units it names, what it asks for, its language) that retrieval, routing, the scope decision and
+composing read, so no later stage parses the wording again."""
+
+from __future__ import annotations
+
+from .followup import Resolved, asks_who, resolve, topic_of
+from .kind import question_type
+from .language import LanguageDetector
+from .names import Phrase, is_acronym, phrase_pattern
+from .reader import Question, QuestionReader
+from .words import LANGUAGES, content_words, focus_query, frame_words, is_foreign, lexicon
+
+__all__ = [
+    "LANGUAGES",
+    "LanguageDetector",
+    "Phrase",
+    "Question",
+    "QuestionReader",
+    "Resolved",
+    "asks_who",
+    "content_words",
+    "focus_query",
+    "frame_words",
+    "is_acronym",
+    "is_foreign",
+    "lexicon",
+    "phrase_pattern",
+    "question_type",
+    "resolve",
+    "topic_of",
+]

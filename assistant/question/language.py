@@ -1,0 +1,36 @@
+"""The question's language, by py3langid restricted to the languages the assistant speaks.
+
+Measured on 631 short questions (the dev set's English ones, 180 French/Dutch/German ones and a fresh probe):
+py3langid 631/631 at 0.16 ms a question, lingua-language-detector 626/631 at 5 ms with twice the memory
+(it took "La Francophonie" questions for French). See docs/design.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class LanguageDetector:
+    """Tells which of ``languages`` a text is written in.
+
+    Args:
+        languages: ISO 639-1 codes to choose among; the first is the fallback for a text without letters.
+    """
+
+    def __init__(self, languages: Sequence[str] = ("en", "fr", "nl", "de")) -> None:
+        if not languages:
+            raise ValueError("languages must name at least one ISO 639-1 code, got none")
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+        self.languages = tuple(languages)
+        self._langid = LanguageIdentifier.from_model_file(MODEL_FILE)  # the model shipped in the package
+        try:
+            self._langid.set_languages(list(self.languages))
+        except ValueError as exc:
+            raise ValueError(f"py3langid does not know one of the languages {self.languages}: {exc}") from None
+
+    def detect(self, text: str) -> str:
+        """The language of ``text`` (the first configured one for a text without letters)."""
+        if not any(ch.isalpha() for ch in text):
+            return self.languages[0]
+        return str(self._langid.classify(text)[0])

@@ -1,0 +1,121 @@
+"""The question, understood once per turn: `QuestionReader.read` makes a frozen `Question` that every later
+stage reads instead of parsing the text again."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ingest.models import Catalogue
+
+from ..models import Turn
+from .followup import Resolved, asks_who, resolve
+from .kind import question_type
+from .names import Phrase, phrase_pattern
+from .words import content_words
+
+
+@dataclass(frozen=True)
+class Question:
+    """One turn's question, as every stage sees it.
+
+    Attributes:
+        text: the user's message, control characters removed.
+        query: the standalone question (a follow-up resolved from the conversation): what retrieval and
+            routing see and what the answer shows as ``rewritten_query``.
+        topic: the subject, kept for the next turn.
+        prior: the conversation's directorate, a hint for routing a follow-up.
+        is_followup: whether ``query`` was resolved from earlier turns.
+        named: the units the query names by code, name or alias (1.0 each).
+        asks_unit: whether it asks which unit handles something ("who ...", "which directorate ...").
+        kind: what it asks for (`question_type`): ``policy``, ``figure``, ``specific``, ``consular`` ...
+        scope_text: the text the scope decision reads (the message, or the resolved follow-up).
+        embed_text: the text to embed (a unit named by code or alias alone gets its full name).
+        language: the question's language (ISO 639-1) when detected, else None.
+    """
+
+    text: str
+    query: str
+    topic: str
+    prior: str | None
+    is_followup: bool
+    named: Mapping[str, float] = field(default_factory=dict)
+    asks_unit: bool = False
+    kind: str = "policy"
+    scope_text: str = ""
+    embed_text: str = ""
+    language: str | None = None
+
+
+class QuestionReader:
+    """Reads questions against one catalogue (its units' codes, names and aliases).
+
+    Args:
+        catalogue: the index's directorate catalogue.
+        detect_language: a function text -> ISO 639-1 code (or None), e.g. `language.Detector.detect`.
+    """
+
+    def __init__(self, catalogue: Catalogue, detect_language: Callable[[str], str | None] | None = None) -> None:
+        self.catalogue = catalogue
+        self._detect = detect_language
+        self._names: dict[str, list[Phrase]] = {}
+        # The same patterns plus the code's, longest first: what `embedding_text` removes to see what else a
+        # question asks about.
+        self._mentions: dict[str, list[re.Pattern[str]]] = {}
+        for d in catalogue.directorates:
+            self._names[d.code] = [phrase_pattern(p) for p in (d.name, *d.aliases)]
+            self._mentions[d.code] = [ph.pattern for ph in sorted((*self._names[d.code], phrase_pattern(d.code)),
+                                                                  key=lambda ph: -len(ph.pattern.pattern))]
+        self.names = {d.code: f"the {d.name} ({d.code})" for d in catalogue.directorates}
+
+    def read(self, text: str, history: Sequence[Turn] = (), use_followups: bool = True) -> Question:
+        """Understand one turn.
+
+        Args:
+            text: the user's message (already validated and cleaned).
+            history: the conversation's earlier turns, oldest first.
+            use_followups: resolve follow-ups (off: the naive baseline, the turns concatenated).
+        """
+        if use_followups:
+            resolved = resolve(text, list(history), self.names)
+        else:
+            joined = " ".join([t.question for t in history] + [text])
+            resolved = Resolved(joined, joined, None, bool(history))
+        named = self.explicit(resolved.query)
+        scope_text = resolved.query if resolved.is_followup else text
+        return Question(
+            text=text, query=resolved.query, topic=resolved.topic, prior=resolved.prior,
+            is_followup=resolved.is_followup, named=named, asks_unit=asks_who(resolved.query),
+            kind=question_type(scope_text, names_code=bool(self.catalogue.codes_in(scope_text))),
+            scope_text=scope_text, embed_text=self.embedding_text(resolved.query, named),
+            language=self._detect(text) if self._detect is not None else None)
+
+    def explicit(self, text: str) -> dict[str, float]:
+        """1.0 for each unit named by code, name or alias."""
+        found = {c: 1.0 for c in self.catalogue.codes_in(text)}
+        lowered = text.lower()
+        for code, pats in self._names.items():
+            if any(p.search(text, lowered) for p in pats):
+                found[code] = 1.0
+        return found
+
+    def embedding_text(self, text: str, named: Mapping[str, float] | None = None) -> str:
+        """What to embed for a question: one about a unit itself, named by code or alias alone ("Tell me about
+        CoorMulti", "What does M4 do?"), gets the unit's full name appended. The embedding model does not know
+        in-house names: to it such a question is about an unknown word, and it reads like trivia.
+
+        ``named``: `explicit` of the same text, when the caller has it already."""
+        codes = self.explicit(text) if named is None else named
+        if not codes:
+            return text
+        rest = " ".join(content_words(text))
+        for code in codes:
+            for pattern in self._mentions[code]:
+                rest = pattern.sub(" ", rest)
+        if re.search(r"[^\W_]", rest):
+            return text  # the question asks about something besides the unit
+        unnamed = [c for c in codes if self.catalogue.get(c).name.lower() not in text.lower()]
+        if not unnamed:
+            return text  # named in full already
+        return f"{text} ({'; '.join(f'{self.catalogue.get(c).name} ({c})' for c in unnamed)})"
