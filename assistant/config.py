@@ -37,6 +37,7 @@ class Settings(BaseSettings):
 
     # Retrieval
     top_k: int = Field(5, ge=1, le=20, description="Citations returned per answer")
+    max_top_k: int = Field(20, ge=1, le=100, description="Most citations a caller may ask for (top_k)")
     candidates: int = Field(20, ge=1, le=200, description="Candidates taken from each retriever before fusion")
     fusion: Literal["scores", "rrf"] = Field(
         "scores", description="How dense and BM25 candidates are fused: scores (a weighted sum of the cosine and "
@@ -48,6 +49,16 @@ class Settings(BaseSettings):
     mmr_lambda: float = Field(0.8, ge=0, le=1, description="MMR trade-off between relevance and novelty")
     reranker_model: str | None = Field(None, description="Optional sentence-transformers CrossEncoder name or folder")
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Which retrievers to use")
+
+    # Question understanding
+    languages: list[str] = Field(
+        default_factory=lambda: ["en", "fr", "nl", "de"],
+        description="Languages a question may be in (ISO 639-1; py3langid); the first is the fallback")
+
+    # Fitted parameters
+    fits_dir: Path | None = Field(
+        None, description="Fits shipped with the corpus (<model>.json), used when the index folder has none "
+                          "of its own; default <corpus_dir>/fits")
 
     # Abstention
     abstain_threshold: float = Field(
@@ -81,10 +92,10 @@ class Settings(BaseSettings):
     watch_index_s: float = Field(2.0, ge=0, description="Seconds between checks for a rebuilt index (0 disables)")
     model_threads: int = Field(2, ge=1, le=64, description="Worker threads that run model work off the event loop")
 
-    @field_validator("corpus_dir", "index_dir", "feedback_path")
+    @field_validator("corpus_dir", "index_dir", "feedback_path", "fits_dir")
     @classmethod
-    def _expand(cls, v: Path) -> Path:
-        return v.expanduser()
+    def _expand(cls, v: Path | None) -> Path | None:
+        return v.expanduser() if v is not None else None
 
 
 @lru_cache

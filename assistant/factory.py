@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from pathlib import Path
 
-from index import BuildReport, SearchIndex, SentenceTransformerEmbedder, build_index
+from index import BuildReport, Embedder, SearchIndex, SentenceTransformerEmbedder, build_index
 from ingest import chunk_corpus
 
 from .config import Settings
+from .fit import load_fit
 from .pipeline import AskOptions, Assistant, Engine
-from .route import RouterWeights
+from .question import LanguageDetector
+from .retrieve import RetrievalOptions
 from .sessions import make_store
-from .tuning import load_tuned
 
 log = logging.getLogger(__name__)
 
 
-def make_embedder(settings: Settings, for_build: bool = False) -> SentenceTransformerEmbedder:
+def make_embedder(settings: Settings, for_build: bool = False) -> Embedder:
     """The embedding model per ``settings.embedding_backend``: ``torch`` (sentence-transformers), ``onnx`` (the
     same model exported to ONNX, same vectors) or ``onnx-int8`` (its int8-quantised export, own indexes).
 
@@ -41,7 +45,7 @@ def make_embedder(settings: Settings, for_build: bool = False) -> SentenceTransf
         if for_build:
             ensure_export(settings)
         set_threads(threads)
-        return OnnxEmbedder(folder, name=embedder_name(settings.embedding_model, backend,  # type: ignore[return-value]
+        return OnnxEmbedder(folder, name=embedder_name(settings.embedding_model, backend,
                                                        settings.int8_reduce_range),
                             threads=threads, quantized=quantized, reduce_range=settings.int8_reduce_range)
     embedder = SentenceTransformerEmbedder(settings.embedding_model, backend="torch")
@@ -59,7 +63,7 @@ def ensure_export(settings: Settings) -> None:
                     quantize=settings.embedding_backend == "onnx-int8", reduce_range=settings.int8_reduce_range)
 
 
-def build(settings: Settings, embedder: SentenceTransformerEmbedder | None = None,
+def build(settings: Settings, embedder: Embedder | None = None,
           progress: bool = True) -> BuildReport:
     """corpus -> chunks -> index folder, per the settings."""
     chunks, catalogue = chunk_corpus(settings.corpus_dir, settings.chunk_max_words, settings.chunk_overlap)
@@ -70,11 +74,14 @@ def build(settings: Settings, embedder: SentenceTransformerEmbedder | None = Non
                        progress=progress, catalogue=catalogue)
 
 
-def engine_kwargs(settings: Settings, reranker=None) -> dict:
-    return {"candidates": settings.candidates, "fusion": settings.fusion, "rrf_k": settings.rrf_k,
-            "dense_weight": settings.dense_weight, "bm25_weight": settings.bm25_weight,
-            "mmr_lambda": settings.mmr_lambda,
-            "mode": settings.retrieval_mode, "reranker": reranker}
+def retrieval_options(settings: Settings) -> RetrievalOptions:
+    return RetrievalOptions(candidates=settings.candidates, fusion=settings.fusion, rrf_k=settings.rrf_k,
+                            dense_weight=settings.dense_weight, bm25_weight=settings.bm25_weight,
+                            mmr_lambda=settings.mmr_lambda, mode=settings.retrieval_mode)
+
+
+def make_detector(settings: Settings) -> LanguageDetector:
+    return LanguageDetector(settings.languages)
 
 
 def make_reranker(settings: Settings):
@@ -94,30 +101,39 @@ def make_generator(settings: Settings):
                                      api_key=settings.generator_api_key, timeout_s=settings.generator_timeout_s)
 
 
-def load_engine(settings: Settings, embedder: SentenceTransformerEmbedder | None = None,
-                router_weights: RouterWeights | None = None) -> Engine:
-    """The index, retriever and router; ``router_weights`` default to the fit for the embedding model."""
+def load_engine(settings: Settings, embedder: Embedder | None = None, reranker=None,
+                detector: LanguageDetector | None = None, index_dir: Path | None = None) -> Engine:
+    """The index (``index_dir``, default the settings'), its question reader, retriever and router, with the
+    fit found for it (`assistant.fit.load_fit`)."""
     embedder = embedder or make_embedder(settings)
-    index = SearchIndex.load(settings.index_dir, expected_model=embedder.name)
-    if router_weights is None:
-        _, router_weights = load_tuned(embedder.name)
-    return Assistant.build_engine(index, embedder, router_weights=router_weights,
-                                  **engine_kwargs(settings, make_reranker(settings)))
-
-
-def load_assistant(settings: Settings, embedder: SentenceTransformerEmbedder | None = None,
-                   options: AskOptions | None = None) -> Assistant:
-    """Load the model and the index once and assemble the assistant."""
-    embedder = embedder or make_embedder(settings)
-    scope_weights, router_weights = load_tuned(embedder.name)  # read once, for both
-    engine = load_engine(settings, embedder, router_weights)
-    sessions = make_store(settings.session_url, settings.max_sessions, settings.session_ttl_s, settings.max_turns)
-    opts = options or AskOptions(mode=settings.retrieval_mode, abstain_threshold=settings.abstain_threshold,
-                                 max_question_chars=settings.max_question_chars)
-    if scope_weights.question_weights and len(scope_weights.question_weights) != engine.embedder.dim:
+    index = SearchIndex.load(index_dir or settings.index_dir, expected_model=embedder.name)
+    fit = load_fit(index.path, settings.fits_dir or settings.corpus_dir / "fits", embedder.name,
+                   index.manifest.corpus_fingerprint)
+    scope_weights = fit.scope
+    if scope_weights.question_weights and len(scope_weights.question_weights) != embedder.dim:
         log.warning("the question model in %s has %d weights, the embedding model %r gives %d dimensions; "
-                    "it is left out (run `python -m eval.tune --write` with this model)", "assistant/tuned.json",
-                    len(scope_weights.question_weights), engine.embedder.name, engine.embedder.dim)
+                    "it is left out (run `dgm-assistant tune --write` with this model)", fit.source,
+                    len(scope_weights.question_weights), embedder.name, embedder.dim)
         scope_weights = replace(scope_weights, question_bias=0.0, question_weights=())
-    return Assistant(engine, sessions=sessions, options=opts, generator=make_generator(settings),
-                     scope_weights=scope_weights)
+    return Assistant.build_engine(index, embedder, retrieval_options(settings), router_weights=fit.router,
+                                  scope_weights=scope_weights, reranker=reranker,
+                                  detector=detector or make_detector(settings))
+
+
+def engine_loader(settings: Settings, engine: Engine) -> Callable[[Path], Engine]:
+    """What loads a rebuilt index for a running assistant: its model, reranker and detector are kept."""
+    return partial(load_engine, settings, engine.embedder, engine.retriever.reranker, engine.reader.detector)
+
+
+def ask_options(settings: Settings, **switches: bool) -> AskOptions:
+    """The per-question options from the settings; ``switches`` turn stages off (use_router=False, ...)."""
+    return AskOptions(mode=settings.retrieval_mode, abstain_threshold=settings.abstain_threshold,
+                      max_question_chars=settings.max_question_chars, max_top_k=settings.max_top_k, **switches)
+
+
+def load_assistant(settings: Settings, embedder: Embedder | None = None, **switches: bool) -> Assistant:
+    """Load the model and the index once and assemble the assistant (``switches``: see `ask_options`)."""
+    engine = load_engine(settings, embedder, make_reranker(settings))
+    sessions = make_store(settings.session_url, settings.max_sessions, settings.session_ttl_s, settings.max_turns)
+    return Assistant(engine, ask_options(settings, **switches), sessions=sessions,
+                     generator=make_generator(settings))

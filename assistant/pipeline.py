@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,38 +15,39 @@ from .compose import abstention_text, citations_from, compose
 from .errors import InputError
 from .models import Answer, Hit, Routing, Trace, Turn
 from .question import LanguageDetector, QuestionReader
-from .retrieve import Retriever
+from .retrieve import RetrievalOptions, Retriever
 from .route import Router, RouterWeights
 from .scope import ScopeWeights, scope
 from .sessions import SESSION_ID_RE, MemorySessionStore, SessionStore, new_session_id
 
 log = logging.getLogger(__name__)
 
-MAX_TOP_K = 20
-
-
 @dataclass(frozen=True)
 class AskOptions:
-    """Per-configuration knobs (the eval's --compare builds several)."""
+    """Per-configuration knobs (the eval's --compare builds several). The limits and the mode come from the
+    settings (`assistant.factory.ask_options`); the switches turn stages off for the naive baselines."""
 
-    mode: str = "hybrid"  # hybrid | dense | bm25
+    mode: str  # hybrid | dense | bm25
+    abstain_threshold: float
+    max_question_chars: int
+    max_top_k: int
     use_router: bool = True  # off: the directorate is the best passage's label
     use_abstention: bool = True  # off: always answer
     use_followups: bool = True  # off: the turns are concatenated
-    abstain_threshold: float = 0.5
-    max_question_chars: int = 1000
 
 
 class Engine:
-    """The heavy, shareable part: one index, its retriever and router. Swapped whole on a rebuild."""
+    """The heavy, shareable part: one index, its question reader, retriever, router and the scope model fit
+    for it. Swapped whole on a rebuild."""
 
     def __init__(self, index: SearchIndex, embedder: Embedder, retriever: Retriever, router: Router,
-                 reader: QuestionReader) -> None:
+                 reader: QuestionReader, scope_weights: ScopeWeights | None = None) -> None:
         self.index = index
         self.embedder = embedder
         self.retriever = retriever
         self.router = router
         self.reader = reader
+        self.scope_weights = scope_weights or ScopeWeights()
         self.doc_ids = frozenset(c.doc_id for c in index.chunks)
 
 
@@ -57,34 +59,40 @@ class Assistant:
         sessions: the conversation store (memory or Redis).
         options: retrieval mode and which stages are on.
         generator: an optional generator that rewrites the extractive answer from the same passages.
+        scope_weights: a scope model to use instead of the engine's own fit (experiments).
     """
 
-    def __init__(self, engine: Engine, sessions: SessionStore | None = None, options: AskOptions | None = None,
+    def __init__(self, engine: Engine, options: AskOptions, sessions: SessionStore | None = None,
                  generator=None, scope_weights: ScopeWeights | None = None) -> None:
         self._engine = engine
-        self.scope_weights = scope_weights or ScopeWeights()
+        self._scope_weights = scope_weights
         self._swap_lock = threading.Lock()
         self.sessions = sessions or MemorySessionStore()
-        self.options = options or AskOptions()
+        self.options = options
         self.generator = generator
 
     # -- construction -------------------------------------------------------------------------------------
     @staticmethod
-    def build_engine(index: SearchIndex, embedder: Embedder, *, router_weights: RouterWeights | None = None,
-                     detector: LanguageDetector | None = None, **retrieval) -> Engine:
-        """The engine of ``index``; ``retrieval``: the `Retriever`'s knobs (candidates, fusion, weights, ...),
-        each defaulting to the settings' value."""
+    def build_engine(index: SearchIndex, embedder: Embedder, retrieval: RetrievalOptions, *,
+                     router_weights: RouterWeights | None = None, scope_weights: ScopeWeights | None = None,
+                     reranker=None, detector: LanguageDetector | None = None) -> Engine:
+        """The engine of ``index``; ``retrieval``: the `Retriever`'s knobs (candidates, fusion, weights, ...);
+        the weights: the fit for this index (`assistant.fit.load_fit`), the code's defaults when None."""
         if index.catalogue is None:
             raise InputError("index", f"the index at {index.path} has no directorate catalogue; "
                              "run `dgm-assistant build` to rebuild it")
-        retriever = Retriever(index, embedder, **retrieval)
+        retriever = Retriever(index, embedder, retrieval, reranker=reranker)
         router = Router(index.catalogue, embedder, index.chunks, router_weights, stored=index.vectors_of)
-        reader = QuestionReader(index.catalogue, detect_language=(detector or LanguageDetector()).detect)
-        return Engine(index, embedder, retriever, router, reader)
+        reader = QuestionReader(index.catalogue, detector=detector or LanguageDetector())
+        return Engine(index, embedder, retriever, router, reader, scope_weights)
 
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def scope_weights(self) -> ScopeWeights:
+        return self._scope_weights or self._engine.scope_weights
 
     @property
     def catalogue(self):
@@ -95,16 +103,17 @@ class Assistant:
         with self._swap_lock:
             self._engine = engine
 
-    def reload_if_changed(self, index_dir: Path, **engine_kwargs) -> bool:
-        """Load a rebuilt index if the index folder now points elsewhere; returns True when swapped."""
-        current = self._engine.index
+    def reload_if_changed(self, index_dir: Path, load: Callable[[Path], Engine]) -> bool:
+        """Load a rebuilt index if the index folder now points elsewhere; returns True when swapped.
+
+        ``load``: makes the engine of an index folder (`assistant.factory.engine_loader`), its fit included.
+        """
         folder = Path(index_dir).resolve()
-        if folder == current.path:
+        if folder == self._engine.index.path:
             return False
-        index = SearchIndex.load(index_dir, expected_model=self._engine.embedder.name)
-        engine_kwargs.setdefault("router_weights", self._engine.router.weights)
-        self.swap_engine(self.build_engine(index, self._engine.embedder, **engine_kwargs))
-        log.info("index reloaded from %s (%d chunks)", folder, len(index.chunks))
+        engine = load(Path(index_dir))
+        self.swap_engine(engine)
+        log.info("index reloaded from %s (%d chunks)", folder, len(engine.index.chunks))
         return True
 
     def clear_caches(self) -> None:
@@ -127,8 +136,8 @@ class Assistant:
                              f"got {len(clean)}")
         if session_id is not None and not SESSION_ID_RE.match(session_id):
             raise InputError("session_id", "must be 8 to 64 letters, digits, '-' or '_'")
-        if not 1 <= top_k <= MAX_TOP_K:
-            raise InputError("top_k", f"must be between 1 and {MAX_TOP_K}, got {top_k}")
+        if not 1 <= top_k <= self.options.max_top_k:
+            raise InputError("top_k", f"must be between 1 and {self.options.max_top_k}, got {top_k}")
         code = None
         if directorate is not None:
             try:

@@ -11,7 +11,6 @@ import numpy as np
 
 from index import Embedder, SearchIndex
 
-from .config import Settings
 from .models import Hit
 from .question import focus_query
 
@@ -25,9 +24,18 @@ def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int = 60) -> dict[in
     return fused
 
 
-def _default(name: str):
-    """The settings' default for a retrieval knob: its one value, which the retriever's defaults repeat."""
-    return Settings.model_fields[name].default
+@dataclass(frozen=True)
+class RetrievalOptions:
+    """The retrieval knobs, one value each (the settings' `DGM_CANDIDATES`, `DGM_FUSION`, ...: the factory
+    makes this from them; nothing here has a default of its own)."""
+
+    candidates: int  # taken from each retriever before fusion
+    fusion: str  # scores | rrf
+    rrf_k: int
+    dense_weight: float
+    bm25_weight: float
+    mmr_lambda: float
+    mode: str  # hybrid | dense | bm25
 
 
 def score_fusion(dense: Sequence[tuple[int, float]], bm25: Sequence[tuple[int, float]], dense_weight: float,
@@ -94,10 +102,8 @@ class Retriever:
         reranker: an optional sentence-transformers ``CrossEncoder`` applied to the fused candidates.
     """
 
-    def __init__(self, index: SearchIndex, embedder: Embedder, candidates: int = _default("candidates"),
-                 rrf_k: int = _default("rrf_k"), dense_weight: float = _default("dense_weight"),
-                 bm25_weight: float = _default("bm25_weight"), mmr_lambda: float = _default("mmr_lambda"),
-                 mode: str = _default("retrieval_mode"), reranker=None, fusion: str = _default("fusion")) -> None:
+    def __init__(self, index: SearchIndex, embedder: Embedder, options: RetrievalOptions, reranker=None) -> None:
+        candidates, mode, fusion, mmr_lambda = options.candidates, options.mode, options.fusion, options.mmr_lambda
         if candidates < 1:
             raise ValueError(f"candidates must be at least 1, got {candidates}")
         if mode not in ("hybrid", "dense", "bm25"):
@@ -108,10 +114,11 @@ class Retriever:
             raise ValueError(f"mmr_lambda must be within [0, 1], got {mmr_lambda}")
         self.index = index
         self.embedder = embedder
+        self.options = options
         self.candidates = candidates
-        self.rrf_k = rrf_k
-        self.dense_weight = dense_weight
-        self.bm25_weight = bm25_weight
+        self.rrf_k = options.rrf_k
+        self.dense_weight = options.dense_weight
+        self.bm25_weight = options.bm25_weight
         self.mmr_lambda = mmr_lambda
         self.mode = mode
         self.reranker = reranker

@@ -181,6 +181,31 @@ def evaluate(
 
 
 @app.command()
+def tune(
+    qa: Annotated[Path, typer.Option(help="The dev Q&A file to fit on (never a test split)")] = Path(
+        "eval/qa_dev.jsonl"),
+    write: Annotated[bool, typer.Option("--write", help="Store the fit in the index folder (fit.json)")] = False,
+    ship: Annotated[bool, typer.Option("--ship", help="Also store it in the corpus's fits folder "
+                                                      "[DGM_FITS_DIR], where a fresh build finds it")] = False,
+    l2: Annotated[float, typer.Option(help="L2 penalty of the scope model")] = 0.1,
+    index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
+) -> None:
+    """Fit the scope model and the routing calibration on the dev split, through the assistant itself."""
+    from eval.tune import store
+    from eval.tune import tune as do_tune
+
+    try:
+        settings = _settings(index_dir=index)
+        fit = do_tune(settings, qa, l2=l2, say=console.print)
+    except (DGMError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print(fit.model_dump_json(indent=1, exclude={"question"}))
+    if write or ship:
+        for path in store(fit, settings, settings.index_dir.resolve(), ship=ship):
+            console.print(f"written to {path} for embedding model {fit.model}")
+
+
+@app.command()
 def bench(
     scale: Annotated[bool, typer.Option(
         "--scale", help="Also 100k/1M synthetic corpora (FAISS IVF + BM25; ~3 min, ~5 GiB)")] = False,

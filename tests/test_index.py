@@ -125,6 +125,7 @@ class _CountingEmbedder:
 def test_build_stores_the_catalogue_vectors_and_the_router_reads_them(tmp_path, corpus_copy, embedder):
     """Routing's texts (each unit's profile, names, aliases and keywords) are embedded once, at build time:
     loading the index embeds none of them, with exactly the vectors an embedding at start-up gives."""
+    from assistant.question import QuestionReader
     from assistant.route import Router
 
     chunks, cat = chunk_corpus(corpus_copy)
@@ -143,8 +144,8 @@ def test_build_stores_the_catalogue_vectors_and_the_router_reads_them(tmp_path, 
     assert set(texts) <= set(counting.seen)
     q = embedder.encode_query("Who fights disinformation campaigns?")
     hits = []
-    assert stored.route("Who fights disinformation campaigns?", q, hits) == \
-        fresh.route("Who fights disinformation campaigns?", q, hits)
+    question = QuestionReader(cat).read("Who fights disinformation campaigns?")
+    assert stored.route(question, q, hits) == fresh.route(question, q, hits)
 
     # A rebuild with the same model and catalogue reuses them; a changed keyword list embeds again.
     counting.seen.clear()
@@ -169,8 +170,8 @@ def test_an_index_without_catalogue_vectors_still_loads_and_routes(tmp_path, bui
     (ix_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     ix = SearchIndex.load(ix_dir)
     assert ix.text_vectors == {}
-    engine = Assistant.build_engine(ix, assistant.engine.embedder)
-    answer = Assistant(engine).ask("Which directorate deals with NATO?")
+    engine = Assistant.build_engine(ix, assistant.engine.embedder, assistant.engine.retriever.options)
+    answer = Assistant(engine, assistant.options).ask("Which directorate deals with NATO?")
     assert answer.directorate is not None and answer.directorate.code == "M1"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -133,7 +134,7 @@ def test_off_topic_questions_abstain(assistant, question):
 
 
 def test_the_shipped_question_model_reads_the_kind_of_question(assistant):
-    """The question model fit on dev (assistant/tuned.json) is loaded for the packaged model and takes part."""
+    """The question model fit on dev (corpus/fits/) is loaded for the packaged model and takes part."""
     w = assistant.scope_weights
     embedder = assistant.engine.embedder
     assert len(w.question_weights) == embedder.dim and w.weights.get("question_model", 0) > 0
@@ -349,7 +350,8 @@ def test_score_fusion_keeps_a_clear_winner_that_rank_fusion_loses(assistant):
     assert by_score[2] == pytest.approx(0.65 * 0.25 + 0.35 * 0.87 / 1.41)
     assert score_fusion(dense, [], 0.65, 0.35) == {i: pytest.approx(0.65 * s) for i, s in dense}
     with pytest.raises(ValueError, match="fusion"):
-        Retriever(assistant.engine.index, assistant.engine.embedder, fusion="max")
+        Retriever(assistant.engine.index, assistant.engine.embedder,
+                  replace(assistant.engine.retriever.options, fusion="max"))
 
 
 def _tiny_cross_encoder(path):
@@ -372,7 +374,8 @@ def test_reranker_code_path(tmp_path, assistant, settings):
     path = _tiny_cross_encoder(tmp_path / "ce")
     reranker = make_reranker(settings.model_copy(update={"reranker_model": str(path)}))
     engine = assistant.engine
-    retriever = Retriever(engine.index, engine.embedder, reranker=reranker, mmr_lambda=1.0)
+    retriever = Retriever(engine.index, engine.embedder, replace(engine.retriever.options, mmr_lambda=1.0),
+                          reranker=reranker)
     result = retriever.retrieve("Which directorate handles cyber issues?", k=5)
     scores = [h.rerank for h in result.hits]
     assert all(s is not None for s in scores)
@@ -413,7 +416,7 @@ def test_generator_code_path(chat_server, assistant):
     from assistant.generate import OpenAICompatibleGenerator
 
     gen = OpenAICompatibleGenerator(chat_server, "tiny", api_key="k", timeout_s=5)
-    bot = Assistant(assistant.engine, generator=gen)
+    bot = Assistant(assistant.engine, assistant.options, generator=gen)
     _FakeChat.reply = "The Directorate for International Governance (M4) handles cyber [1]."
     ans = bot.ask("Which directorate handles cyber issues?")
     assert ans.answer == _FakeChat.reply
@@ -429,19 +432,22 @@ def test_generator_code_path(chat_server, assistant):
 
 
 def test_engine_swap_is_atomic(assistant, settings, embedder):
-    from assistant.factory import build
+    from assistant.factory import build, engine_loader
 
-    bot = Assistant(assistant.engine)
+    bot = Assistant(assistant.engine, assistant.options)
     before = bot.engine
-    assert not bot.reload_if_changed(settings.index_dir)
+    load = engine_loader(settings, bot.engine)
+    assert not bot.reload_if_changed(settings.index_dir, load)
     build(settings, embedder=embedder, progress=False)  # a rebuild swaps the index folder symlink
-    assert bot.reload_if_changed(settings.index_dir)
+    assert bot.reload_if_changed(settings.index_dir, load)
     assert bot.engine is not before
+    assert bot.engine.embedder is before.embedder  # the model is kept; the fit is found again for the new index
+    assert bot.scope_weights.question_weights == before.scope_weights.question_weights
     assert bot.ask("Which directorate handles cyber issues?").directorate.code == "M4"
 
 
 def test_the_torch_backend_answers_end_to_end(tmp_path, settings, torch_embedder):
-    """sentence-transformers' torch path still works: its own index, its own fit in tuned.json."""
+    """sentence-transformers' torch path still works: its own index, its own shipped fit."""
     from assistant.factory import build, load_assistant
 
     torch_settings = settings.model_copy(update={"embedding_backend": "torch", "index_dir": tmp_path / "index"})

@@ -9,7 +9,6 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 
 import anyio
 from fastapi import FastAPI
@@ -56,10 +55,9 @@ async def _watch_index(app: FastAPI, settings: Settings, wake: asyncio.Event) ->
         assistant: Assistant | None = app.state.assistant
         if assistant is None:
             continue
-        kwargs = factory.engine_kwargs(settings, reranker=assistant.engine.retriever.reranker)
+        load = factory.engine_loader(settings, assistant.engine)
         try:
-            swapped = await anyio.to_thread.run_sync(partial(assistant.reload_if_changed, settings.index_dir,
-                                                             **kwargs))
+            swapped = await anyio.to_thread.run_sync(assistant.reload_if_changed, settings.index_dir, load)
         except Exception as exc:  # a broken or half-removed build: keep serving the current index, retry
             log.warning("index reload failed, keeping %s: %s: %s", assistant.engine.index.path,
                         exc.__class__.__name__, exc)

@@ -43,7 +43,7 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
     async def ask(request: Request, response: Response, body: AskRequest,
                   assistant: AssistantDep) -> AskResponse:
         answer = await anyio.to_thread.run_sync(
-            partial(assistant.ask, body.question, session_id=body.session_id, top_k=body.top_k,
+            partial(assistant.ask, body.question, session_id=body.session_id, top_k=body.top_k or settings.top_k,
                     directorate=body.directorate, document=body.document),
             limiter=request.app.state.model_limiter)
         request.app.state.metrics.observe(answer)

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ingest.models import Directorate
 
 from ..models import Answer, Citation, DirectorateMatch
-from ..pipeline import MAX_TOP_K
 from ..sessions import SESSION_ID_RE
 
 
@@ -26,7 +25,8 @@ class AskRequest(_Request):
                           "`max_question_chars` characters (a service setting, 1,000 by default).")
     session_id: str | None = Field(None, pattern=SESSION_ID_RE.pattern,
                                    description="Continue this conversation; omit to start a new one")
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages to cite")
+    top_k: int | None = Field(None, ge=1, description="Passages to cite (default and upper bound: the service's "
+                                                      "`top_k` and `max_top_k` settings, 5 and 20 by default)")
     directorate: str | None = Field(None, min_length=1, max_length=16,
                                     description="Restrict to a directorate code, e.g. M4")
     document: str | None = Field(None, min_length=1, max_length=200, description="Restrict to a document id")

