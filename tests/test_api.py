@@ -322,7 +322,10 @@ def test_demo_page_and_widget_are_served_with_security_headers(client: httpx.Cli
     js = client.get("/widget.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     assert js.headers["x-content-type-options"] == "nosniff"
-    assert client.get("/widget.css").status_code in (200, 404)
+    css = client.get("/widget.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert css.headers["cache-control"] == js.headers["cache-control"] == "no-cache"
+    assert ":host" in css.text
 
 
 def test_api_responses_carry_nosniff_and_no_csp(client: httpx.Client) -> None:
@@ -441,6 +444,7 @@ def test_missing_demo_page_is_404(settings, assistant, tmp_path, monkeypatch) ->
     with serve_in_thread(app) as url:
         assert httpx.get(url + "/").status_code == 404
         assert httpx.get(url + "/widget.js").status_code == 404
+        assert httpx.get(url + "/widget.css").status_code == 404
 
 
 def test_cors_origins_are_allowed_and_in_the_csp(settings, assistant) -> None:

@@ -1,4 +1,4 @@
-"""The embeddable chat widget (assistant/static/widget.js) in a real Chromium, against the real service.
+"""The embeddable chat widget (assistant/static/widget.js, .css) in a real Chromium, against the real service.
 
 Drives Debian's /usr/bin/chromium through Playwright's sync API (no browser download: Debian's build only). The service
 comes from the session fixture `live_server` in tests/conftest.py: an object with `url` (base URL of the
@@ -474,6 +474,34 @@ def test_host_page_styles_do_not_leak_in_or_out(tab: Tab) -> None:
     assert host_button.evaluate("el => getComputedStyle(el).textTransform") == "uppercase"
     mode = tab.page.evaluate("() => document.querySelector('dgm-assistant-widget').shadowRoot.mode")
     assert mode == "open"
+
+
+def test_nothing_shows_before_the_stylesheet_applies(tab: Tab) -> None:
+    held: list[Route] = []
+    tab.page.route("**/widget.css", lambda route: held.append(route))
+    tab.page.goto(tab.url + "/", wait_until="domcontentloaded")  # the held sheet holds the load event too
+    deadline = time.monotonic() + STEP_MS / 1000
+    while not held and time.monotonic() < deadline:
+        tab.page.wait_for_timeout(50)
+    assert held, "widget.css was never requested"
+    tab.page.wait_for_timeout(300)
+    expect(tab.page.get_by_test_id("launcher")).to_have_count(0)
+
+    held[0].continue_()
+
+    launcher = tab.page.get_by_test_id("launcher")
+    expect(launcher).to_be_visible()
+    assert launcher.evaluate("el => getComputedStyle(el).position") == "fixed"
+
+
+def test_a_blocked_stylesheet_link_falls_back_to_a_fetched_sheet(tab: Tab) -> None:
+    """A host page whose CSP blocks our <link> (here: the link's request fails) still gets a styled widget."""
+    tab.page.route("**/widget.css",
+                   lambda route: route.abort() if route.request.resource_type == "stylesheet" else route.continue_())
+    tab.open_widget()
+    assert tab.page.get_by_test_id("panel").evaluate("el => getComputedStyle(el).position") == "fixed"
+    assert tab.page.evaluate("() => document.querySelector('dgm-assistant-widget').shadowRoot"
+                             ".adoptedStyleSheets.length") == 1
 
 
 def test_data_attributes_set_language_title_and_open(tab: Tab) -> None:

@@ -4,7 +4,8 @@
  *   <script src="https://HOST/widget.js" data-endpoint="https://HOST" defer></script>
  *
  * Optional attributes: data-title, data-lang (en, fr, nl, de: the widget's own texts), data-open="true".
- * data-endpoint defaults to the script's own origin.
+ * data-endpoint defaults to the script's own origin. The stylesheet, widget.css, is loaded from beside the
+ * script (or from data-endpoint when the script's address is unknown).
  *
  * Everything lives in an open Shadow DOM under <dgm-assistant-widget id="dgm-assistant-root">, so the
  * host page's styles neither leak in nor are changed. Server data is only ever put in the DOM as text
@@ -18,6 +19,7 @@
   var STORAGE_KEY = "dgm-assistant";
   var MAX_CHARS = 1000; // the service's limit on a question; it answers 422 beyond
   var TIMEOUT_MS = 15000; // per request, enforced with an AbortController
+  var ASSET_TIMEOUT_MS = 5000; // the widget's own stylesheet and strings, which it waits for before showing
   var TOP_K = 5;
   var MAX_STARTERS = 5;
 
@@ -195,143 +197,6 @@
     }
   };
 
-  // ---------------------------------------------------------------- styles (scoped by the shadow root)
-  var CSS = [
-    ":host { all: initial; }",
-    "*, *::before, *::after { box-sizing: border-box; }",
-    ".root { font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;",
-    "  color: #1b1b1b; -webkit-font-smoothing: antialiased; }",
-    "[hidden] { display: none !important; }",
-    "button, textarea { font: inherit; color: inherit; margin: 0; }",
-    "button { cursor: pointer; }",
-    "button:disabled { cursor: default; }",
-    "svg { display: block; flex: none; }",
-    ".sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;",
-    "  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }",
-    // Who speaks, for screen readers only; generated content keeps the bubble's own text exactly the message.
-    ".msg::before { content: attr(data-speaker); position: absolute; width: 1px; height: 1px; overflow: hidden;",
-    "  clip: rect(0 0 0 0); white-space: nowrap; }",
-    ":focus { outline: none; }",
-    ":focus-visible { outline: 3px solid #003d7a; outline-offset: 2px; }",
-    ".header :focus-visible { outline-color: #fff; outline-offset: -3px; }",
-
-    ".launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; width: 58px; height: 58px;",
-    "  border: 0; border-radius: 50%; background: #003d7a; color: #fff; display: inline-flex;",
-    "  align-items: center; justify-content: center; box-shadow: 0 4px 14px rgba(0, 20, 50, .35); }",
-    ".launcher:hover { background: #002a55; }",
-    ".launcher:focus-visible { outline-offset: 3px; }",
-
-    ".panel { position: fixed; right: 20px; bottom: 92px; z-index: 2147483000; width: 400px;",
-    "  max-width: calc(100vw - 40px); height: min(640px, calc(100vh - 112px)); display: flex;",
-    "  flex-direction: column; background: #fff; border: 1px solid #c9d3e0; border-radius: 14px;",
-    "  box-shadow: 0 16px 48px rgba(0, 20, 50, .28); overflow: hidden; }",
-    ".header { display: flex; align-items: center; gap: 2px; padding: 8px 8px 8px 16px; background: #003d7a;",
-    "  color: #fff; flex: none; }",
-    ".title { margin: 0; flex: 1; min-width: 0; font-size: 16px; font-weight: 600; letter-spacing: .01em;",
-    "  overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }",
-    ".icon-btn { background: transparent; border: 0; width: 40px; height: 40px; border-radius: 8px;",
-    "  display: inline-flex; align-items: center; justify-content: center; }",
-    ".header .icon-btn:hover { background: rgba(255, 255, 255, .16); }",
-
-    ".messages { flex: 1; min-height: 0; overflow-y: auto; padding: 16px; display: flex; flex-direction: column;",
-    "  gap: 12px; background: #f4f7fb; position: relative; overscroll-behavior: contain; }",
-    ".msg { max-width: 88%; padding: 10px 13px; border-radius: 14px; overflow-wrap: anywhere; }",
-    ".msg-user { align-self: flex-end; background: #003d7a; color: #fff; border-bottom-right-radius: 4px;",
-    "  white-space: pre-wrap; }",
-    ".msg-bot { align-self: flex-start; max-width: 100%; width: 100%; background: #fff; border: 1px solid #d5dde8;",
-    "  border-bottom-left-radius: 4px; }",
-    ".msg-abstain { background: #f0f0f0; color: #454545; border: 1px dashed #8a8a8a; }",
-    ".abstain-label { display: flex; align-items: center; gap: 6px; font-size: 13px; font-weight: 600;",
-    "  text-transform: uppercase; letter-spacing: .04em; margin-bottom: 4px; }",
-    ".answer-text { margin: 0; white-space: pre-wrap; }",
-
-    ".marker { display: inline-flex; align-items: center; justify-content: center; min-width: 22px; height: 20px;",
-    "  padding: 0 5px; margin: 0 1px; vertical-align: 1px; border: 1px solid #9db4d3; border-radius: 10px;",
-    "  background: #e7eef8; color: #003d7a; font-size: 12px; font-weight: 700; line-height: 1; }",
-    ".marker:hover, .marker[aria-expanded='true'] { background: #003d7a; border-color: #003d7a; color: #fff; }",
-
-    ".meta { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 10px; }",
-    ".badge { display: inline-flex; flex-wrap: wrap; align-items: baseline; gap: 0 6px; max-width: 100%;",
-    "  padding: 4px 10px; border-radius: 8px; background: #e3ecf7; color: #003d7a; font-size: 13px; }",
-    ".badge-code { font-weight: 700; }",
-    ".badge-conf { color: #2f4a6b; }",
-    ".badge-secondary { background: #eef1f5; color: #34414f; }",
-    ".badge-secondary .badge-conf { color: #4a5562; }",
-
-    ".sources { margin-top: 10px; display: flex; flex-direction: column; gap: 4px; }",
-    ".sources-label { margin: 0; }",
-    ".sources-label, .chips-label { color: #4a5562; font-size: 13px; }",
-    ".source-row { display: flex; align-items: center; gap: 2px; min-width: 0; font-size: 13px; }",
-    ".source-title { margin-left: 6px; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;",
-    "  color: #34414f; }",
-    ".citation { margin-top: 10px; padding: 10px 12px; border-left: 3px solid #003d7a; border-radius: 4px;",
-    "  background: #f3f6fa; color: #1b1b1b; font-size: 14px; }",
-    ".citation-head { display: flex; align-items: flex-start; gap: 8px; }",
-    ".citation-title { flex: 1; margin: 0; font-size: 14px; font-weight: 700; color: #0b2e55; }",
-    ".citation-section { margin: 2px 0 0; color: #4a5562; font-size: 13px; }",
-    ".citation-source { margin: 2px 0 0; font-size: 13px; overflow-wrap: anywhere; color: #4a5562; }",
-    ".citation-source a { color: #003d7a; }",
-    ".citation-text { margin: 8px 0 0; max-height: 220px; overflow-y: auto; white-space: pre-wrap; }",
-    ".citation .icon-btn { width: 28px; height: 28px; color: #34414f; }",
-    ".citation .icon-btn:hover { background: #e0e7f0; }",
-
-    ".chips { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 10px; align-items: center; }",
-    ".chip { padding: 6px 12px; border: 1px solid #9db4d3; border-radius: 999px; background: #fff;",
-    "  color: #003d7a; font-size: 14px; text-align: left; }",
-    ".chip:hover:not(:disabled) { background: #e7eef8; border-color: #003d7a; }",
-    ".chip:disabled { color: #5f6b7a; border-color: #d5dde8; }",
-
-    ".feedback { display: flex; align-items: center; gap: 4px; margin-top: 8px; color: #4a5562; font-size: 13px; }",
-    ".thumb { width: 32px; height: 32px; border: 1px solid transparent; border-radius: 8px; background: transparent;",
-    "  color: #4a5562; display: inline-flex; align-items: center; justify-content: center; }",
-    ".thumb:hover:not(:disabled) { background: #e7eef8; color: #003d7a; }",
-    ".thumb[aria-pressed='true'] { background: #003d7a; color: #fff; }",
-    ".thumb:disabled:not([aria-pressed='true']) { color: #a3adb9; }",
-    ".feedback-note { margin-left: 4px; }",
-
-    ".empty { color: #2c3744; }",
-    ".empty p { margin: 0 0 12px; }",
-    ".starters { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 8px; }",
-    ".starters .chip { width: 100%; border-radius: 10px; padding: 9px 12px; }",
-
-    ".typing { align-self: flex-start; display: inline-flex; gap: 5px; padding: 14px 16px; background: #fff;",
-    "  border: 1px solid #d5dde8; border-radius: 14px; border-bottom-left-radius: 4px; }",
-    ".dot { width: 7px; height: 7px; border-radius: 50%; background: #4f6f95; animation: dgm-blink 1.2s infinite; }",
-    ".dot:nth-child(2) { animation-delay: .2s; } .dot:nth-child(3) { animation-delay: .4s; }",
-    "@keyframes dgm-blink { 0%, 80%, 100% { opacity: .25; } 40% { opacity: 1; } }",
-    "@media (prefers-reduced-motion: reduce) { .dot { animation: none; opacity: .7; } }",
-
-    ".error { align-self: stretch; padding: 10px 12px; border: 1px solid #e0a3a3; border-radius: 10px;",
-    "  background: #fdeeee; color: #8a1c1c; font-size: 14px; }",
-    ".error p { margin: 0; }",
-    ".retry { margin-top: 8px; padding: 5px 12px; border: 1px solid #8a1c1c; border-radius: 8px; background: #fff;",
-    "  color: #8a1c1c; font-weight: 600; }",
-    ".retry:hover { background: #8a1c1c; color: #fff; }",
-    ".error :focus-visible { outline-color: #8a1c1c; }",
-
-    ".composer { flex: none; border-top: 1px solid #d5dde8; background: #fff; padding: 10px 12px 6px; }",
-    ".composer-row { display: flex; align-items: flex-end; gap: 8px; }",
-    ".input { flex: 1; min-width: 0; resize: none; max-height: 132px; min-height: 42px; padding: 9px 12px;",
-    "  border: 1px solid #8a97a8; border-radius: 10px; background: #fff; color: #1b1b1b; line-height: 1.4; }",
-    ".input::placeholder { color: #5f6b7a; opacity: 1; }",
-    ".input:focus-visible { outline: 2px solid #003d7a; outline-offset: 0; border-color: #003d7a; }",
-    ".input:disabled { background: #f1f3f6; }",
-    ".send { width: 42px; height: 42px; border: 0; border-radius: 10px; background: #003d7a; color: #fff;",
-    "  display: inline-flex; align-items: center; justify-content: center; }",
-    ".send:hover:not(:disabled) { background: #002a55; }",
-    ".send:disabled { background: #8a97a8; }",
-    ".counter { margin-top: 3px; text-align: right; font-size: 12px; color: #5a6473; }",
-    ".counter.over { color: #b00020; font-weight: 600; }",
-
-    "@media (max-width: 480px) {",
-    "  .panel { top: 0; right: 0; bottom: 0; left: 0; width: 100%; max-width: none; height: auto; border: 0;",
-    "    border-radius: 0; }",
-    "  .launcher[aria-expanded='true'] { display: none; }",
-    "  .input { font-size: 16px; }",
-    "  .msg-user { max-width: 92%; }",
-    "}"
-  ].join("\n");
-
   // ---------------------------------------------------------------- icons (static paths, drawn with the DOM)
   var ICONS = {
     chat: ["M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"],
@@ -400,13 +265,18 @@
   function readConfig(script) {
     var data = (script && script.dataset) || {};
     var origin = location.origin;
+    var assets = null;
     try {
-      if (script && script.src) origin = new URL(script.src, location.href).origin;
+      if (script && script.src) {
+        origin = new URL(script.src, location.href).origin;
+        assets = new URL(".", new URL(script.src, location.href)).href;
+      }
     } catch (e) { /* keep the page's origin */ }
-    var endpoint = (data.endpoint || "").trim() || origin;
+    var endpoint = ((data.endpoint || "").trim() || origin).replace(/\/+$/, "");
     var lang = pickLang(data.lang || document.documentElement.lang);
     return {
-      endpoint: endpoint.replace(/\/+$/, ""),
+      endpoint: endpoint,
+      assets: assets || endpoint + "/", // widget.css sits beside widget.js
       lang: lang,
       title: (data.title || "").trim() || STRINGS[lang].title,
       open: data.open === "true"
@@ -548,7 +418,7 @@
   }
 
   // ---------------------------------------------------------------- the widget
-  function Widget(cfg) {
+  function Widget(cfg, shadow) {
     var t = STRINGS[cfg.lang];
     var saved = loadState();
     var state = {
@@ -561,11 +431,6 @@
       controller: null // aborts the pending question on "new conversation"
     };
     var uid = "dgm" + Math.random().toString(36).slice(2, 8);
-
-    var host = document.createElement(HOST_TAG);
-    host.id = "dgm-assistant-root";
-    var shadow = host.attachShadow({ mode: "open" });
-    applyStyles(shadow);
 
     var launcher = h("button", {
       type: "button", class: "launcher", "data-testid": "launcher", "aria-expanded": "false",
@@ -1026,25 +891,64 @@
     // -------------------------------------------------------------- start
     updateCounter();
     render();
-    (document.body || document.documentElement).appendChild(host);
     if (cfg.open || (saved && saved.open)) open(false);
   }
 
-  function applyStyles(shadow) {
-    // Constructable sheets are not subject to the host page's style-src; <style> is the fallback.
-    try {
-      var sheet = new CSSStyleSheet();
-      sheet.replaceSync(CSS);
-      shadow.adoptedStyleSheets = [sheet];
-    } catch (e) {
-      shadow.appendChild(h("style", { text: CSS }));
-    }
+  // ---------------------------------------------------------------- styles (widget.css, in the shadow root)
+  /**
+   * Links widget.css into the shadow root; resolves once it applies, or could not, or ASSET_TIMEOUT_MS
+   * passed (the link stays: a late sheet still applies). Never rejects.
+   *
+   * A host page whose CSP style-src does not allow our origin blocks the <link>; the sheet's text is then
+   * fetched (connect-src must allow the endpoint for the questions anyway) and adopted as a constructable
+   * sheet, which style-src does not govern.
+   */
+  function loadStyles(shadow, href) {
+    return new Promise(function (resolve) {
+      var timer = setTimeout(resolve, ASSET_TIMEOUT_MS);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      var link = h("link", { rel: "stylesheet", href: href });
+      link.addEventListener("load", done);
+      link.addEventListener("error", function () {
+        fetchAsset(href, "text").then(function (css) {
+          var sheet = new CSSStyleSheet();
+          sheet.replaceSync(css);
+          shadow.adoptedStyleSheets = [sheet];
+        }).catch(function () { /* unstyled but usable beats invisible */ }).then(done);
+      });
+      shadow.appendChild(link);
+    });
+  }
+
+  /** GET of one of the widget's own files (`as`: "text" or "json"), under ASSET_TIMEOUT_MS. */
+  function fetchAsset(url, as) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, ASSET_TIMEOUT_MS);
+    return fetch(url, { signal: controller.signal, credentials: "omit" }).then(function (res) {
+      if (!res.ok) throw new Error(url + ": HTTP " + res.status);
+      return as === "json" ? res.json() : res.text();
+    }).finally(function () { clearTimeout(timer); });
+  }
+
+  // ---------------------------------------------------------------- start
+  /** The host element goes in at once, empty; the widget is built in it once its stylesheet applies, so
+   *  nothing ever shows unstyled. */
+  function start(cfg) {
+    if (document.querySelector(HOST_TAG)) return; // two copies of the script, both waiting for the DOM
+    var host = document.createElement(HOST_TAG);
+    host.id = "dgm-assistant-root";
+    var shadow = host.attachShadow({ mode: "open" });
+    (document.body || document.documentElement).appendChild(host);
+    loadStyles(shadow, cfg.assets + "widget.css").then(function () { Widget(cfg, shadow); });
   }
 
   var cfg = readConfig(findScript());
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { Widget(cfg); });
+    document.addEventListener("DOMContentLoaded", function () { start(cfg); });
   } else {
-    Widget(cfg);
+    start(cfg);
   }
 })();
