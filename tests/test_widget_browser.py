@@ -494,11 +494,20 @@ def test_nothing_shows_before_the_stylesheet_applies(tab: Tab) -> None:
     assert launcher.evaluate("el => getComputedStyle(el).position") == "fixed"
 
 
-def test_a_blocked_stylesheet_link_falls_back_to_a_fetched_sheet(tab: Tab) -> None:
-    """A host page whose CSP blocks our <link> (here: the link's request fails) still gets a styled widget."""
-    tab.page.route("**/widget.css",
-                   lambda route: route.abort() if route.request.resource_type == "stylesheet" else route.continue_())
+def test_a_stylesheet_blocked_by_the_host_pages_csp_is_fetched_and_adopted(tab: Tab) -> None:
+    """A host page whose CSP style-src does not allow our origin blocks the <link>: the widget is styled anyway."""
+
+    def strict_styles(route: Route) -> None:
+        response = route.fetch()
+        csp = re.sub(r"style-src [^;]*", "style-src 'none'", response.headers["content-security-policy"])
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": csp})
+
+    tab.page.add_init_script(RECORD_CSP_VIOLATIONS)
+    tab.page.route(tab.url + "/", strict_styles)
     tab.open_widget()
+
+    assert any(v.startswith("style-src") and v.endswith("/widget.css")
+               for v in tab.page.evaluate("() => window.__cspViolations"))
     assert tab.page.get_by_test_id("panel").evaluate("el => getComputedStyle(el).position") == "fixed"
     assert tab.page.evaluate("() => document.querySelector('dgm-assistant-widget').shadowRoot"
                              ".adoptedStyleSheets.length") == 1
