@@ -172,6 +172,14 @@ def static_router() -> APIRouter:
     async def widget_css() -> FileResponse:
         return serve("widget.css", "text/css; charset=utf-8")
 
+    languages = ("en", "fr", "nl", "de")  # the widget's own texts, one file each; English is also built in
+
+    @router.get("/i18n/{lang}.json")
+    async def widget_texts(lang: str) -> FileResponse:
+        if lang not in languages:
+            raise HTTPException(status_code=404, detail=f"the widget's texts exist in {', '.join(languages)} only")
+        return serve(f"i18n/{lang}.json", "application/json")
+
     return router
 
 

@@ -533,6 +533,21 @@ def test_data_attributes_set_language_title_and_open(tab: Tab) -> None:
     expect(tab.page.get_by_test_id("send")).to_have_attribute("aria-label", "Envoyer")
     expect(tab.page.get_by_test_id("new-conversation")).to_have_attribute("aria-label", "Nouvelle conversation")
     expect(tab.page.get_by_test_id("launcher")).to_have_attribute("aria-label", "Fermer Assistant DGM")
+    expect(tab.page.get_by_test_id("counter")).to_have_text("0 / 1000 caractères")
+
+
+def test_texts_fall_back_to_english_when_the_language_file_fails(tab: Tab) -> None:
+    def rewrite(route: Route) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, body=response.text().replace('data-title="DGM Assistant"', 'data-lang="de"'))
+
+    tab.page.route(tab.url + "/", rewrite)
+    tab.page.route("**/i18n/de.json", lambda route: route.abort("internetdisconnected"))
+    tab.open_widget()
+
+    expect(tab.page.get_by_test_id("panel")).to_have_attribute("aria-label", "DGM Assistant")
+    expect(tab.page.get_by_test_id("send")).to_have_attribute("aria-label", "Send")
+    expect(tab.page.get_by_test_id("counter")).to_have_text("0 / 1000 characters")
 
 
 def test_text_contrast_is_at_least_4_5_to_1(tab: Tab) -> None:

@@ -4,8 +4,9 @@
  *   <script src="https://HOST/widget.js" data-endpoint="https://HOST" defer></script>
  *
  * Optional attributes: data-title, data-lang (en, fr, nl, de: the widget's own texts), data-open="true".
- * data-endpoint defaults to the script's own origin. The stylesheet, widget.css, is loaded from beside the
- * script (or from data-endpoint when the script's address is unknown).
+ * data-endpoint defaults to the script's own origin. The stylesheet (widget.css) and the texts of languages
+ * other than English (i18n/LANG.json) are loaded from beside the script, or from data-endpoint when the
+ * script's address is unknown.
  *
  * Everything lives in an open Shadow DOM under <dgm-assistant-widget id="dgm-assistant-root">, so the
  * host page's styles neither leak in nor are changed. Server data is only ever put in the DOM as text
@@ -23,179 +24,71 @@
   var TOP_K = 5;
   var MAX_STARTERS = 5;
 
-  if (document.querySelector(HOST_TAG)) return; // the script was included twice
-
   // ---------------------------------------------------------------- UI texts (the widget's own, not answers)
-  var STRINGS = {
-    en: {
-      title: "DGM Assistant",
-      openLauncher: function (title) { return "Open " + title; },
-      closeLauncher: function (title) { return "Close " + title; },
-      newConversation: "New conversation",
-      close: "Close",
-      conversation: "Conversation",
-      inputLabel: "Your question",
-      placeholder: "Ask a question…",
-      send: "Send",
-      counter: function (n, max) { return n + " / " + max + " characters"; },
-      welcome: "Ask me about Belgium's multilateral policy and which directorate of the DGM deals with a topic. " +
-        "Answers cite the pages of the FPS Foreign Affairs.",
-      startersLabel: "Try asking",
-      typing: "The assistant is writing an answer…",
-      you: "You",
-      assistant: "Assistant",
-      notCovered: "Not covered",
-      sources: "Sources",
-      showSource: function (n, title) { return "Source " + n + ": " + title; },
-      hideSource: "Hide source",
-      section: "Section",
-      confidence: function (p) { return "confidence " + p + "%"; },
-      directorate: "Directorate",
-      secondary: "Also concerns",
-      suggestionsLabel: "You could ask",
-      helpful: "Helpful",
-      notHelpful: "Not helpful",
-      thanks: "Thank you for your feedback.",
-      feedbackFailed: "Your feedback could not be sent.",
-      announce: "New answer: ",
-      network: "The assistant could not be reached. Check your connection and try again.",
-      timeout: "The assistant took too long to answer.",
-      tooLong: "Your question is too long (1,000 characters at most).",
-      rateLimited: function (s) {
-        return s ? "Too many questions in a short time. Try again in " + s + " seconds."
-          : "Too many questions in a short time. Please wait a moment and try again.";
-      },
-      server: "The assistant is temporarily unavailable. Please try again later.",
-      invalid: "The question could not be processed.",
-      retry: "Try again"
-    },
-    fr: {
-      title: "Assistant DGM",
-      openLauncher: function (title) { return "Ouvrir " + title; },
-      closeLauncher: function (title) { return "Fermer " + title; },
-      newConversation: "Nouvelle conversation",
-      close: "Fermer",
-      conversation: "Conversation",
-      inputLabel: "Votre question",
-      placeholder: "Posez votre question…",
-      send: "Envoyer",
-      counter: function (n, max) { return n + " / " + max + " caractères"; },
-      welcome: "Interrogez-moi sur la politique multilatérale de la Belgique et sur la direction de la DGM " +
-        "compétente pour un sujet. Les réponses citent les pages du SPF Affaires étrangères.",
-      startersLabel: "Exemples de questions",
-      typing: "L'assistant rédige une réponse…",
-      you: "Vous",
-      assistant: "Assistant",
-      notCovered: "Hors champ",
-      sources: "Sources",
-      showSource: function (n, title) { return "Source " + n + " : " + title; },
-      hideSource: "Masquer la source",
-      section: "Section",
-      confidence: function (p) { return "confiance " + p + " %"; },
-      directorate: "Direction",
-      secondary: "Concerne aussi",
-      suggestionsLabel: "Vous pourriez demander",
-      helpful: "Utile",
-      notHelpful: "Pas utile",
-      thanks: "Merci pour votre avis.",
-      feedbackFailed: "Votre avis n'a pas pu être envoyé.",
-      announce: "Nouvelle réponse : ",
-      network: "L'assistant est injoignable. Vérifiez votre connexion et réessayez.",
-      timeout: "L'assistant a mis trop de temps à répondre.",
-      tooLong: "Votre question est trop longue (1 000 caractères au maximum).",
-      rateLimited: function (s) {
-        return s ? "Trop de questions en peu de temps. Réessayez dans " + s + " secondes."
-          : "Trop de questions en peu de temps. Patientez un instant puis réessayez.";
-      },
-      server: "L'assistant est momentanément indisponible. Réessayez plus tard.",
-      invalid: "La question n'a pas pu être traitée.",
-      retry: "Réessayer"
-    },
-    nl: {
-      title: "DGM-assistent",
-      openLauncher: function (title) { return title + " openen"; },
-      closeLauncher: function (title) { return title + " sluiten"; },
-      newConversation: "Nieuw gesprek",
-      close: "Sluiten",
-      conversation: "Gesprek",
-      inputLabel: "Uw vraag",
-      placeholder: "Stel uw vraag…",
-      send: "Verzenden",
-      counter: function (n, max) { return n + " / " + max + " tekens"; },
-      welcome: "Vraag me naar het multilaterale beleid van België en welke directie van de DGM een onderwerp " +
-        "behandelt. De antwoorden verwijzen naar de pagina's van de FOD Buitenlandse Zaken.",
-      startersLabel: "Probeer bijvoorbeeld",
-      typing: "De assistent schrijft een antwoord…",
-      you: "U",
-      assistant: "Assistent",
-      notCovered: "Niet behandeld",
-      sources: "Bronnen",
-      showSource: function (n, title) { return "Bron " + n + ": " + title; },
-      hideSource: "Bron verbergen",
-      section: "Sectie",
-      confidence: function (p) { return "betrouwbaarheid " + p + "%"; },
-      directorate: "Directie",
-      secondary: "Betreft ook",
-      suggestionsLabel: "U kunt bijvoorbeeld vragen",
-      helpful: "Nuttig",
-      notHelpful: "Niet nuttig",
-      thanks: "Bedankt voor uw feedback.",
-      feedbackFailed: "Uw feedback kon niet worden verzonden.",
-      announce: "Nieuw antwoord: ",
-      network: "De assistent is niet bereikbaar. Controleer uw verbinding en probeer opnieuw.",
-      timeout: "De assistent deed er te lang over om te antwoorden.",
-      tooLong: "Uw vraag is te lang (maximaal 1.000 tekens).",
-      rateLimited: function (s) {
-        return s ? "Te veel vragen in korte tijd. Probeer het over " + s + " seconden opnieuw."
-          : "Te veel vragen in korte tijd. Wacht even en probeer het opnieuw.";
-      },
-      server: "De assistent is tijdelijk niet beschikbaar. Probeer het later opnieuw.",
-      invalid: "De vraag kon niet worden verwerkt.",
-      retry: "Opnieuw proberen"
-    },
-    de: {
-      title: "DGM-Assistent",
-      openLauncher: function (title) { return title + " öffnen"; },
-      closeLauncher: function (title) { return title + " schließen"; },
-      newConversation: "Neues Gespräch",
-      close: "Schließen",
-      conversation: "Gespräch",
-      inputLabel: "Ihre Frage",
-      placeholder: "Stellen Sie Ihre Frage…",
-      send: "Senden",
-      counter: function (n, max) { return n + " / " + max + " Zeichen"; },
-      welcome: "Fragen Sie mich zur multilateralen Politik Belgiens und dazu, welche Direktion der DGM für ein " +
-        "Thema zuständig ist. Die Antworten zitieren die Seiten des FÖD Auswärtige Angelegenheiten.",
-      startersLabel: "Zum Beispiel",
-      typing: "Der Assistent schreibt eine Antwort…",
-      you: "Sie",
-      assistant: "Assistent",
-      notCovered: "Nicht abgedeckt",
-      sources: "Quellen",
-      showSource: function (n, title) { return "Quelle " + n + ": " + title; },
-      hideSource: "Quelle ausblenden",
-      section: "Abschnitt",
-      confidence: function (p) { return "Konfidenz " + p + " %"; },
-      directorate: "Direktion",
-      secondary: "Betrifft auch",
-      suggestionsLabel: "Sie könnten fragen",
-      helpful: "Hilfreich",
-      notHelpful: "Nicht hilfreich",
-      thanks: "Danke für Ihr Feedback.",
-      feedbackFailed: "Ihr Feedback konnte nicht gesendet werden.",
-      announce: "Neue Antwort: ",
-      network: "Der Assistent ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
-      timeout: "Der Assistent hat zu lange für die Antwort gebraucht.",
-      tooLong: "Ihre Frage ist zu lang (höchstens 1.000 Zeichen).",
-      rateLimited: function (s) {
-        return s ? "Zu viele Fragen in kurzer Zeit. Versuchen Sie es in " + s + " Sekunden erneut."
-          : "Zu viele Fragen in kurzer Zeit. Bitte warten Sie einen Moment.";
-      },
-      server: "Der Assistent ist vorübergehend nicht verfügbar. Bitte versuchen Sie es später erneut.",
-      invalid: "Die Frage konnte nicht verarbeitet werden.",
-      retry: "Erneut versuchen"
-    }
+  var LANGUAGES = ["en", "fr", "nl", "de"];
+
+  // English is built in, so the widget never waits for it and falls back on it; it is also served as
+  // i18n/en.json (tests/test_api.py checks the two agree). The other languages are fetched from i18n/.
+  // {name} marks a value filled in by fmt().
+  var EN = {
+    "title": "DGM Assistant",
+    "openLauncher": "Open {title}",
+    "closeLauncher": "Close {title}",
+    "newConversation": "New conversation",
+    "close": "Close",
+    "conversation": "Conversation",
+    "inputLabel": "Your question",
+    "placeholder": "Ask a question…",
+    "send": "Send",
+    "counter": "{n} / {max} characters",
+    "welcome": "Ask me about Belgium's multilateral policy and which directorate of the DGM deals " +
+      "with a topic. Answers cite the pages of the FPS Foreign Affairs.",
+    "startersLabel": "Try asking",
+    "typing": "The assistant is writing an answer…",
+    "you": "You",
+    "assistant": "Assistant",
+    "notCovered": "Not covered",
+    "sources": "Sources",
+    "showSource": "Source {n}: {title}",
+    "hideSource": "Hide source",
+    "section": "Section",
+    "confidence": "confidence {p}%",
+    "directorate": "Directorate",
+    "secondary": "Also concerns",
+    "suggestionsLabel": "You could ask",
+    "helpful": "Helpful",
+    "notHelpful": "Not helpful",
+    "thanks": "Thank you for your feedback.",
+    "feedbackFailed": "Your feedback could not be sent.",
+    "announce": "New answer: ",
+    "network": "The assistant could not be reached. Check your connection and try again.",
+    "timeout": "The assistant took too long to answer.",
+    "tooLong": "Your question is too long (1,000 characters at most).",
+    "rateLimited": "Too many questions in a short time. Try again in {s} seconds.",
+    "rateLimitedLater": "Too many questions in a short time. Please wait a moment and try again.",
+    "server": "The assistant is temporarily unavailable. Please try again later.",
+    "invalid": "The question could not be processed.",
+    "retry": "Try again"
   };
+
+  function fmt(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
+
+  /** The strings of `lang`: i18n/LANG.json over the English (a missing or odd entry stays English; a
+   *  failed fetch leaves all of it English). Never rejects. */
+  function loadStrings(assets, lang) {
+    if (lang === "en") return Promise.resolve(EN);
+    return fetchAsset(assets + "i18n/" + lang + ".json", "json").then(function (texts) {
+      var t = {};
+      Object.keys(EN).forEach(function (key) {
+        t[key] = texts && typeof texts[key] === "string" ? texts[key] : EN[key];
+      });
+      return t;
+    }, function () { return EN; });
+  }
 
   // ---------------------------------------------------------------- icons (static paths, drawn with the DOM)
   var ICONS = {
@@ -259,7 +152,7 @@
 
   function pickLang(value) {
     var code = String(value || "").toLowerCase().slice(0, 2);
-    return Object.prototype.hasOwnProperty.call(STRINGS, code) ? code : "en";
+    return LANGUAGES.indexOf(code) >= 0 ? code : "en";
   }
 
   function readConfig(script) {
@@ -276,9 +169,9 @@
     var lang = pickLang(data.lang || document.documentElement.lang);
     return {
       endpoint: endpoint,
-      assets: assets || endpoint + "/", // widget.css sits beside widget.js
+      assets: assets || endpoint + "/", // widget.css and i18n/ sit beside widget.js
       lang: lang,
-      title: (data.title || "").trim() || STRINGS[lang].title,
+      title: (data.title || "").trim() || null, // null: the language's own title
       open: data.open === "true"
     };
   }
@@ -409,7 +302,7 @@
   function httpError(t, res, detail) {
     if (res.status === 429) {
       var wait = parseInt(res.headers.get("Retry-After") || "", 10);
-      var message = isFinite(wait) ? t.rateLimited(wait) : detail || t.rateLimited(null);
+      var message = isFinite(wait) ? fmt(t.rateLimited, { s: wait }) : detail || t.rateLimitedLater;
       return { kind: "http", status: 429, message: message, retry: true };
     }
     if (res.status === 413) return { kind: "http", status: 413, message: detail || t.tooLong, retry: false };
@@ -418,8 +311,8 @@
   }
 
   // ---------------------------------------------------------------- the widget
-  function Widget(cfg, shadow) {
-    var t = STRINGS[cfg.lang];
+  function Widget(cfg, t, shadow) {
+    var title = cfg.title || t.title;
     var saved = loadState();
     var state = {
       sessionId: saved ? saved.sessionId : null,
@@ -434,7 +327,7 @@
 
     var launcher = h("button", {
       type: "button", class: "launcher", "data-testid": "launcher", "aria-expanded": "false",
-      "aria-controls": uid + "-panel", "aria-label": t.openLauncher(cfg.title), onclick: function () { toggle(); }
+      "aria-controls": uid + "-panel", "aria-label": fmt(t.openLauncher, { title: title }), onclick: function () { toggle(); }
     }, [icon("chat", 26)]);
 
     var messagesEl = h("div", {
@@ -460,9 +353,9 @@
     }, [icon("close", 22)]);
 
     var panel = h("div", {
-      id: uid + "-panel", class: "panel", role: "dialog", "aria-label": cfg.title, "data-testid": "panel", hidden: true
+      id: uid + "-panel", class: "panel", role: "dialog", "aria-label": title, "data-testid": "panel", hidden: true
     }, [
-      h("div", { class: "header" }, [h("h2", { class: "title", text: cfg.title }), newBtn, closeBtn]),
+      h("div", { class: "header" }, [h("h2", { class: "title", text: title }), newBtn, closeBtn]),
       messagesEl,
       h("div", { class: "composer" }, [
         h("label", { class: "sr-only", for: uid + "-input", text: t.inputLabel }),
@@ -493,7 +386,7 @@
       state.open = true;
       panel.hidden = false;
       launcher.setAttribute("aria-expanded", "true");
-      launcher.setAttribute("aria-label", t.closeLauncher(cfg.title));
+      launcher.setAttribute("aria-label", fmt(t.closeLauncher, { title: title }));
       launcher.replaceChild(icon("close", 26), launcher.firstChild);
       if (!state.messages.length) loadStarters();
       saveState(state);
@@ -506,7 +399,7 @@
       state.open = false;
       panel.hidden = true;
       launcher.setAttribute("aria-expanded", "false");
-      launcher.setAttribute("aria-label", t.openLauncher(cfg.title));
+      launcher.setAttribute("aria-label", fmt(t.openLauncher, { title: title }));
       launcher.replaceChild(icon("chat", 26), launcher.firstChild);
       saveState(state);
       if (returnFocus) launcher.focus({ preventScroll: true });
@@ -585,7 +478,7 @@
       var body = h("p", { class: "answer-text" });
       appendAnswerText(body, m.answer, m.citations, function (c) {
         return toggleFor(c, h("button", {
-          type: "button", class: "marker", "data-testid": "citation-marker", "aria-label": t.showSource(c.n, c.title),
+          type: "button", class: "marker", "data-testid": "citation-marker", "aria-label": fmt(t.showSource, { n: c.n, title: c.title }),
           title: c.title
         }, [String(c.n)]));
       });
@@ -616,7 +509,7 @@
             return h("div", { class: "source-row" }, page.citations.map(function (c) {
               return toggleFor(c, h("button", {
                 type: "button", class: "marker", "data-testid": "citation-source",
-                "aria-label": t.showSource(c.n, c.title), title: c.section || c.title
+                "aria-label": fmt(t.showSource, { n: c.n, title: c.title }), title: c.section || c.title
               }, [String(c.n)]));
             }).concat([h("span", { class: "source-title", title: page.title, text: page.title })]));
           }))));
@@ -658,7 +551,7 @@
 
     function fillCitation(el, c, onHide) {
       el.textContent = "";
-      el.setAttribute("aria-label", t.showSource(c.n, c.title));
+      el.setAttribute("aria-label", fmt(t.showSource, { n: c.n, title: c.title }));
       var head = h("div", { class: "citation-head" }, [
         h("p", { class: "citation-title", "data-testid": "citation-title" }, [
           h("span", { text: "[" + c.n + "] " }), c.title
@@ -680,7 +573,7 @@
     }
 
     function renderBadge(d, secondary) {
-      var conf = d.confidence === null ? null : t.confidence(percent(d.confidence));
+      var conf = d.confidence === null ? null : fmt(t.confidence, { p: percent(d.confidence) });
       var label = (secondary ? t.secondary + ": " : t.directorate + ": ") + d.code + " " + d.name +
         (conf ? " (" + conf + ")" : "");
       return h("span", {
@@ -750,7 +643,7 @@
 
     function updateCounter() {
       var n = input.value.length;
-      counter.textContent = t.counter(n, MAX_CHARS);
+      counter.textContent = fmt(t.counter, { n: n, max: MAX_CHARS });
       counter.classList.toggle("over", n > MAX_CHARS);
     }
 
@@ -934,15 +827,16 @@
   }
 
   // ---------------------------------------------------------------- start
-  /** The host element goes in at once, empty; the widget is built in it once its stylesheet applies, so
-   *  nothing ever shows unstyled. */
+  /** The host element goes in at once, empty; the widget is built in it once its strings are at hand and
+   *  its stylesheet applies, so nothing ever shows unstyled or in the wrong language. */
   function start(cfg) {
-    if (document.querySelector(HOST_TAG)) return; // two copies of the script, both waiting for the DOM
+    if (document.querySelector(HOST_TAG)) return; // the script was included twice
     var host = document.createElement(HOST_TAG);
     host.id = "dgm-assistant-root";
     var shadow = host.attachShadow({ mode: "open" });
     (document.body || document.documentElement).appendChild(host);
-    loadStyles(shadow, cfg.assets + "widget.css").then(function () { Widget(cfg, shadow); });
+    Promise.all([loadStrings(cfg.assets, cfg.lang), loadStyles(shadow, cfg.assets + "widget.css")])
+      .then(function (loaded) { Widget(cfg, loaded[0], shadow); });
   }
 
   var cfg = readConfig(findScript());
