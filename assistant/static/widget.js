@@ -12,6 +12,11 @@
  * host page's styles neither leak in nor are changed. Server data is only ever put in the DOM as text
  * (textContent / createTextNode), never parsed as HTML. Stable test hooks are data-testid attributes.
  * The conversation (session id and messages) survives a reload of the tab through sessionStorage.
+ *
+ * One IIFE in sections: UI texts; configuration from the <script> tag; server data, checked before use;
+ * state kept in sessionStorage; HTTP (the widget's files and the service's calls); styles; DOM helpers;
+ * accessibility and scrolling; rendering (builds DOM from a message, nothing else); the widget (its
+ * state and actions, redrawn after each change); start.
  */
 (function () {
   "use strict";
@@ -90,59 +95,6 @@
     }, function () { return EN; });
   }
 
-  // ---------------------------------------------------------------- icons (static paths, drawn with the DOM)
-  var ICONS = {
-    chat: ["M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"],
-    close: ["M18 6 6 18", "M6 6l12 12"],
-    compose: ["M11 4H4a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h14a2 2 0 0 0 2-2v-7",
-      "M18.5 2.5a2.12 2.12 0 0 1 3 3L12 15l-4 1 1-4 9.5-9.5z"],
-    send: ["M22 2 11 13", "M22 2 15 22 11 13 2 9 22 2z"],
-    up: ["M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3z",
-      "M7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3"],
-    down: ["M10 15v4a3 3 0 0 0 3 3l4-9V2H5.72a2 2 0 0 0-2 1.7l-1.38 9a2 2 0 0 0 2 2.3z",
-      "M17 2h2.67A2.31 2.31 0 0 1 22 4v7a2.31 2.31 0 0 1-2.33 2H17"],
-    info: ["M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20z", "M12 16v-4", "M12 8h.01"]
-  };
-
-  function icon(name, size) {
-    var ns = "http://www.w3.org/2000/svg";
-    var svg = document.createElementNS(ns, "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("width", String(size || 20));
-    svg.setAttribute("height", String(size || 20));
-    svg.setAttribute("fill", "none");
-    svg.setAttribute("stroke", "currentColor");
-    svg.setAttribute("stroke-width", "2");
-    svg.setAttribute("stroke-linecap", "round");
-    svg.setAttribute("stroke-linejoin", "round");
-    svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("focusable", "false");
-    ICONS[name].forEach(function (d) {
-      var path = document.createElementNS(ns, "path");
-      path.setAttribute("d", d);
-      svg.appendChild(path);
-    });
-    return svg;
-  }
-
-  /** Creates an element; strings in `children` become text nodes, never markup. */
-  function h(tag, attrs, children) {
-    var el = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      var value = attrs[key];
-      if (value === null || value === undefined || value === false) return;
-      if (key === "class") el.className = value;
-      else if (key === "text") el.textContent = value;
-      else if (key.slice(0, 2) === "on") el.addEventListener(key.slice(2), value);
-      else el.setAttribute(key, value === true ? "" : String(value));
-    });
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined || child === false) return;
-      el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return el;
-  }
-
   // ---------------------------------------------------------------- configuration from the <script> tag
   function findScript() {
     if (document.currentScript) return document.currentScript;
@@ -212,6 +164,19 @@
     };
   }
 
+  /** Up to MAX_STARTERS questions to offer from /api/directorates: the curated starters first, then one
+   *  built from the name of each directorate without one (the corpus is in English). */
+  function startersFrom(list) {
+    if (!Array.isArray(list)) return [];
+    var seen = {};
+    var withStarter = list.filter(function (d) { return d && typeof d.starter === "string" && d.starter.trim(); });
+    var without = list.filter(function (d) { return withStarter.indexOf(d) < 0 && d && (d.short_name || d.name); });
+    return withStarter.map(function (d) { return d.starter.trim(); })
+      .concat(without.map(function (d) { return "What does " + str(d.short_name || d.name) + " do?"; }))
+      .filter(function (q) { return seen[q] ? false : (seen[q] = true); })
+      .slice(0, MAX_STARTERS);
+  }
+
   /** FastAPI's `detail`: a string, or a list of {loc, msg}; made into one readable sentence. */
   function formatDetail(detail) {
     if (typeof detail === "string") return detail;
@@ -229,7 +194,7 @@
     return Math.round(Math.max(0, Math.min(1, confidence)) * 100);
   }
 
-  // ---------------------------------------------------------------- storage (the tab's sessionStorage)
+  // ---------------------------------------------------------------- state kept in the tab's sessionStorage
   function loadState() {
     try {
       var raw = window.sessionStorage.getItem(STORAGE_KEY);
@@ -266,8 +231,38 @@
   }
 
   // ---------------------------------------------------------------- HTTP
-  /** One request with a timeout; rejects with {kind, message, retry} ready to show. */
-  function request(cfg, t, method, path, payload, signal) {
+  /** GET of one of the widget's own files (`as`: "text" or "json"), under ASSET_TIMEOUT_MS. */
+  function fetchAsset(url, as) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, ASSET_TIMEOUT_MS);
+    return fetch(url, { signal: controller.signal, credentials: "omit" }).then(function (res) {
+      if (!res.ok) throw new Error(url + ": HTTP " + res.status);
+      return as === "json" ? res.json() : res.text();
+    }).finally(function () { clearTimeout(timer); });
+  }
+
+  /** The service's three calls. Each resolves with the JSON body (null if none) or rejects with
+   *  {kind, message, retry}, the message in the widget's language and ready to show. */
+  function apiClient(endpoint, t) {
+    return {
+      ask: function (question, sessionId, signal) {
+        return request(endpoint, t, "POST", "/api/ask", {
+          question: question, session_id: sessionId, top_k: TOP_K, directorate: null
+        }, signal);
+      },
+      feedback: function (sessionId, m, rating) {
+        return request(endpoint, t, "POST", "/api/feedback", {
+          session_id: sessionId || "", question: m.question, answer: m.answer, rating: rating
+        });
+      },
+      directorates: function () {
+        return request(endpoint, t, "GET", "/api/directorates");
+      }
+    };
+  }
+
+  /** One request with a timeout; `signal` cancels it (it then rejects with {kind: "cancelled"}). */
+  function request(endpoint, t, method, path, payload, signal) {
     var controller = new AbortController();
     var timedOut = false;
     var timer = setTimeout(function () { timedOut = true; controller.abort(); }, TIMEOUT_MS);
@@ -284,7 +279,7 @@
       return timedOut ? { kind: "timeout", message: t.timeout, retry: true }
         : { kind: "network", message: t.network, retry: true };
     }
-    return fetch(cfg.endpoint + path, init).then(function (res) {
+    return fetch(endpoint + path, init).then(function (res) {
       if (res.ok && res.status === 204) return null;
       // The body is read under the same timeout; a cut-off body is a failure, not an empty answer.
       return res.json().catch(function () {
@@ -308,483 +303,6 @@
     if (res.status === 413) return { kind: "http", status: 413, message: detail || t.tooLong, retry: false };
     if (res.status >= 500) return { kind: "http", status: res.status, message: t.server, retry: true };
     return { kind: "http", status: res.status, message: detail || t.invalid, retry: false };
-  }
-
-  // ---------------------------------------------------------------- the widget
-  function Widget(cfg, t, shadow) {
-    var title = cfg.title || t.title;
-    var saved = loadState();
-    var state = {
-      sessionId: saved ? saved.sessionId : null,
-      messages: saved ? saved.messages : [],
-      open: false,
-      busy: false,
-      starters: null, // loaded on first open
-      error: null, // {message, retry, question}
-      controller: null // aborts the pending question on "new conversation"
-    };
-    var uid = "dgm" + Math.random().toString(36).slice(2, 8);
-
-    var launcher = h("button", {
-      type: "button", class: "launcher", "data-testid": "launcher", "aria-expanded": "false",
-      "aria-controls": uid + "-panel", "aria-label": fmt(t.openLauncher, { title: title }), onclick: function () { toggle(); }
-    }, [icon("chat", 26)]);
-
-    var messagesEl = h("div", {
-      class: "messages", "data-testid": "messages", role: "region", "aria-label": t.conversation, tabindex: "0"
-    });
-    var input = h("textarea", {
-      id: uid + "-input", class: "input", "data-testid": "input", rows: "1", maxlength: String(MAX_CHARS),
-      placeholder: t.placeholder, "aria-describedby": uid + "-counter", autocomplete: "off"
-    });
-    var sendBtn = h("button", {
-      type: "button", class: "send", "data-testid": "send", "aria-label": t.send, title: t.send,
-      onclick: function () { submit(); }
-    }, [icon("send", 20)]);
-    var counter = h("div", { id: uid + "-counter", class: "counter", "data-testid": "counter" });
-    var live = h("div", { class: "sr-only", "aria-live": "polite", "aria-atomic": "true", "data-testid": "live" });
-    var newBtn = h("button", {
-      type: "button", class: "icon-btn", "data-testid": "new-conversation", "aria-label": t.newConversation,
-      title: t.newConversation, onclick: function () { newConversation(); }
-    }, [icon("compose", 20)]);
-    var closeBtn = h("button", {
-      type: "button", class: "icon-btn", "data-testid": "close", "aria-label": t.close, title: t.close,
-      onclick: function () { close(true); }
-    }, [icon("close", 22)]);
-
-    var panel = h("div", {
-      id: uid + "-panel", class: "panel", role: "dialog", "aria-label": title, "data-testid": "panel", hidden: true
-    }, [
-      h("div", { class: "header" }, [h("h2", { class: "title", text: title }), newBtn, closeBtn]),
-      messagesEl,
-      h("div", { class: "composer" }, [
-        h("label", { class: "sr-only", for: uid + "-input", text: t.inputLabel }),
-        h("div", { class: "composer-row" }, [input, sendBtn]),
-        counter
-      ]),
-      live
-    ]);
-
-    shadow.appendChild(h("div", { class: "root" }, [panel, launcher]));
-
-    input.addEventListener("input", function () { autoGrow(); updateCounter(); });
-    input.addEventListener("keydown", function (e) {
-      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-        e.preventDefault();
-        submit();
-      }
-    });
-    shadow.addEventListener("keydown", function (e) {
-      if (e.key === "Escape" && state.open) {
-        e.preventDefault();
-        close(true);
-      }
-    });
-
-    // -------------------------------------------------------------- open / close
-    function open(focus) {
-      state.open = true;
-      panel.hidden = false;
-      launcher.setAttribute("aria-expanded", "true");
-      launcher.setAttribute("aria-label", fmt(t.closeLauncher, { title: title }));
-      launcher.replaceChild(icon("close", 26), launcher.firstChild);
-      if (!state.messages.length) loadStarters();
-      saveState(state);
-      autoGrow(); // measures only once the panel is displayed
-      scrollToEnd();
-      if (focus) (input.disabled ? closeBtn : input).focus({ preventScroll: true });
-    }
-
-    function close(returnFocus) {
-      state.open = false;
-      panel.hidden = true;
-      launcher.setAttribute("aria-expanded", "false");
-      launcher.setAttribute("aria-label", fmt(t.openLauncher, { title: title }));
-      launcher.replaceChild(icon("chat", 26), launcher.firstChild);
-      saveState(state);
-      if (returnFocus) launcher.focus({ preventScroll: true });
-    }
-
-    function toggle() {
-      if (state.open) close(true);
-      else open(true);
-    }
-
-    // -------------------------------------------------------------- rendering
-    function render() {
-      messagesEl.textContent = "";
-      if (!state.messages.length) messagesEl.appendChild(renderEmpty());
-      state.messages.forEach(function (m, i) { messagesEl.appendChild(renderMessage(m, i)); });
-      if (state.busy) messagesEl.appendChild(renderTyping());
-      if (state.error) messagesEl.appendChild(renderError(state.error));
-      setBusy(state.busy);
-    }
-
-    function renderEmpty() {
-      var list = h("ul", { class: "starters", "aria-label": t.startersLabel });
-      (state.starters || []).forEach(function (q) {
-        list.appendChild(h("li", {}, [h("button", {
-          type: "button", class: "chip", "data-testid": "starter", onclick: function () { ask(q); }
-        }, [q])]));
-      });
-      return h("div", { class: "empty", "data-testid": "empty" }, [h("p", { text: t.welcome }), list]);
-    }
-
-    function renderMessage(m, index) {
-      if (m.role === "user") {
-        return h("div", { class: "msg msg-user", "data-testid": "msg-user", "data-speaker": t.you + ": " }, [m.text]);
-      }
-      return renderAnswer(m, index);
-    }
-
-    function renderAnswer(m, index) {
-      var panelId = uid + "-cit-" + index;
-      var citationPanel = h("div", {
-        id: panelId, class: "citation", "data-testid": "citation-panel", role: "region", hidden: true
-      });
-      var toggles = []; // every marker and source button of this answer, to keep aria-expanded right
-      var shown = null;
-
-      function showCitation(c, opener) {
-        if (shown === c.n) {
-          shown = null;
-          citationPanel.hidden = true;
-        } else {
-          shown = c.n;
-          fillCitation(citationPanel, c, function () {
-            shown = null;
-            citationPanel.hidden = true;
-            sync();
-            // The hide button goes with the panel: keep keyboard users where they were.
-            opener.focus({ preventScroll: true });
-          });
-          citationPanel.hidden = false;
-          reveal(citationPanel);
-        }
-        sync();
-      }
-      function sync() {
-        toggles.forEach(function (b) { b.setAttribute("aria-expanded", String(b.dataset.n === String(shown))); });
-      }
-      function toggleFor(c, el) {
-        el.dataset.n = String(c.n);
-        el.setAttribute("aria-controls", panelId);
-        el.setAttribute("aria-expanded", "false");
-        el.addEventListener("click", function () { showCitation(c, el); });
-        toggles.push(el);
-        return el;
-      }
-
-      var body = h("p", { class: "answer-text" });
-      appendAnswerText(body, m.answer, m.citations, function (c) {
-        return toggleFor(c, h("button", {
-          type: "button", class: "marker", "data-testid": "citation-marker", "aria-label": fmt(t.showSource, { n: c.n, title: c.title }),
-          title: c.title
-        }, [String(c.n)]));
-      });
-
-      var children = [];
-      if (m.abstained) {
-        children.push(h("div", { class: "abstain-label", "data-testid": "not-covered" }, [
-          icon("info", 16), t.notCovered
-        ]));
-      }
-      children.push(body);
-
-      var meta = [];
-      if (m.directorate) meta.push(renderBadge(m.directorate, false));
-      if (m.secondary) meta.push(renderBadge(m.secondary, true));
-      if (meta.length) children.push(h("div", { class: "meta" }, meta));
-
-      if (m.citations.length) {
-        // One line per cited page, with a numbered button per passage: several passages often share a page.
-        var pages = [];
-        m.citations.forEach(function (c) {
-          var page = pages.filter(function (p) { return p.title === c.title; })[0];
-          if (!page) pages.push(page = { title: c.title, citations: [] });
-          page.citations.push(c);
-        });
-        children.push(h("div", { class: "sources" }, [h("p", { class: "sources-label", text: t.sources })]
-          .concat(pages.map(function (page) {
-            return h("div", { class: "source-row" }, page.citations.map(function (c) {
-              return toggleFor(c, h("button", {
-                type: "button", class: "marker", "data-testid": "citation-source",
-                "aria-label": fmt(t.showSource, { n: c.n, title: c.title }), title: c.section || c.title
-              }, [String(c.n)]));
-            }).concat([h("span", { class: "source-title", title: page.title, text: page.title })]));
-          }))));
-      }
-      children.push(citationPanel);
-
-      if (m.suggestions.length) {
-        children.push(h("div", { class: "chips" }, [h("span", { class: "chips-label", text: t.suggestionsLabel + ":" })]
-          .concat(m.suggestions.map(function (s) {
-            return h("button", {
-              type: "button", class: "chip", "data-testid": "suggestion", onclick: function () { ask(s); }
-            }, [s]);
-          }))));
-      }
-      children.push(renderFeedback(m));
-
-      return h("div", {
-        class: "msg msg-bot " + (m.abstained ? "msg-abstain" : "msg-answer"),
-        "data-testid": m.abstained ? "msg-abstain" : "msg-answer", "data-speaker": t.assistant + ": "
-      }, children);
-    }
-
-    /** Splits the answer on [n] / [n, m] markers; known citations become buttons, the rest stays text. */
-    function appendAnswerText(parent, text, citations, makeMarker) {
-      var byN = {};
-      citations.forEach(function (c) { byN[c.n] = c; });
-      var pattern = /\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
-      var last = 0;
-      var match;
-      while ((match = pattern.exec(text)) !== null) {
-        var numbers = match[1].split(",").map(function (s) { return parseInt(s, 10); });
-        if (!numbers.every(function (n) { return byN[n]; })) continue;
-        parent.appendChild(document.createTextNode(text.slice(last, match.index)));
-        numbers.forEach(function (n) { parent.appendChild(makeMarker(byN[n])); });
-        last = match.index + match[0].length;
-      }
-      parent.appendChild(document.createTextNode(text.slice(last)));
-    }
-
-    function fillCitation(el, c, onHide) {
-      el.textContent = "";
-      el.setAttribute("aria-label", fmt(t.showSource, { n: c.n, title: c.title }));
-      var head = h("div", { class: "citation-head" }, [
-        h("p", { class: "citation-title", "data-testid": "citation-title" }, [
-          h("span", { text: "[" + c.n + "] " }), c.title
-        ]),
-        h("button", {
-          type: "button", class: "icon-btn", "aria-label": t.hideSource, title: t.hideSource, onclick: onHide
-        }, [icon("close", 16)])
-      ]);
-      el.appendChild(head);
-      if (c.section) el.appendChild(h("p", { class: "citation-section", text: t.section + ": " + c.section }));
-      if (c.source) {
-        // Only web addresses become links; anything else (javascript:, data:, ...) stays plain text.
-        var link = /^https?:\/\//i.test(c.source)
-          ? h("a", { href: c.source, target: "_blank", rel: "noopener noreferrer", text: c.source })
-          : document.createTextNode(c.source);
-        el.appendChild(h("p", { class: "citation-source" }, [link]));
-      }
-      el.appendChild(h("p", { class: "citation-text", "data-testid": "citation-text", text: c.text }));
-    }
-
-    function renderBadge(d, secondary) {
-      var conf = d.confidence === null ? null : fmt(t.confidence, { p: percent(d.confidence) });
-      var label = (secondary ? t.secondary + ": " : t.directorate + ": ") + d.code + " " + d.name +
-        (conf ? " (" + conf + ")" : "");
-      return h("span", {
-        class: "badge" + (secondary ? " badge-secondary" : ""), "data-testid": secondary ? "badge-secondary" : "badge",
-        title: label
-      }, [
-        secondary ? h("span", { text: t.secondary + ":" }) : null,
-        h("span", { class: "badge-code", text: d.code }),
-        h("span", { text: d.name }),
-        conf ? h("span", { class: "badge-conf", text: "(" + conf + ")" }) : null
-      ]);
-    }
-
-    function renderFeedback(m) {
-      var note = h("span", { class: "feedback-note", role: "status" });
-      var up = h("button", {
-        type: "button", class: "thumb", "data-testid": "thumb-up", "aria-label": t.helpful, title: t.helpful,
-        "aria-pressed": String(m.feedback === "up"), disabled: !!m.feedback
-      }, [icon("up", 16)]);
-      var down = h("button", {
-        type: "button", class: "thumb", "data-testid": "thumb-down", "aria-label": t.notHelpful, title: t.notHelpful,
-        "aria-pressed": String(m.feedback === "down"), disabled: !!m.feedback
-      }, [icon("down", 16)]);
-      if (m.feedback) note.textContent = t.thanks;
-
-      function rate(rating, button) {
-        up.disabled = down.disabled = true;
-        request(cfg, t, "POST", "/api/feedback", {
-          session_id: state.sessionId || "", question: m.question, answer: m.answer, rating: rating
-        }).then(function () {
-          m.feedback = rating;
-          button.setAttribute("aria-pressed", "true");
-          note.textContent = t.thanks;
-          saveState(state);
-        }, function () {
-          up.disabled = down.disabled = false;
-          note.textContent = t.feedbackFailed;
-        });
-      }
-      up.addEventListener("click", function () { rate("up", up); });
-      down.addEventListener("click", function () { rate("down", down); });
-      return h("div", { class: "feedback" }, [up, down, note]);
-    }
-
-    function renderTyping() {
-      return h("div", { class: "typing", "data-testid": "typing" }, [
-        h("span", { class: "dot", "aria-hidden": "true" }), h("span", { class: "dot", "aria-hidden": "true" }),
-        h("span", { class: "dot", "aria-hidden": "true" }), h("span", { class: "sr-only", text: t.typing })
-      ]);
-    }
-
-    function renderError(err) {
-      return h("div", { class: "error", "data-testid": "error", role: "alert" }, [
-        h("p", { text: err.message }),
-        err.retry ? h("button", {
-          type: "button", class: "retry", "data-testid": "retry", onclick: function () { retry(); }
-        }, [t.retry]) : null
-      ]);
-    }
-
-    function setBusy(busy) {
-      input.disabled = busy;
-      sendBtn.disabled = busy;
-      messagesEl.setAttribute("aria-busy", String(busy));
-      Array.prototype.forEach.call(messagesEl.querySelectorAll(".chip"), function (b) { b.disabled = busy; });
-    }
-
-    function updateCounter() {
-      var n = input.value.length;
-      counter.textContent = fmt(t.counter, { n: n, max: MAX_CHARS });
-      counter.classList.toggle("over", n > MAX_CHARS);
-    }
-
-    function autoGrow() {
-      input.style.height = "auto";
-      input.style.height = Math.min(input.scrollHeight + 2, 132) + "px";
-    }
-
-    function scrollToEnd() {
-      messagesEl.scrollTop = messagesEl.scrollHeight;
-    }
-
-    /** Brings a new answer's beginning into view when it is taller than the list (else shows the end). */
-    function scrollToLastAnswer() {
-      var answers = messagesEl.querySelectorAll(".msg-bot");
-      var last = answers[answers.length - 1];
-      if (last && last.offsetHeight > messagesEl.clientHeight - 24) messagesEl.scrollTop = last.offsetTop - 12;
-      else scrollToEnd();
-    }
-
-    /** Scrolls the message list (only it, never the host page) so that `el` is in view. */
-    function reveal(el) {
-      var top = el.offsetTop;
-      var bottom = top + el.offsetHeight;
-      var view = messagesEl.clientHeight;
-      if (bottom > messagesEl.scrollTop + view) messagesEl.scrollTop = Math.min(top - 8, bottom - view + 8);
-      else if (top < messagesEl.scrollTop) messagesEl.scrollTop = top - 8;
-    }
-
-    function announce(text) {
-      live.textContent = "";
-      // A fresh text node after a tick makes screen readers announce even a repeated answer.
-      setTimeout(function () { live.textContent = text; }, 50);
-    }
-
-    // -------------------------------------------------------------- actions
-    function loadStarters() {
-      if (state.starters !== null) return;
-      state.starters = [];
-      request(cfg, t, "GET", "/api/directorates").then(function (list) {
-        if (!Array.isArray(list)) return;
-        var seen = {};
-        // Entries with a curated starter first, then one built from the name (the corpus is in English).
-        var withStarter = list.filter(function (d) { return d && typeof d.starter === "string" && d.starter.trim(); });
-        var without = list.filter(function (d) { return withStarter.indexOf(d) < 0 && d && (d.short_name || d.name); });
-        state.starters = withStarter.map(function (d) { return d.starter.trim(); })
-          .concat(without.map(function (d) { return "What does " + str(d.short_name || d.name) + " do?"; }))
-          .filter(function (q) { return seen[q] ? false : (seen[q] = true); })
-          .slice(0, MAX_STARTERS);
-        if (!state.messages.length) render();
-      }, function () { /* no starters; the input still works */ });
-    }
-
-    function submit() {
-      var question = input.value.trim();
-      if (!question || state.busy) return;
-      ask(question);
-    }
-
-    function ask(question) {
-      if (state.busy) return;
-      var hadFocus = shadow.activeElement !== null;
-      input.value = "";
-      autoGrow();
-      updateCounter();
-      state.messages.push({ role: "user", text: question });
-      saveState(state);
-      send(question, hadFocus);
-    }
-
-    function retry() {
-      if (!state.error || state.busy) return;
-      send(state.error.question, true);
-    }
-
-    function send(question, restoreFocus) {
-      var controller = new AbortController();
-      state.controller = controller;
-      state.error = null;
-      state.busy = true;
-      render();
-      scrollToEnd();
-      // The focused control was just disabled or re-rendered; park focus in the list so Escape still works.
-      if (restoreFocus && state.open) messagesEl.focus({ preventScroll: true });
-      request(cfg, t, "POST", "/api/ask", {
-        question: question, session_id: state.sessionId, top_k: TOP_K, directorate: null
-      }, controller.signal).then(function (body) {
-        if (controller.signal.aborted) return;
-        body = body || {};
-        if (typeof body.session_id === "string" && body.session_id) state.sessionId = body.session_id;
-        var m = answerMessage(question, body);
-        state.messages.push(m);
-        announce(t.announce + (m.abstained ? t.notCovered + ". " : "") + m.answer);
-      }, function (err) {
-        if (controller.signal.aborted || err.kind === "cancelled") return;
-        state.error = { message: err.message || t.server, retry: !!err.retry, question: question };
-        if (!err.retry) {
-          // The service refused this question (e.g. too long): give it back to edit, drop the bubble.
-          var last = state.messages[state.messages.length - 1];
-          if (last && last.role === "user" && last.text === question) state.messages.pop();
-          input.value = question;
-          autoGrow();
-          updateCounter();
-        }
-      }).catch(function () {
-        state.error = { message: t.server, retry: true, question: question }; // a rendering bug, not the network
-      }).then(function () {
-        if (controller.signal.aborted) return;
-        state.controller = null;
-        state.busy = false;
-        saveState(state);
-        render();
-        if (state.error) scrollToEnd();
-        else scrollToLastAnswer();
-        if (restoreFocus && state.open) {
-          var retryBtn = state.error && state.error.retry ? messagesEl.querySelector("[data-testid='retry']") : null;
-          (retryBtn || input).focus({ preventScroll: true });
-        }
-      });
-    }
-
-    function newConversation() {
-      if (state.controller) state.controller.abort();
-      state.controller = null;
-      state.busy = false;
-      state.error = null;
-      state.sessionId = null;
-      state.messages = [];
-      saveState(state);
-      input.value = "";
-      autoGrow();
-      updateCounter();
-      loadStarters();
-      render();
-      input.focus({ preventScroll: true });
-    }
-
-    // -------------------------------------------------------------- start
-    updateCounter();
-    render();
-    if (cfg.open || (saved && saved.open)) open(false);
   }
 
   // ---------------------------------------------------------------- styles (widget.css, in the shadow root)
@@ -816,14 +334,560 @@
     });
   }
 
-  /** GET of one of the widget's own files (`as`: "text" or "json"), under ASSET_TIMEOUT_MS. */
-  function fetchAsset(url, as) {
-    var controller = new AbortController();
-    var timer = setTimeout(function () { controller.abort(); }, ASSET_TIMEOUT_MS);
-    return fetch(url, { signal: controller.signal, credentials: "omit" }).then(function (res) {
-      if (!res.ok) throw new Error(url + ": HTTP " + res.status);
-      return as === "json" ? res.json() : res.text();
-    }).finally(function () { clearTimeout(timer); });
+  // ---------------------------------------------------------------- DOM helpers, icons (paths drawn with the DOM)
+  var ICONS = {
+    chat: ["M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"],
+    close: ["M18 6 6 18", "M6 6l12 12"],
+    compose: ["M11 4H4a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h14a2 2 0 0 0 2-2v-7",
+      "M18.5 2.5a2.12 2.12 0 0 1 3 3L12 15l-4 1 1-4 9.5-9.5z"],
+    send: ["M22 2 11 13", "M22 2 15 22 11 13 2 9 22 2z"],
+    up: ["M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3z",
+      "M7 22H4a2 2 0 0 1-2-2v-7a2 2 0 0 1 2-2h3"],
+    down: ["M10 15v4a3 3 0 0 0 3 3l4-9V2H5.72a2 2 0 0 0-2 1.7l-1.38 9a2 2 0 0 0 2 2.3z",
+      "M17 2h2.67A2.31 2.31 0 0 1 22 4v7a2.31 2.31 0 0 1-2.33 2H17"],
+    info: ["M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20z", "M12 16v-4", "M12 8h.01"]
+  };
+
+  function icon(name, size) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", String(size || 20));
+    svg.setAttribute("height", String(size || 20));
+    svg.setAttribute("fill", "none");
+    svg.setAttribute("stroke", "currentColor");
+    svg.setAttribute("stroke-width", "2");
+    svg.setAttribute("stroke-linecap", "round");
+    svg.setAttribute("stroke-linejoin", "round");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    ICONS[name].forEach(function (d) {
+      var path = document.createElementNS(ns, "path");
+      path.setAttribute("d", d);
+      svg.appendChild(path);
+    });
+    return svg;
+  }
+
+  /** Creates an element; strings in `children` become text nodes, never markup. */
+  function h(tag, attrs, children) {
+    var el = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      var value = attrs[key];
+      if (value === null || value === undefined || value === false) return;
+      if (key === "class") el.className = value;
+      else if (key === "text") el.textContent = value;
+      else if (key.slice(0, 2) === "on") el.addEventListener(key.slice(2), value);
+      else el.setAttribute(key, value === true ? "" : String(value));
+    });
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined || child === false) return;
+      el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return el;
+  }
+
+  // ---------------------------------------------------------------- accessibility and scrolling
+  /** Says `text` through the polite live region, even when it repeats the previous announcement. */
+  function announce(live, text) {
+    live.textContent = "";
+    // A fresh text node after a tick makes screen readers announce even a repeated answer.
+    setTimeout(function () { live.textContent = text; }, 50);
+  }
+
+  /** Moves focus without scrolling the host page. */
+  function focusQuietly(el) {
+    el.focus({ preventScroll: true });
+  }
+
+  function scrollToEnd(list) {
+    list.scrollTop = list.scrollHeight;
+  }
+
+  /** Brings a new answer's beginning into view when it is taller than the list (else shows the end). */
+  function scrollToLastAnswer(list) {
+    var answers = list.querySelectorAll(".msg-bot");
+    var last = answers[answers.length - 1];
+    if (last && last.offsetHeight > list.clientHeight - 24) list.scrollTop = last.offsetTop - 12;
+    else scrollToEnd(list);
+  }
+
+  /** Scrolls the message list (only it, never the host page) so that `el` is in view. */
+  function reveal(list, el) {
+    var top = el.offsetTop;
+    var bottom = top + el.offsetHeight;
+    var view = list.clientHeight;
+    if (bottom > list.scrollTop + view) list.scrollTop = Math.min(top - 8, bottom - view + 8);
+    else if (top < list.scrollTop) list.scrollTop = top - 8;
+  }
+
+  /** Fits the textarea to its text, up to six lines or so. */
+  function autoGrow(input) {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight + 2, 132) + "px";
+  }
+
+  // ---------------------------------------------------------------- rendering
+  // The functions below only build DOM. `view` is what they need from the widget: the texts `t`, the id
+  // prefix `uid`, the message list `list`, and the actions ask(question), retry() and rate(m, rating).
+
+  /** The panel and its launcher, with the handles the widget drives; `on` holds the buttons' actions. */
+  function buildShell(t, title, uid, on) {
+    var ui = {};
+    ui.launcher = h("button", {
+      type: "button", class: "launcher", "data-testid": "launcher", "aria-expanded": "false",
+      "aria-controls": uid + "-panel", "aria-label": fmt(t.openLauncher, { title: title }), onclick: on.toggle
+    }, [icon("chat", 26)]);
+    ui.list = h("div", {
+      class: "messages", "data-testid": "messages", role: "region", "aria-label": t.conversation, tabindex: "0"
+    });
+    ui.input = h("textarea", {
+      id: uid + "-input", class: "input", "data-testid": "input", rows: "1", maxlength: String(MAX_CHARS),
+      placeholder: t.placeholder, "aria-describedby": uid + "-counter", autocomplete: "off"
+    });
+    ui.send = h("button", {
+      type: "button", class: "send", "data-testid": "send", "aria-label": t.send, title: t.send, onclick: on.submit
+    }, [icon("send", 20)]);
+    ui.counter = h("div", { id: uid + "-counter", class: "counter", "data-testid": "counter" });
+    ui.live = h("div", { class: "sr-only", "aria-live": "polite", "aria-atomic": "true", "data-testid": "live" });
+    ui.close = h("button", {
+      type: "button", class: "icon-btn", "data-testid": "close", "aria-label": t.close, title: t.close,
+      onclick: on.close
+    }, [icon("close", 22)]);
+    var newBtn = h("button", {
+      type: "button", class: "icon-btn", "data-testid": "new-conversation", "aria-label": t.newConversation,
+      title: t.newConversation, onclick: on.newConversation
+    }, [icon("compose", 20)]);
+    ui.panel = h("div", {
+      id: uid + "-panel", class: "panel", role: "dialog", "aria-label": title, "data-testid": "panel", hidden: true
+    }, [
+      h("div", { class: "header" }, [h("h2", { class: "title", text: title }), newBtn, ui.close]),
+      ui.list,
+      h("div", { class: "composer" }, [
+        h("label", { class: "sr-only", for: uid + "-input", text: t.inputLabel }),
+        h("div", { class: "composer-row" }, [ui.input, ui.send]),
+        ui.counter
+      ]),
+      ui.live
+    ]);
+    ui.root = h("div", { class: "root" }, [ui.panel, ui.launcher]);
+    return ui;
+  }
+
+  /** Redraws the message list from the state: welcome and starters, or the messages; typing; the error. */
+  function renderConversation(view, state) {
+    var list = view.list;
+    list.textContent = "";
+    if (!state.messages.length) list.appendChild(renderEmpty(view, state.starters || []));
+    state.messages.forEach(function (m, i) {
+      list.appendChild(m.role === "user" ? renderQuestion(view.t, m) : renderAnswer(view, m, i));
+    });
+    if (state.busy) list.appendChild(renderTyping(view.t));
+    if (state.error) list.appendChild(renderError(view, state.error));
+  }
+
+  function renderEmpty(view, starters) {
+    var list = h("ul", { class: "starters", "aria-label": view.t.startersLabel });
+    starters.forEach(function (q) {
+      list.appendChild(h("li", {}, [h("button", {
+        type: "button", class: "chip", "data-testid": "starter", onclick: function () { view.ask(q); }
+      }, [q])]));
+    });
+    return h("div", { class: "empty", "data-testid": "empty" }, [h("p", { text: view.t.welcome }), list]);
+  }
+
+  function renderQuestion(t, m) {
+    return h("div", { class: "msg msg-user", "data-testid": "msg-user", "data-speaker": t.you + ": " }, [m.text]);
+  }
+
+  function renderAnswer(view, m, index) {
+    var t = view.t;
+    var passage = citationPanel(view, view.uid + "-cit-" + index);
+    var body = h("p", { class: "answer-text" });
+    appendAnswerText(body, m.answer, m.citations, function (c) {
+      return passage.toggleFor(c, h("button", {
+        type: "button", class: "marker", "data-testid": "citation-marker",
+        "aria-label": fmt(t.showSource, { n: c.n, title: c.title }), title: c.title
+      }, [String(c.n)]));
+    });
+
+    var children = [];
+    if (m.abstained) {
+      children.push(h("div", { class: "abstain-label", "data-testid": "not-covered" }, [
+        icon("info", 16), t.notCovered
+      ]));
+    }
+    children.push(body);
+    var meta = [];
+    if (m.directorate) meta.push(renderBadge(t, m.directorate, false));
+    if (m.secondary) meta.push(renderBadge(t, m.secondary, true));
+    if (meta.length) children.push(h("div", { class: "meta" }, meta));
+    if (m.citations.length) children.push(renderSources(t, m.citations, passage.toggleFor));
+    children.push(passage.el);
+    if (m.suggestions.length) children.push(renderSuggestions(view, m.suggestions));
+    children.push(renderFeedback(view, m));
+
+    return h("div", {
+      class: "msg msg-bot " + (m.abstained ? "msg-abstain" : "msg-answer"),
+      "data-testid": m.abstained ? "msg-abstain" : "msg-answer", "data-speaker": t.assistant + ": "
+    }, children);
+  }
+
+  /**
+   * The one passage panel of an answer, opened and closed by any of its citation buttons; toggleFor(c, button)
+   * wires a button to citation `c` and keeps every button's aria-expanded right.
+   */
+  function citationPanel(view, panelId) {
+    var el = h("div", {
+      id: panelId, class: "citation", "data-testid": "citation-panel", role: "region", hidden: true
+    });
+    var toggles = [];
+    var shown = null;
+
+    function sync() {
+      toggles.forEach(function (b) { b.setAttribute("aria-expanded", String(b.dataset.n === String(shown))); });
+    }
+    function show(c, opener) {
+      if (shown === c.n) {
+        shown = null;
+        el.hidden = true;
+      } else {
+        shown = c.n;
+        fillCitation(view.t, el, c, function () {
+          shown = null;
+          el.hidden = true;
+          sync();
+          // The hide button goes with the panel: keep keyboard users where they were.
+          focusQuietly(opener);
+        });
+        el.hidden = false;
+        reveal(view.list, el);
+      }
+      sync();
+    }
+    function toggleFor(c, button) {
+      button.dataset.n = String(c.n);
+      button.setAttribute("aria-controls", panelId);
+      button.setAttribute("aria-expanded", "false");
+      button.addEventListener("click", function () { show(c, button); });
+      toggles.push(button);
+      return button;
+    }
+    return { el: el, toggleFor: toggleFor };
+  }
+
+  /** Splits the answer on [n] / [n, m] markers; known citations become buttons, the rest stays text. */
+  function appendAnswerText(parent, text, citations, makeMarker) {
+    var byN = {};
+    citations.forEach(function (c) { byN[c.n] = c; });
+    var pattern = /\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
+    var last = 0;
+    var match;
+    while ((match = pattern.exec(text)) !== null) {
+      var numbers = match[1].split(",").map(function (s) { return parseInt(s, 10); });
+      if (!numbers.every(function (n) { return byN[n]; })) continue;
+      parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      numbers.forEach(function (n) { parent.appendChild(makeMarker(byN[n])); });
+      last = match.index + match[0].length;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  /** One line per cited page, with a numbered button per passage: several passages often share a page. */
+  function renderSources(t, citations, toggleFor) {
+    var pages = [];
+    citations.forEach(function (c) {
+      var page = pages.filter(function (p) { return p.title === c.title; })[0];
+      if (!page) pages.push(page = { title: c.title, citations: [] });
+      page.citations.push(c);
+    });
+    return h("div", { class: "sources" }, [h("p", { class: "sources-label", text: t.sources })]
+      .concat(pages.map(function (page) {
+        return h("div", { class: "source-row" }, page.citations.map(function (c) {
+          return toggleFor(c, h("button", {
+            type: "button", class: "marker", "data-testid": "citation-source",
+            "aria-label": fmt(t.showSource, { n: c.n, title: c.title }), title: c.section || c.title
+          }, [String(c.n)]));
+        }).concat([h("span", { class: "source-title", title: page.title, text: page.title })]));
+      })));
+  }
+
+  function fillCitation(t, el, c, onHide) {
+    el.textContent = "";
+    el.setAttribute("aria-label", fmt(t.showSource, { n: c.n, title: c.title }));
+    el.appendChild(h("div", { class: "citation-head" }, [
+      h("p", { class: "citation-title", "data-testid": "citation-title" }, [
+        h("span", { text: "[" + c.n + "] " }), c.title
+      ]),
+      h("button", {
+        type: "button", class: "icon-btn", "aria-label": t.hideSource, title: t.hideSource, onclick: onHide
+      }, [icon("close", 16)])
+    ]));
+    if (c.section) el.appendChild(h("p", { class: "citation-section", text: t.section + ": " + c.section }));
+    if (c.source) {
+      // Only web addresses become links; anything else (javascript:, data:, ...) stays plain text.
+      var link = /^https?:\/\//i.test(c.source)
+        ? h("a", { href: c.source, target: "_blank", rel: "noopener noreferrer", text: c.source })
+        : document.createTextNode(c.source);
+      el.appendChild(h("p", { class: "citation-source" }, [link]));
+    }
+    el.appendChild(h("p", { class: "citation-text", "data-testid": "citation-text", text: c.text }));
+  }
+
+  function renderBadge(t, d, secondary) {
+    var conf = d.confidence === null ? null : fmt(t.confidence, { p: percent(d.confidence) });
+    var label = (secondary ? t.secondary + ": " : t.directorate + ": ") + d.code + " " + d.name +
+      (conf ? " (" + conf + ")" : "");
+    return h("span", {
+      class: "badge" + (secondary ? " badge-secondary" : ""), "data-testid": secondary ? "badge-secondary" : "badge",
+      title: label
+    }, [
+      secondary ? h("span", { text: t.secondary + ":" }) : null,
+      h("span", { class: "badge-code", text: d.code }),
+      h("span", { text: d.name }),
+      conf ? h("span", { class: "badge-conf", text: "(" + conf + ")" }) : null
+    ]);
+  }
+
+  function renderSuggestions(view, suggestions) {
+    return h("div", { class: "chips" }, [h("span", { class: "chips-label", text: view.t.suggestionsLabel + ":" })]
+      .concat(suggestions.map(function (s) {
+        return h("button", {
+          type: "button", class: "chip", "data-testid": "suggestion", onclick: function () { view.ask(s); }
+        }, [s]);
+      })));
+  }
+
+  /** Thumbs up and down; view.rate(m, rating) sends the rating and resolves once it is recorded. */
+  function renderFeedback(view, m) {
+    var t = view.t;
+    var note = h("span", { class: "feedback-note", role: "status", text: m.feedback ? t.thanks : null });
+    var up = h("button", {
+      type: "button", class: "thumb", "data-testid": "thumb-up", "aria-label": t.helpful, title: t.helpful,
+      "aria-pressed": String(m.feedback === "up"), disabled: !!m.feedback
+    }, [icon("up", 16)]);
+    var down = h("button", {
+      type: "button", class: "thumb", "data-testid": "thumb-down", "aria-label": t.notHelpful, title: t.notHelpful,
+      "aria-pressed": String(m.feedback === "down"), disabled: !!m.feedback
+    }, [icon("down", 16)]);
+
+    function rate(rating, button) {
+      up.disabled = down.disabled = true;
+      view.rate(m, rating).then(function () {
+        button.setAttribute("aria-pressed", "true");
+        note.textContent = t.thanks;
+      }, function () {
+        up.disabled = down.disabled = false;
+        note.textContent = t.feedbackFailed;
+      });
+    }
+    up.addEventListener("click", function () { rate("up", up); });
+    down.addEventListener("click", function () { rate("down", down); });
+    return h("div", { class: "feedback" }, [up, down, note]);
+  }
+
+  function renderTyping(t) {
+    return h("div", { class: "typing", "data-testid": "typing" }, [
+      h("span", { class: "dot", "aria-hidden": "true" }), h("span", { class: "dot", "aria-hidden": "true" }),
+      h("span", { class: "dot", "aria-hidden": "true" }), h("span", { class: "sr-only", text: t.typing })
+    ]);
+  }
+
+  function renderError(view, err) {
+    return h("div", { class: "error", "data-testid": "error", role: "alert" }, [
+      h("p", { text: err.message }),
+      err.retry ? h("button", {
+        type: "button", class: "retry", "data-testid": "retry", onclick: function () { view.retry(); }
+      }, [view.t.retry]) : null
+    ]);
+  }
+
+  // ---------------------------------------------------------------- the widget
+  /** Builds the widget into `shadow` and runs it: the state, the actions, and a redraw after each change. */
+  function mountWidget(cfg, t, shadow) {
+    var title = cfg.title || t.title;
+    var api = apiClient(cfg.endpoint, t);
+    var saved = loadState();
+    var state = {
+      sessionId: saved ? saved.sessionId : null,
+      messages: saved ? saved.messages : [],
+      open: false,
+      busy: false,
+      starters: null, // loaded on first open
+      error: null, // {message, retry, question}
+      controller: null // aborts the pending question on "new conversation"
+    };
+    var uid = "dgm" + Math.random().toString(36).slice(2, 8);
+    var ui = buildShell(t, title, uid, {
+      toggle: function () { toggle(); },
+      submit: function () { submit(); },
+      close: function () { close(true); },
+      newConversation: function () { newConversation(); }
+    });
+    var view = { t: t, uid: uid, list: ui.list, ask: ask, retry: retry, rate: rate };
+    shadow.appendChild(ui.root);
+
+    ui.input.addEventListener("input", function () { autoGrow(ui.input); updateCounter(); });
+    ui.input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        submit();
+      }
+    });
+    shadow.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && state.open) {
+        e.preventDefault();
+        close(true);
+      }
+    });
+
+    // -------------------------------------------------------------- open / close
+    function open(focus) {
+      state.open = true;
+      ui.panel.hidden = false;
+      ui.launcher.setAttribute("aria-expanded", "true");
+      ui.launcher.setAttribute("aria-label", fmt(t.closeLauncher, { title: title }));
+      ui.launcher.replaceChild(icon("close", 26), ui.launcher.firstChild);
+      if (!state.messages.length) loadStarters();
+      saveState(state);
+      autoGrow(ui.input); // measures only once the panel is displayed
+      scrollToEnd(ui.list);
+      if (focus) focusQuietly(ui.input.disabled ? ui.close : ui.input);
+    }
+
+    function close(returnFocus) {
+      state.open = false;
+      ui.panel.hidden = true;
+      ui.launcher.setAttribute("aria-expanded", "false");
+      ui.launcher.setAttribute("aria-label", fmt(t.openLauncher, { title: title }));
+      ui.launcher.replaceChild(icon("chat", 26), ui.launcher.firstChild);
+      saveState(state);
+      if (returnFocus) focusQuietly(ui.launcher);
+    }
+
+    function toggle() {
+      if (state.open) close(true);
+      else open(true);
+    }
+
+    // -------------------------------------------------------------- drawing the state
+    function render() {
+      renderConversation(view, state);
+      ui.input.disabled = state.busy;
+      ui.send.disabled = state.busy;
+      ui.list.setAttribute("aria-busy", String(state.busy));
+      Array.prototype.forEach.call(ui.list.querySelectorAll(".chip"), function (b) { b.disabled = state.busy; });
+    }
+
+    function updateCounter() {
+      var n = ui.input.value.length;
+      ui.counter.textContent = fmt(t.counter, { n: n, max: MAX_CHARS });
+      ui.counter.classList.toggle("over", n > MAX_CHARS);
+    }
+
+    function setInput(text) {
+      ui.input.value = text;
+      autoGrow(ui.input);
+      updateCounter();
+    }
+
+    // -------------------------------------------------------------- actions
+    function loadStarters() {
+      if (state.starters !== null) return;
+      state.starters = [];
+      api.directorates().then(function (list) {
+        state.starters = startersFrom(list);
+        if (!state.messages.length) render();
+      }, function () { /* no starters; the input still works */ });
+    }
+
+    function submit() {
+      var question = ui.input.value.trim();
+      if (!question || state.busy) return;
+      ask(question);
+    }
+
+    function ask(question) {
+      if (state.busy) return;
+      var hadFocus = shadow.activeElement !== null;
+      setInput("");
+      state.messages.push({ role: "user", text: question });
+      saveState(state);
+      send(question, hadFocus);
+    }
+
+    function retry() {
+      if (!state.error || state.busy) return;
+      send(state.error.question, true);
+    }
+
+    function send(question, restoreFocus) {
+      var controller = new AbortController();
+      state.controller = controller;
+      state.error = null;
+      state.busy = true;
+      render();
+      scrollToEnd(ui.list);
+      // The focused control was just disabled or re-rendered; park focus in the list so Escape still works.
+      if (restoreFocus && state.open) focusQuietly(ui.list);
+      api.ask(question, state.sessionId, controller.signal).then(function (body) {
+        if (controller.signal.aborted) return;
+        body = body || {};
+        if (typeof body.session_id === "string" && body.session_id) state.sessionId = body.session_id;
+        var m = answerMessage(question, body);
+        state.messages.push(m);
+        announce(ui.live, t.announce + (m.abstained ? t.notCovered + ". " : "") + m.answer);
+      }, function (err) {
+        if (controller.signal.aborted || err.kind === "cancelled") return;
+        state.error = { message: err.message || t.server, retry: !!err.retry, question: question };
+        if (!err.retry) {
+          // The service refused this question (e.g. too long): give it back to edit, drop the bubble.
+          var last = state.messages[state.messages.length - 1];
+          if (last && last.role === "user" && last.text === question) state.messages.pop();
+          setInput(question);
+        }
+      }).catch(function () {
+        state.error = { message: t.server, retry: true, question: question }; // a rendering bug, not the network
+      }).then(function () {
+        if (controller.signal.aborted) return;
+        state.controller = null;
+        state.busy = false;
+        saveState(state);
+        render();
+        if (state.error) scrollToEnd(ui.list);
+        else scrollToLastAnswer(ui.list);
+        if (restoreFocus && state.open) {
+          var retryBtn = state.error && state.error.retry ? ui.list.querySelector("[data-testid='retry']") : null;
+          focusQuietly(retryBtn || ui.input);
+        }
+      });
+    }
+
+    function rate(m, rating) {
+      return api.feedback(state.sessionId, m, rating).then(function () {
+        m.feedback = rating;
+        saveState(state);
+      });
+    }
+
+    function newConversation() {
+      if (state.controller) state.controller.abort();
+      state.controller = null;
+      state.busy = false;
+      state.error = null;
+      state.sessionId = null;
+      state.messages = [];
+      saveState(state);
+      setInput("");
+      loadStarters();
+      render();
+      focusQuietly(ui.input);
+    }
+
+    // -------------------------------------------------------------- start
+    updateCounter();
+    render();
+    if (cfg.open || (saved && saved.open)) open(false);
   }
 
   // ---------------------------------------------------------------- start
@@ -836,7 +900,7 @@
     var shadow = host.attachShadow({ mode: "open" });
     (document.body || document.documentElement).appendChild(host);
     Promise.all([loadStrings(cfg.assets, cfg.lang), loadStyles(shadow, cfg.assets + "widget.css")])
-      .then(function (loaded) { Widget(cfg, loaded[0], shadow); });
+      .then(function (loaded) { mountWidget(cfg, loaded[0], shadow); });
   }
 
   var cfg = readConfig(findScript());
