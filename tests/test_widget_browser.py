@@ -312,6 +312,31 @@ def test_markup_from_the_server_is_shown_as_text(tab: Tab) -> None:
     assert tab.dialogs == []
 
 
+def test_the_answer_bubble_says_the_answers_language(tab: Tab) -> None:
+    """An answer's `language` (en, fr, nl, de) becomes the bubble's lang, for screen readers; none or another: none."""
+    languages = iter(["fr", "tlh", None])
+
+    def with_language(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        body.pop("language", None)
+        language = next(languages)
+        if language:
+            body["language"] = language
+        route.fulfill(response=response, json=body)
+
+    tab.open_widget()
+    tab.page.route("**/api/ask", with_language)
+    first = tab.ask(CYBER)
+    expect(first).to_have_attribute("lang", "fr")
+    assert tab.ask(CYBER).get_attribute("lang") is None
+    assert tab.ask(CYBER).get_attribute("lang") is None
+    expect(tab.page.get_by_test_id("send")).to_have_attribute("aria-label", "Send")  # the UI keeps its own
+
+    tab.page.reload()
+    expect(tab.page.locator(REPLIES).first).to_have_attribute("lang", "fr")
+
+
 def test_conversation_survives_reload_and_new_conversation_clears_it(tab: Tab) -> None:
     tab.open_widget()
     answer = tab.ask(CYBER)

@@ -153,6 +153,7 @@
       role: "assistant",
       question: question,
       answer: str(body.answer),
+      language: LANGUAGES.indexOf(body.language) >= 0 ? body.language : null, // the answer's, not the UI's
       abstained: body.abstained === true,
       citations: (Array.isArray(body.citations) ? body.citations : []).map(cleanCitation).filter(Boolean),
       directorate: cleanDirectorate(body.directorate),
@@ -219,7 +220,8 @@
       var messages = state.messages.map(function (m) {
         if (m.role === "user") return m;
         return {
-          role: "assistant", question: m.question, answer: m.answer, abstained: m.abstained, citations: m.citations,
+          role: "assistant", question: m.question, answer: m.answer, language: m.language, abstained: m.abstained,
+          citations: m.citations,
           directorate: m.directorate, secondary_directorate: m.secondary, suggestions: m.suggestions,
           feedback: m.feedback
         };
@@ -500,6 +502,7 @@
     return h("div", { class: "msg msg-user", "data-testid": "msg-user", "data-speaker": t.you + ": " }, [m.text]);
   }
 
+  /** An answer's bubble; `lang` says the answer's language to screen readers when the service gave it. */
   function renderAnswer(view, m, index) {
     var t = view.t;
     var passage = citationPanel(view, view.uid + "-cit-" + index);
@@ -529,7 +532,8 @@
 
     return h("div", {
       class: "msg msg-bot " + (m.abstained ? "msg-abstain" : "msg-answer"),
-      "data-testid": m.abstained ? "msg-abstain" : "msg-answer", "data-speaker": t.assistant + ": "
+      "data-testid": m.abstained ? "msg-abstain" : "msg-answer", "data-speaker": t.assistant + ": ",
+      lang: m.language
     }, children);
   }
 
