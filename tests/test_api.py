@@ -322,7 +322,31 @@ def test_demo_page_and_widget_are_served_with_security_headers(client: httpx.Cli
     js = client.get("/widget.js")
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     assert js.headers["x-content-type-options"] == "nosniff"
-    assert client.get("/widget.css").status_code in (200, 404)
+    css = client.get("/widget.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert css.headers["cache-control"] == js.headers["cache-control"] == "no-cache"
+    assert ":host" in css.text
+
+
+def test_widget_texts_are_served_per_language(client: httpx.Client) -> None:
+    en = client.get("/i18n/en.json")
+    assert en.status_code == 200 and en.headers["content-type"].startswith("application/json")
+    assert en.headers["cache-control"] == "no-cache"
+    english = en.json()
+
+    def placeholders(texts: dict[str, str]) -> dict[str, list[str]]:
+        return {key: sorted(re.findall(r"\{\w+\}", text)) for key, text in texts.items()}
+
+    for lang in ("fr", "nl", "de"):
+        texts = client.get(f"/i18n/{lang}.json").json()
+        assert placeholders(texts) == placeholders(english), lang  # the same keys, each with the same {names}
+        assert texts["send"] != english["send"], lang
+    # widget.js carries the English built in (it never waits for it): the same texts as en.json.
+    built_in = re.search(r"var EN = (\{.*?\n  \});", client.get("/widget.js").text, re.DOTALL)
+    assert built_in and json.loads(re.sub(r'"\s*\+\s*"', "", built_in.group(1))) == english
+    for lang in ("xx", "EN", "en-GB"):
+        r = client.get(f"/i18n/{lang}.json")
+        assert r.status_code == 404 and "en, fr, nl, de" in r.json()["detail"]
 
 
 def test_api_responses_carry_nosniff_and_no_csp(client: httpx.Client) -> None:
@@ -441,6 +465,8 @@ def test_missing_demo_page_is_404(settings, assistant, tmp_path, monkeypatch) ->
     with serve_in_thread(app) as url:
         assert httpx.get(url + "/").status_code == 404
         assert httpx.get(url + "/widget.js").status_code == 404
+        assert httpx.get(url + "/widget.css").status_code == 404
+        assert httpx.get(url + "/i18n/en.json").status_code == 404
 
 
 def test_cors_origins_are_allowed_and_in_the_csp(settings, assistant) -> None:

@@ -1,4 +1,4 @@
-"""The embeddable chat widget (assistant/static/widget.js) in a real Chromium, against the real service.
+"""The embeddable chat widget (assistant/static/widget.js, .css) in a real Chromium, against the real service.
 
 Drives Debian's /usr/bin/chromium through Playwright's sync API (no browser download: Debian's build only). The service
 comes from the session fixture `live_server` in tests/conftest.py: an object with `url` (base URL of the
@@ -312,6 +312,31 @@ def test_markup_from_the_server_is_shown_as_text(tab: Tab) -> None:
     assert tab.dialogs == []
 
 
+def test_the_answer_bubble_says_the_answers_language(tab: Tab) -> None:
+    """An answer's `language` (en, fr, nl, de) becomes the bubble's lang, for screen readers; none or another: none."""
+    languages = iter(["fr", "tlh", None])
+
+    def with_language(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        body.pop("language", None)
+        language = next(languages)
+        if language:
+            body["language"] = language
+        route.fulfill(response=response, json=body)
+
+    tab.open_widget()
+    tab.page.route("**/api/ask", with_language)
+    first = tab.ask(CYBER)
+    expect(first).to_have_attribute("lang", "fr")
+    assert tab.ask(CYBER).get_attribute("lang") is None
+    assert tab.ask(CYBER).get_attribute("lang") is None
+    expect(tab.page.get_by_test_id("send")).to_have_attribute("aria-label", "Send")  # the UI keeps its own
+
+    tab.page.reload()
+    expect(tab.page.locator(REPLIES).first).to_have_attribute("lang", "fr")
+
+
 def test_conversation_survives_reload_and_new_conversation_clears_it(tab: Tab) -> None:
     tab.open_widget()
     answer = tab.ask(CYBER)
@@ -476,6 +501,43 @@ def test_host_page_styles_do_not_leak_in_or_out(tab: Tab) -> None:
     assert mode == "open"
 
 
+def test_nothing_shows_before_the_stylesheet_applies(tab: Tab) -> None:
+    held: list[Route] = []
+    tab.page.route("**/widget.css", lambda route: held.append(route))
+    tab.page.goto(tab.url + "/", wait_until="domcontentloaded")  # the held sheet holds the load event too
+    deadline = time.monotonic() + STEP_MS / 1000
+    while not held and time.monotonic() < deadline:
+        tab.page.wait_for_timeout(50)
+    assert held, "widget.css was never requested"
+    tab.page.wait_for_timeout(300)
+    expect(tab.page.get_by_test_id("launcher")).to_have_count(0)
+
+    held[0].continue_()
+
+    launcher = tab.page.get_by_test_id("launcher")
+    expect(launcher).to_be_visible()
+    assert launcher.evaluate("el => getComputedStyle(el).position") == "fixed"
+
+
+def test_a_stylesheet_blocked_by_the_host_pages_csp_is_fetched_and_adopted(tab: Tab) -> None:
+    """A host page whose CSP style-src does not allow our origin blocks the <link>: the widget is styled anyway."""
+
+    def strict_styles(route: Route) -> None:
+        response = route.fetch()
+        csp = re.sub(r"style-src [^;]*", "style-src 'none'", response.headers["content-security-policy"])
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": csp})
+
+    tab.page.add_init_script(RECORD_CSP_VIOLATIONS)
+    tab.page.route(tab.url + "/", strict_styles)
+    tab.open_widget()
+
+    assert any(v.startswith("style-src") and v.endswith("/widget.css")
+               for v in tab.page.evaluate("() => window.__cspViolations"))
+    assert tab.page.get_by_test_id("panel").evaluate("el => getComputedStyle(el).position") == "fixed"
+    assert tab.page.evaluate("() => document.querySelector('dgm-assistant-widget').shadowRoot"
+                             ".adoptedStyleSheets.length") == 1
+
+
 def test_data_attributes_set_language_title_and_open(tab: Tab) -> None:
     """data-lang, data-title and data-open, on the real demo page with its embed line rewritten."""
 
@@ -496,6 +558,21 @@ def test_data_attributes_set_language_title_and_open(tab: Tab) -> None:
     expect(tab.page.get_by_test_id("send")).to_have_attribute("aria-label", "Envoyer")
     expect(tab.page.get_by_test_id("new-conversation")).to_have_attribute("aria-label", "Nouvelle conversation")
     expect(tab.page.get_by_test_id("launcher")).to_have_attribute("aria-label", "Fermer Assistant DGM")
+    expect(tab.page.get_by_test_id("counter")).to_have_text("0 / 1000 caractères")
+
+
+def test_texts_fall_back_to_english_when_the_language_file_fails(tab: Tab) -> None:
+    def rewrite(route: Route) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, body=response.text().replace('data-title="DGM Assistant"', 'data-lang="de"'))
+
+    tab.page.route(tab.url + "/", rewrite)
+    tab.page.route("**/i18n/de.json", lambda route: route.abort("internetdisconnected"))
+    tab.open_widget()
+
+    expect(tab.page.get_by_test_id("panel")).to_have_attribute("aria-label", "DGM Assistant")
+    expect(tab.page.get_by_test_id("send")).to_have_attribute("aria-label", "Send")
+    expect(tab.page.get_by_test_id("counter")).to_have_text("0 / 1000 characters")
 
 
 def test_text_contrast_is_at_least_4_5_to_1(tab: Tab) -> None:

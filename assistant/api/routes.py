@@ -25,6 +25,7 @@ from .schemas import (
 )
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+WIDGET_LANGUAGES = ("en", "fr", "nl", "de")  # the widget's own texts, one file each; English is also built in
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Request body too large"},
@@ -99,5 +100,12 @@ def static_router() -> APIRouter:
     @router.get("/widget.css")
     async def widget_css() -> FileResponse:
         return serve("widget.css", "text/css; charset=utf-8")
+
+    @router.get("/i18n/{lang}.json")
+    async def widget_texts(lang: str) -> FileResponse:
+        if lang not in WIDGET_LANGUAGES:
+            raise HTTPException(status_code=404,
+                                detail=f"the widget's texts exist in {', '.join(WIDGET_LANGUAGES)} only")
+        return serve(f"i18n/{lang}.json", "application/json")
 
     return router

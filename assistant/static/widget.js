@@ -4,12 +4,19 @@
  *   <script src="https://HOST/widget.js" data-endpoint="https://HOST" defer></script>
  *
  * Optional attributes: data-title, data-lang (en, fr, nl, de: the widget's own texts), data-open="true".
- * data-endpoint defaults to the script's own origin.
+ * data-endpoint defaults to the script's own origin. The stylesheet (widget.css) and the texts of languages
+ * other than English (i18n/LANG.json) are loaded from beside the script, or from data-endpoint when the
+ * script's address is unknown.
  *
  * Everything lives in an open Shadow DOM under <dgm-assistant-widget id="dgm-assistant-root">, so the
  * host page's styles neither leak in nor are changed. Server data is only ever put in the DOM as text
  * (textContent / createTextNode), never parsed as HTML. Stable test hooks are data-testid attributes.
  * The conversation (session id and messages) survives a reload of the tab through sessionStorage.
+ *
+ * One IIFE in sections: UI texts; configuration from the <script> tag; server data, checked before use;
+ * state kept in sessionStorage; HTTP (the widget's files and the service's calls); styles; DOM helpers;
+ * accessibility and scrolling; rendering (builds DOM from a message, nothing else); the widget (its
+ * state and actions, redrawn after each change); start.
  */
 (function () {
   "use strict";
@@ -18,321 +25,318 @@
   var STORAGE_KEY = "dgm-assistant";
   var MAX_CHARS = 1000; // the service's limit on a question; it answers 422 beyond
   var TIMEOUT_MS = 15000; // per request, enforced with an AbortController
+  var ASSET_TIMEOUT_MS = 5000; // the widget's own stylesheet and strings, which it waits for before showing
   var TOP_K = 5;
   var MAX_STARTERS = 5;
 
-  if (document.querySelector(HOST_TAG)) return; // the script was included twice
-
   // ---------------------------------------------------------------- UI texts (the widget's own, not answers)
-  var STRINGS = {
-    en: {
-      title: "DGM Assistant",
-      openLauncher: function (title) { return "Open " + title; },
-      closeLauncher: function (title) { return "Close " + title; },
-      newConversation: "New conversation",
-      close: "Close",
-      conversation: "Conversation",
-      inputLabel: "Your question",
-      placeholder: "Ask a question…",
-      send: "Send",
-      counter: function (n, max) { return n + " / " + max + " characters"; },
-      welcome: "Ask me about Belgium's multilateral policy and which directorate of the DGM deals with a topic. " +
-        "Answers cite the pages of the FPS Foreign Affairs.",
-      startersLabel: "Try asking",
-      typing: "The assistant is writing an answer…",
-      you: "You",
-      assistant: "Assistant",
-      notCovered: "Not covered",
-      sources: "Sources",
-      showSource: function (n, title) { return "Source " + n + ": " + title; },
-      hideSource: "Hide source",
-      section: "Section",
-      confidence: function (p) { return "confidence " + p + "%"; },
-      directorate: "Directorate",
-      secondary: "Also concerns",
-      suggestionsLabel: "You could ask",
-      helpful: "Helpful",
-      notHelpful: "Not helpful",
-      thanks: "Thank you for your feedback.",
-      feedbackFailed: "Your feedback could not be sent.",
-      announce: "New answer: ",
-      network: "The assistant could not be reached. Check your connection and try again.",
-      timeout: "The assistant took too long to answer.",
-      tooLong: "Your question is too long (1,000 characters at most).",
-      rateLimited: function (s) {
-        return s ? "Too many questions in a short time. Try again in " + s + " seconds."
-          : "Too many questions in a short time. Please wait a moment and try again.";
-      },
-      server: "The assistant is temporarily unavailable. Please try again later.",
-      invalid: "The question could not be processed.",
-      retry: "Try again"
-    },
-    fr: {
-      title: "Assistant DGM",
-      openLauncher: function (title) { return "Ouvrir " + title; },
-      closeLauncher: function (title) { return "Fermer " + title; },
-      newConversation: "Nouvelle conversation",
-      close: "Fermer",
-      conversation: "Conversation",
-      inputLabel: "Votre question",
-      placeholder: "Posez votre question…",
-      send: "Envoyer",
-      counter: function (n, max) { return n + " / " + max + " caractères"; },
-      welcome: "Interrogez-moi sur la politique multilatérale de la Belgique et sur la direction de la DGM " +
-        "compétente pour un sujet. Les réponses citent les pages du SPF Affaires étrangères.",
-      startersLabel: "Exemples de questions",
-      typing: "L'assistant rédige une réponse…",
-      you: "Vous",
-      assistant: "Assistant",
-      notCovered: "Hors champ",
-      sources: "Sources",
-      showSource: function (n, title) { return "Source " + n + " : " + title; },
-      hideSource: "Masquer la source",
-      section: "Section",
-      confidence: function (p) { return "confiance " + p + " %"; },
-      directorate: "Direction",
-      secondary: "Concerne aussi",
-      suggestionsLabel: "Vous pourriez demander",
-      helpful: "Utile",
-      notHelpful: "Pas utile",
-      thanks: "Merci pour votre avis.",
-      feedbackFailed: "Votre avis n'a pas pu être envoyé.",
-      announce: "Nouvelle réponse : ",
-      network: "L'assistant est injoignable. Vérifiez votre connexion et réessayez.",
-      timeout: "L'assistant a mis trop de temps à répondre.",
-      tooLong: "Votre question est trop longue (1 000 caractères au maximum).",
-      rateLimited: function (s) {
-        return s ? "Trop de questions en peu de temps. Réessayez dans " + s + " secondes."
-          : "Trop de questions en peu de temps. Patientez un instant puis réessayez.";
-      },
-      server: "L'assistant est momentanément indisponible. Réessayez plus tard.",
-      invalid: "La question n'a pas pu être traitée.",
-      retry: "Réessayer"
-    },
-    nl: {
-      title: "DGM-assistent",
-      openLauncher: function (title) { return title + " openen"; },
-      closeLauncher: function (title) { return title + " sluiten"; },
-      newConversation: "Nieuw gesprek",
-      close: "Sluiten",
-      conversation: "Gesprek",
-      inputLabel: "Uw vraag",
-      placeholder: "Stel uw vraag…",
-      send: "Verzenden",
-      counter: function (n, max) { return n + " / " + max + " tekens"; },
-      welcome: "Vraag me naar het multilaterale beleid van België en welke directie van de DGM een onderwerp " +
-        "behandelt. De antwoorden verwijzen naar de pagina's van de FOD Buitenlandse Zaken.",
-      startersLabel: "Probeer bijvoorbeeld",
-      typing: "De assistent schrijft een antwoord…",
-      you: "U",
-      assistant: "Assistent",
-      notCovered: "Niet behandeld",
-      sources: "Bronnen",
-      showSource: function (n, title) { return "Bron " + n + ": " + title; },
-      hideSource: "Bron verbergen",
-      section: "Sectie",
-      confidence: function (p) { return "betrouwbaarheid " + p + "%"; },
-      directorate: "Directie",
-      secondary: "Betreft ook",
-      suggestionsLabel: "U kunt bijvoorbeeld vragen",
-      helpful: "Nuttig",
-      notHelpful: "Niet nuttig",
-      thanks: "Bedankt voor uw feedback.",
-      feedbackFailed: "Uw feedback kon niet worden verzonden.",
-      announce: "Nieuw antwoord: ",
-      network: "De assistent is niet bereikbaar. Controleer uw verbinding en probeer opnieuw.",
-      timeout: "De assistent deed er te lang over om te antwoorden.",
-      tooLong: "Uw vraag is te lang (maximaal 1.000 tekens).",
-      rateLimited: function (s) {
-        return s ? "Te veel vragen in korte tijd. Probeer het over " + s + " seconden opnieuw."
-          : "Te veel vragen in korte tijd. Wacht even en probeer het opnieuw.";
-      },
-      server: "De assistent is tijdelijk niet beschikbaar. Probeer het later opnieuw.",
-      invalid: "De vraag kon niet worden verwerkt.",
-      retry: "Opnieuw proberen"
-    },
-    de: {
-      title: "DGM-Assistent",
-      openLauncher: function (title) { return title + " öffnen"; },
-      closeLauncher: function (title) { return title + " schließen"; },
-      newConversation: "Neues Gespräch",
-      close: "Schließen",
-      conversation: "Gespräch",
-      inputLabel: "Ihre Frage",
-      placeholder: "Stellen Sie Ihre Frage…",
-      send: "Senden",
-      counter: function (n, max) { return n + " / " + max + " Zeichen"; },
-      welcome: "Fragen Sie mich zur multilateralen Politik Belgiens und dazu, welche Direktion der DGM für ein " +
-        "Thema zuständig ist. Die Antworten zitieren die Seiten des FÖD Auswärtige Angelegenheiten.",
-      startersLabel: "Zum Beispiel",
-      typing: "Der Assistent schreibt eine Antwort…",
-      you: "Sie",
-      assistant: "Assistent",
-      notCovered: "Nicht abgedeckt",
-      sources: "Quellen",
-      showSource: function (n, title) { return "Quelle " + n + ": " + title; },
-      hideSource: "Quelle ausblenden",
-      section: "Abschnitt",
-      confidence: function (p) { return "Konfidenz " + p + " %"; },
-      directorate: "Direktion",
-      secondary: "Betrifft auch",
-      suggestionsLabel: "Sie könnten fragen",
-      helpful: "Hilfreich",
-      notHelpful: "Nicht hilfreich",
-      thanks: "Danke für Ihr Feedback.",
-      feedbackFailed: "Ihr Feedback konnte nicht gesendet werden.",
-      announce: "Neue Antwort: ",
-      network: "Der Assistent ist nicht erreichbar. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
-      timeout: "Der Assistent hat zu lange für die Antwort gebraucht.",
-      tooLong: "Ihre Frage ist zu lang (höchstens 1.000 Zeichen).",
-      rateLimited: function (s) {
-        return s ? "Zu viele Fragen in kurzer Zeit. Versuchen Sie es in " + s + " Sekunden erneut."
-          : "Zu viele Fragen in kurzer Zeit. Bitte warten Sie einen Moment.";
-      },
-      server: "Der Assistent ist vorübergehend nicht verfügbar. Bitte versuchen Sie es später erneut.",
-      invalid: "Die Frage konnte nicht verarbeitet werden.",
-      retry: "Erneut versuchen"
-    }
+  var LANGUAGES = ["en", "fr", "nl", "de"];
+
+  // English is built in, so the widget never waits for it and falls back on it; it is also served as
+  // i18n/en.json (tests/test_api.py checks the two agree). The other languages are fetched from i18n/.
+  // {name} marks a value filled in by fmt().
+  var EN = {
+    "title": "DGM Assistant",
+    "openLauncher": "Open {title}",
+    "closeLauncher": "Close {title}",
+    "newConversation": "New conversation",
+    "close": "Close",
+    "conversation": "Conversation",
+    "inputLabel": "Your question",
+    "placeholder": "Ask a question…",
+    "send": "Send",
+    "counter": "{n} / {max} characters",
+    "welcome": "Ask me about Belgium's multilateral policy and which directorate of the DGM deals " +
+      "with a topic. Answers cite the pages of the FPS Foreign Affairs.",
+    "startersLabel": "Try asking",
+    "typing": "The assistant is writing an answer…",
+    "you": "You",
+    "assistant": "Assistant",
+    "notCovered": "Not covered",
+    "sources": "Sources",
+    "showSource": "Source {n}: {title}",
+    "hideSource": "Hide source",
+    "section": "Section",
+    "confidence": "confidence {p}%",
+    "directorate": "Directorate",
+    "secondary": "Also concerns",
+    "suggestionsLabel": "You could ask",
+    "helpful": "Helpful",
+    "notHelpful": "Not helpful",
+    "thanks": "Thank you for your feedback.",
+    "feedbackFailed": "Your feedback could not be sent.",
+    "announce": "New answer: ",
+    "network": "The assistant could not be reached. Check your connection and try again.",
+    "timeout": "The assistant took too long to answer.",
+    "tooLong": "Your question is too long (1,000 characters at most).",
+    "rateLimited": "Too many questions in a short time. Try again in {s} seconds.",
+    "rateLimitedLater": "Too many questions in a short time. Please wait a moment and try again.",
+    "server": "The assistant is temporarily unavailable. Please try again later.",
+    "invalid": "The question could not be processed.",
+    "retry": "Try again"
   };
 
-  // ---------------------------------------------------------------- styles (scoped by the shadow root)
-  var CSS = [
-    ":host { all: initial; }",
-    "*, *::before, *::after { box-sizing: border-box; }",
-    ".root { font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif;",
-    "  color: #1b1b1b; -webkit-font-smoothing: antialiased; }",
-    "[hidden] { display: none !important; }",
-    "button, textarea { font: inherit; color: inherit; margin: 0; }",
-    "button { cursor: pointer; }",
-    "button:disabled { cursor: default; }",
-    "svg { display: block; flex: none; }",
-    ".sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;",
-    "  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }",
-    // Who speaks, for screen readers only; generated content keeps the bubble's own text exactly the message.
-    ".msg::before { content: attr(data-speaker); position: absolute; width: 1px; height: 1px; overflow: hidden;",
-    "  clip: rect(0 0 0 0); white-space: nowrap; }",
-    ":focus { outline: none; }",
-    ":focus-visible { outline: 3px solid #003d7a; outline-offset: 2px; }",
-    ".header :focus-visible { outline-color: #fff; outline-offset: -3px; }",
+  function fmt(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : whole;
+    });
+  }
 
-    ".launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; width: 58px; height: 58px;",
-    "  border: 0; border-radius: 50%; background: #003d7a; color: #fff; display: inline-flex;",
-    "  align-items: center; justify-content: center; box-shadow: 0 4px 14px rgba(0, 20, 50, .35); }",
-    ".launcher:hover { background: #002a55; }",
-    ".launcher:focus-visible { outline-offset: 3px; }",
+  /** The strings of `lang`: i18n/LANG.json over the English (a missing or odd entry stays English; a
+   *  failed fetch leaves all of it English). Never rejects. */
+  function loadStrings(assets, lang) {
+    if (lang === "en") return Promise.resolve(EN);
+    return fetchAsset(assets + "i18n/" + lang + ".json", "json").then(function (texts) {
+      var t = {};
+      Object.keys(EN).forEach(function (key) {
+        t[key] = texts && typeof texts[key] === "string" ? texts[key] : EN[key];
+      });
+      return t;
+    }, function () { return EN; });
+  }
 
-    ".panel { position: fixed; right: 20px; bottom: 92px; z-index: 2147483000; width: 400px;",
-    "  max-width: calc(100vw - 40px); height: min(640px, calc(100vh - 112px)); display: flex;",
-    "  flex-direction: column; background: #fff; border: 1px solid #c9d3e0; border-radius: 14px;",
-    "  box-shadow: 0 16px 48px rgba(0, 20, 50, .28); overflow: hidden; }",
-    ".header { display: flex; align-items: center; gap: 2px; padding: 8px 8px 8px 16px; background: #003d7a;",
-    "  color: #fff; flex: none; }",
-    ".title { margin: 0; flex: 1; min-width: 0; font-size: 16px; font-weight: 600; letter-spacing: .01em;",
-    "  overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }",
-    ".icon-btn { background: transparent; border: 0; width: 40px; height: 40px; border-radius: 8px;",
-    "  display: inline-flex; align-items: center; justify-content: center; }",
-    ".header .icon-btn:hover { background: rgba(255, 255, 255, .16); }",
+  // ---------------------------------------------------------------- configuration from the <script> tag
+  function findScript() {
+    if (document.currentScript) return document.currentScript;
+    var scripts = document.querySelectorAll("script[src*='widget.js']");
+    return scripts.length ? scripts[scripts.length - 1] : null;
+  }
 
-    ".messages { flex: 1; min-height: 0; overflow-y: auto; padding: 16px; display: flex; flex-direction: column;",
-    "  gap: 12px; background: #f4f7fb; position: relative; overscroll-behavior: contain; }",
-    ".msg { max-width: 88%; padding: 10px 13px; border-radius: 14px; overflow-wrap: anywhere; }",
-    ".msg-user { align-self: flex-end; background: #003d7a; color: #fff; border-bottom-right-radius: 4px;",
-    "  white-space: pre-wrap; }",
-    ".msg-bot { align-self: flex-start; max-width: 100%; width: 100%; background: #fff; border: 1px solid #d5dde8;",
-    "  border-bottom-left-radius: 4px; }",
-    ".msg-abstain { background: #f0f0f0; color: #454545; border: 1px dashed #8a8a8a; }",
-    ".abstain-label { display: flex; align-items: center; gap: 6px; font-size: 13px; font-weight: 600;",
-    "  text-transform: uppercase; letter-spacing: .04em; margin-bottom: 4px; }",
-    ".answer-text { margin: 0; white-space: pre-wrap; }",
+  function pickLang(value) {
+    var code = String(value || "").toLowerCase().slice(0, 2);
+    return LANGUAGES.indexOf(code) >= 0 ? code : "en";
+  }
 
-    ".marker { display: inline-flex; align-items: center; justify-content: center; min-width: 22px; height: 20px;",
-    "  padding: 0 5px; margin: 0 1px; vertical-align: 1px; border: 1px solid #9db4d3; border-radius: 10px;",
-    "  background: #e7eef8; color: #003d7a; font-size: 12px; font-weight: 700; line-height: 1; }",
-    ".marker:hover, .marker[aria-expanded='true'] { background: #003d7a; border-color: #003d7a; color: #fff; }",
+  function readConfig(script) {
+    var data = (script && script.dataset) || {};
+    var origin = location.origin;
+    var assets = null;
+    try {
+      if (script && script.src) {
+        origin = new URL(script.src, location.href).origin;
+        assets = new URL(".", new URL(script.src, location.href)).href;
+      }
+    } catch (e) { /* keep the page's origin */ }
+    var endpoint = ((data.endpoint || "").trim() || origin).replace(/\/+$/, "");
+    var lang = pickLang(data.lang || document.documentElement.lang);
+    return {
+      endpoint: endpoint,
+      assets: assets || endpoint + "/", // widget.css and i18n/ sit beside widget.js
+      lang: lang,
+      title: (data.title || "").trim() || null, // null: the language's own title
+      open: data.open === "true"
+    };
+  }
 
-    ".meta { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 10px; }",
-    ".badge { display: inline-flex; flex-wrap: wrap; align-items: baseline; gap: 0 6px; max-width: 100%;",
-    "  padding: 4px 10px; border-radius: 8px; background: #e3ecf7; color: #003d7a; font-size: 13px; }",
-    ".badge-code { font-weight: 700; }",
-    ".badge-conf { color: #2f4a6b; }",
-    ".badge-secondary { background: #eef1f5; color: #34414f; }",
-    ".badge-secondary .badge-conf { color: #4a5562; }",
+  // ---------------------------------------------------------------- server data, checked before use
+  function str(value) { return typeof value === "string" ? value : value == null ? "" : String(value); }
+  function optStr(value) { return typeof value === "string" && value ? value : null; }
 
-    ".sources { margin-top: 10px; display: flex; flex-direction: column; gap: 4px; }",
-    ".sources-label { margin: 0; }",
-    ".sources-label, .chips-label { color: #4a5562; font-size: 13px; }",
-    ".source-row { display: flex; align-items: center; gap: 2px; min-width: 0; font-size: 13px; }",
-    ".source-title { margin-left: 6px; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;",
-    "  color: #34414f; }",
-    ".citation { margin-top: 10px; padding: 10px 12px; border-left: 3px solid #003d7a; border-radius: 4px;",
-    "  background: #f3f6fa; color: #1b1b1b; font-size: 14px; }",
-    ".citation-head { display: flex; align-items: flex-start; gap: 8px; }",
-    ".citation-title { flex: 1; margin: 0; font-size: 14px; font-weight: 700; color: #0b2e55; }",
-    ".citation-section { margin: 2px 0 0; color: #4a5562; font-size: 13px; }",
-    ".citation-source { margin: 2px 0 0; font-size: 13px; overflow-wrap: anywhere; color: #4a5562; }",
-    ".citation-source a { color: #003d7a; }",
-    ".citation-text { margin: 8px 0 0; max-height: 220px; overflow-y: auto; white-space: pre-wrap; }",
-    ".citation .icon-btn { width: 28px; height: 28px; color: #34414f; }",
-    ".citation .icon-btn:hover { background: #e0e7f0; }",
+  function cleanDirectorate(d) {
+    if (!d || typeof d !== "object" || !d.code) return null;
+    var conf = Number(d.confidence);
+    return { code: str(d.code), name: str(d.name), confidence: isFinite(conf) ? conf : null };
+  }
 
-    ".chips { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 10px; align-items: center; }",
-    ".chip { padding: 6px 12px; border: 1px solid #9db4d3; border-radius: 999px; background: #fff;",
-    "  color: #003d7a; font-size: 14px; text-align: left; }",
-    ".chip:hover:not(:disabled) { background: #e7eef8; border-color: #003d7a; }",
-    ".chip:disabled { color: #5f6b7a; border-color: #d5dde8; }",
+  function cleanCitation(c, i) {
+    if (!c || typeof c !== "object") return null;
+    var n = parseInt(c.n, 10);
+    return {
+      n: isFinite(n) ? n : i + 1, id: str(c.id), title: str(c.title) || str(c.id), section: optStr(c.section),
+      source: optStr(c.source), text: str(c.text)
+    };
+  }
 
-    ".feedback { display: flex; align-items: center; gap: 4px; margin-top: 8px; color: #4a5562; font-size: 13px; }",
-    ".thumb { width: 32px; height: 32px; border: 1px solid transparent; border-radius: 8px; background: transparent;",
-    "  color: #4a5562; display: inline-flex; align-items: center; justify-content: center; }",
-    ".thumb:hover:not(:disabled) { background: #e7eef8; color: #003d7a; }",
-    ".thumb[aria-pressed='true'] { background: #003d7a; color: #fff; }",
-    ".thumb:disabled:not([aria-pressed='true']) { color: #a3adb9; }",
-    ".feedback-note { margin-left: 4px; }",
+  /** The assistant message kept in memory and in sessionStorage, built from an /api/ask body. */
+  function answerMessage(question, body) {
+    return {
+      role: "assistant",
+      question: question,
+      answer: str(body.answer),
+      language: LANGUAGES.indexOf(body.language) >= 0 ? body.language : null, // the answer's, not the UI's
+      abstained: body.abstained === true,
+      citations: (Array.isArray(body.citations) ? body.citations : []).map(cleanCitation).filter(Boolean),
+      directorate: cleanDirectorate(body.directorate),
+      secondary: cleanDirectorate(body.secondary_directorate || body.secondary),
+      suggestions: (Array.isArray(body.suggestions) ? body.suggestions : []).filter(function (s) {
+        return typeof s === "string" && s.trim();
+      }).slice(0, 4),
+      feedback: body.feedback === "up" || body.feedback === "down" ? body.feedback : null
+    };
+  }
 
-    ".empty { color: #2c3744; }",
-    ".empty p { margin: 0 0 12px; }",
-    ".starters { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 8px; }",
-    ".starters .chip { width: 100%; border-radius: 10px; padding: 9px 12px; }",
+  /** Up to MAX_STARTERS questions to offer from /api/directorates: the curated starters first, then one
+   *  built from the name of each directorate without one (the corpus is in English). */
+  function startersFrom(list) {
+    if (!Array.isArray(list)) return [];
+    var seen = {};
+    var withStarter = list.filter(function (d) { return d && typeof d.starter === "string" && d.starter.trim(); });
+    var without = list.filter(function (d) { return withStarter.indexOf(d) < 0 && d && (d.short_name || d.name); });
+    return withStarter.map(function (d) { return d.starter.trim(); })
+      .concat(without.map(function (d) { return "What does " + str(d.short_name || d.name) + " do?"; }))
+      .filter(function (q) { return seen[q] ? false : (seen[q] = true); })
+      .slice(0, MAX_STARTERS);
+  }
 
-    ".typing { align-self: flex-start; display: inline-flex; gap: 5px; padding: 14px 16px; background: #fff;",
-    "  border: 1px solid #d5dde8; border-radius: 14px; border-bottom-left-radius: 4px; }",
-    ".dot { width: 7px; height: 7px; border-radius: 50%; background: #4f6f95; animation: dgm-blink 1.2s infinite; }",
-    ".dot:nth-child(2) { animation-delay: .2s; } .dot:nth-child(3) { animation-delay: .4s; }",
-    "@keyframes dgm-blink { 0%, 80%, 100% { opacity: .25; } 40% { opacity: 1; } }",
-    "@media (prefers-reduced-motion: reduce) { .dot { animation: none; opacity: .7; } }",
+  /** FastAPI's `detail`: a string, or a list of {loc, msg}; made into one readable sentence. */
+  function formatDetail(detail) {
+    if (typeof detail === "string") return detail;
+    if (Array.isArray(detail)) {
+      return detail.map(function (item) {
+        if (typeof item === "string") return item;
+        return item && typeof item.msg === "string" ? item.msg.replace(/^Value error, /, "") : "";
+      }).filter(Boolean).join(" ");
+    }
+    if (detail && typeof detail.msg === "string") return detail.msg;
+    return "";
+  }
 
-    ".error { align-self: stretch; padding: 10px 12px; border: 1px solid #e0a3a3; border-radius: 10px;",
-    "  background: #fdeeee; color: #8a1c1c; font-size: 14px; }",
-    ".error p { margin: 0; }",
-    ".retry { margin-top: 8px; padding: 5px 12px; border: 1px solid #8a1c1c; border-radius: 8px; background: #fff;",
-    "  color: #8a1c1c; font-weight: 600; }",
-    ".retry:hover { background: #8a1c1c; color: #fff; }",
-    ".error :focus-visible { outline-color: #8a1c1c; }",
+  function percent(confidence) {
+    return Math.round(Math.max(0, Math.min(1, confidence)) * 100);
+  }
 
-    ".composer { flex: none; border-top: 1px solid #d5dde8; background: #fff; padding: 10px 12px 6px; }",
-    ".composer-row { display: flex; align-items: flex-end; gap: 8px; }",
-    ".input { flex: 1; min-width: 0; resize: none; max-height: 132px; min-height: 42px; padding: 9px 12px;",
-    "  border: 1px solid #8a97a8; border-radius: 10px; background: #fff; color: #1b1b1b; line-height: 1.4; }",
-    ".input::placeholder { color: #5f6b7a; opacity: 1; }",
-    ".input:focus-visible { outline: 2px solid #003d7a; outline-offset: 0; border-color: #003d7a; }",
-    ".input:disabled { background: #f1f3f6; }",
-    ".send { width: 42px; height: 42px; border: 0; border-radius: 10px; background: #003d7a; color: #fff;",
-    "  display: inline-flex; align-items: center; justify-content: center; }",
-    ".send:hover:not(:disabled) { background: #002a55; }",
-    ".send:disabled { background: #8a97a8; }",
-    ".counter { margin-top: 3px; text-align: right; font-size: 12px; color: #5a6473; }",
-    ".counter.over { color: #b00020; font-weight: 600; }",
+  // ---------------------------------------------------------------- state kept in the tab's sessionStorage
+  function loadState() {
+    try {
+      var raw = window.sessionStorage.getItem(STORAGE_KEY);
+      var saved = raw ? JSON.parse(raw) : null;
+      if (!saved || typeof saved !== "object" || !Array.isArray(saved.messages)) return null;
+      return {
+        sessionId: optStr(saved.session_id),
+        open: saved.open === true,
+        messages: saved.messages.map(function (m) {
+          if (m && m.role === "user" && typeof m.text === "string") return { role: "user", text: m.text };
+          if (m && m.role === "assistant") return answerMessage(str(m.question), m);
+          return null;
+        }).filter(Boolean)
+      };
+    } catch (e) {
+      return null; // storage disabled or corrupt: start afresh
+    }
+  }
 
-    "@media (max-width: 480px) {",
-    "  .panel { top: 0; right: 0; bottom: 0; left: 0; width: 100%; max-width: none; height: auto; border: 0;",
-    "    border-radius: 0; }",
-    "  .launcher[aria-expanded='true'] { display: none; }",
-    "  .input { font-size: 16px; }",
-    "  .msg-user { max-width: 92%; }",
-    "}"
-  ].join("\n");
+  function saveState(state) {
+    try {
+      var messages = state.messages.map(function (m) {
+        if (m.role === "user") return m;
+        return {
+          role: "assistant", question: m.question, answer: m.answer, language: m.language, abstained: m.abstained,
+          citations: m.citations,
+          directorate: m.directorate, secondary_directorate: m.secondary, suggestions: m.suggestions,
+          feedback: m.feedback
+        };
+      });
+      window.sessionStorage.setItem(STORAGE_KEY, JSON.stringify({
+        session_id: state.sessionId, open: state.open, messages: messages
+      }));
+    } catch (e) { /* storage full or disabled: the conversation just won't survive a reload */ }
+  }
 
-  // ---------------------------------------------------------------- icons (static paths, drawn with the DOM)
+  // ---------------------------------------------------------------- HTTP
+  /** GET of one of the widget's own files (`as`: "text" or "json"), under ASSET_TIMEOUT_MS. */
+  function fetchAsset(url, as) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, ASSET_TIMEOUT_MS);
+    return fetch(url, { signal: controller.signal, credentials: "omit" }).then(function (res) {
+      if (!res.ok) throw new Error(url + ": HTTP " + res.status);
+      return as === "json" ? res.json() : res.text();
+    }).finally(function () { clearTimeout(timer); });
+  }
+
+  /** The service's three calls. Each resolves with the JSON body (null if none) or rejects with
+   *  {kind, message, retry}, the message in the widget's language and ready to show. */
+  function apiClient(endpoint, t) {
+    return {
+      ask: function (question, sessionId, signal) {
+        return request(endpoint, t, "POST", "/api/ask", {
+          question: question, session_id: sessionId, top_k: TOP_K, directorate: null
+        }, signal);
+      },
+      feedback: function (sessionId, m, rating) {
+        return request(endpoint, t, "POST", "/api/feedback", {
+          session_id: sessionId || "", question: m.question, answer: m.answer, rating: rating
+        });
+      },
+      directorates: function () {
+        return request(endpoint, t, "GET", "/api/directorates");
+      }
+    };
+  }
+
+  /** One request with a timeout; `signal` cancels it (it then rejects with {kind: "cancelled"}). */
+  function request(endpoint, t, method, path, payload, signal) {
+    var controller = new AbortController();
+    var timedOut = false;
+    var timer = setTimeout(function () { timedOut = true; controller.abort(); }, TIMEOUT_MS);
+    if (signal) signal.addEventListener("abort", function () { controller.abort(); });
+    var init = {
+      method: method, signal: controller.signal, credentials: "omit", headers: { Accept: "application/json" }
+    };
+    if (payload !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(payload);
+    }
+    function failed() {
+      if (signal && signal.aborted) return { kind: "cancelled" };
+      return timedOut ? { kind: "timeout", message: t.timeout, retry: true }
+        : { kind: "network", message: t.network, retry: true };
+    }
+    return fetch(endpoint + path, init).then(function (res) {
+      if (res.ok && res.status === 204) return null;
+      // The body is read under the same timeout; a cut-off body is a failure, not an empty answer.
+      return res.json().catch(function () {
+        if (controller.signal.aborted) throw failed();
+        return null;
+      }).then(function (body) {
+        if (!res.ok) throw httpError(t, res, formatDetail(body && body.detail));
+        return body;
+      });
+    }, function () {
+      throw failed();
+    }).finally(function () { clearTimeout(timer); });
+  }
+
+  function httpError(t, res, detail) {
+    if (res.status === 429) {
+      var wait = parseInt(res.headers.get("Retry-After") || "", 10);
+      var message = isFinite(wait) ? fmt(t.rateLimited, { s: wait }) : detail || t.rateLimitedLater;
+      return { kind: "http", status: 429, message: message, retry: true };
+    }
+    if (res.status === 413) return { kind: "http", status: 413, message: detail || t.tooLong, retry: false };
+    if (res.status >= 500) return { kind: "http", status: res.status, message: t.server, retry: true };
+    return { kind: "http", status: res.status, message: detail || t.invalid, retry: false };
+  }
+
+  // ---------------------------------------------------------------- styles (widget.css, in the shadow root)
+  /**
+   * Links widget.css into the shadow root; resolves once it applies, or could not, or ASSET_TIMEOUT_MS
+   * passed (the link stays: a late sheet still applies). Never rejects.
+   *
+   * A host page whose CSP style-src does not allow our origin blocks the <link>; the sheet's text is then
+   * fetched (connect-src must allow the endpoint for the questions anyway) and adopted as a constructable
+   * sheet, which style-src does not govern.
+   */
+  function loadStyles(shadow, href) {
+    return new Promise(function (resolve) {
+      var timer = setTimeout(resolve, ASSET_TIMEOUT_MS);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      var link = h("link", { rel: "stylesheet", href: href });
+      link.addEventListener("load", done);
+      link.addEventListener("error", function () {
+        fetchAsset(href, "text").then(function (css) {
+          var sheet = new CSSStyleSheet();
+          sheet.replaceSync(css);
+          shadow.adoptedStyleSheets = [sheet];
+        }).catch(function () { /* unstyled but usable beats invisible */ }).then(done);
+      });
+      shadow.appendChild(link);
+    });
+  }
+
+  // ---------------------------------------------------------------- DOM helpers, icons (paths drawn with the DOM)
   var ICONS = {
     chat: ["M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z"],
     close: ["M18 6 6 18", "M6 6l12 12"],
@@ -385,171 +389,328 @@
     return el;
   }
 
-  // ---------------------------------------------------------------- configuration from the <script> tag
-  function findScript() {
-    if (document.currentScript) return document.currentScript;
-    var scripts = document.querySelectorAll("script[src*='widget.js']");
-    return scripts.length ? scripts[scripts.length - 1] : null;
+  // ---------------------------------------------------------------- accessibility and scrolling
+  /** Says `text` through the polite live region, even when it repeats the previous announcement. */
+  function announce(live, text) {
+    live.textContent = "";
+    // A fresh text node after a tick makes screen readers announce even a repeated answer.
+    setTimeout(function () { live.textContent = text; }, 50);
   }
 
-  function pickLang(value) {
-    var code = String(value || "").toLowerCase().slice(0, 2);
-    return Object.prototype.hasOwnProperty.call(STRINGS, code) ? code : "en";
+  /** Moves focus without scrolling the host page. */
+  function focusQuietly(el) {
+    el.focus({ preventScroll: true });
   }
 
-  function readConfig(script) {
-    var data = (script && script.dataset) || {};
-    var origin = location.origin;
-    try {
-      if (script && script.src) origin = new URL(script.src, location.href).origin;
-    } catch (e) { /* keep the page's origin */ }
-    var endpoint = (data.endpoint || "").trim() || origin;
-    var lang = pickLang(data.lang || document.documentElement.lang);
-    return {
-      endpoint: endpoint.replace(/\/+$/, ""),
-      lang: lang,
-      title: (data.title || "").trim() || STRINGS[lang].title,
-      open: data.open === "true"
-    };
+  function scrollToEnd(list) {
+    list.scrollTop = list.scrollHeight;
   }
 
-  // ---------------------------------------------------------------- server data, checked before use
-  function str(value) { return typeof value === "string" ? value : value == null ? "" : String(value); }
-  function optStr(value) { return typeof value === "string" && value ? value : null; }
-
-  function cleanDirectorate(d) {
-    if (!d || typeof d !== "object" || !d.code) return null;
-    var conf = Number(d.confidence);
-    return { code: str(d.code), name: str(d.name), confidence: isFinite(conf) ? conf : null };
+  /** Brings a new answer's beginning into view when it is taller than the list (else shows the end). */
+  function scrollToLastAnswer(list) {
+    var answers = list.querySelectorAll(".msg-bot");
+    var last = answers[answers.length - 1];
+    if (last && last.offsetHeight > list.clientHeight - 24) list.scrollTop = last.offsetTop - 12;
+    else scrollToEnd(list);
   }
 
-  function cleanCitation(c, i) {
-    if (!c || typeof c !== "object") return null;
-    var n = parseInt(c.n, 10);
-    return {
-      n: isFinite(n) ? n : i + 1, id: str(c.id), title: str(c.title) || str(c.id), section: optStr(c.section),
-      source: optStr(c.source), text: str(c.text)
-    };
+  /** Scrolls the message list (only it, never the host page) so that `el` is in view. */
+  function reveal(list, el) {
+    var top = el.offsetTop;
+    var bottom = top + el.offsetHeight;
+    var view = list.clientHeight;
+    if (bottom > list.scrollTop + view) list.scrollTop = Math.min(top - 8, bottom - view + 8);
+    else if (top < list.scrollTop) list.scrollTop = top - 8;
   }
 
-  /** The assistant message kept in memory and in sessionStorage, built from an /api/ask body. */
-  function answerMessage(question, body) {
-    return {
-      role: "assistant",
-      question: question,
-      answer: str(body.answer),
-      abstained: body.abstained === true,
-      citations: (Array.isArray(body.citations) ? body.citations : []).map(cleanCitation).filter(Boolean),
-      directorate: cleanDirectorate(body.directorate),
-      secondary: cleanDirectorate(body.secondary_directorate || body.secondary),
-      suggestions: (Array.isArray(body.suggestions) ? body.suggestions : []).filter(function (s) {
-        return typeof s === "string" && s.trim();
-      }).slice(0, 4),
-      feedback: body.feedback === "up" || body.feedback === "down" ? body.feedback : null
-    };
+  /** Fits the textarea to its text, up to six lines or so. */
+  function autoGrow(input) {
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight + 2, 132) + "px";
   }
 
-  /** FastAPI's `detail`: a string, or a list of {loc, msg}; made into one readable sentence. */
-  function formatDetail(detail) {
-    if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) {
-      return detail.map(function (item) {
-        if (typeof item === "string") return item;
-        return item && typeof item.msg === "string" ? item.msg.replace(/^Value error, /, "") : "";
-      }).filter(Boolean).join(" ");
+  // ---------------------------------------------------------------- rendering
+  // The functions below only build DOM. `view` is what they need from the widget: the texts `t`, the id
+  // prefix `uid`, the message list `list`, and the actions ask(question), retry() and rate(m, rating).
+
+  /** The panel and its launcher, with the handles the widget drives; `on` holds the buttons' actions. */
+  function buildShell(t, title, uid, on) {
+    var ui = {};
+    ui.launcher = h("button", {
+      type: "button", class: "launcher", "data-testid": "launcher", "aria-expanded": "false",
+      "aria-controls": uid + "-panel", "aria-label": fmt(t.openLauncher, { title: title }), onclick: on.toggle
+    }, [icon("chat", 26)]);
+    ui.list = h("div", {
+      class: "messages", "data-testid": "messages", role: "region", "aria-label": t.conversation, tabindex: "0"
+    });
+    ui.input = h("textarea", {
+      id: uid + "-input", class: "input", "data-testid": "input", rows: "1", maxlength: String(MAX_CHARS),
+      placeholder: t.placeholder, "aria-describedby": uid + "-counter", autocomplete: "off"
+    });
+    ui.send = h("button", {
+      type: "button", class: "send", "data-testid": "send", "aria-label": t.send, title: t.send, onclick: on.submit
+    }, [icon("send", 20)]);
+    ui.counter = h("div", { id: uid + "-counter", class: "counter", "data-testid": "counter" });
+    ui.live = h("div", { class: "sr-only", "aria-live": "polite", "aria-atomic": "true", "data-testid": "live" });
+    ui.close = h("button", {
+      type: "button", class: "icon-btn", "data-testid": "close", "aria-label": t.close, title: t.close,
+      onclick: on.close
+    }, [icon("close", 22)]);
+    var newBtn = h("button", {
+      type: "button", class: "icon-btn", "data-testid": "new-conversation", "aria-label": t.newConversation,
+      title: t.newConversation, onclick: on.newConversation
+    }, [icon("compose", 20)]);
+    ui.panel = h("div", {
+      id: uid + "-panel", class: "panel", role: "dialog", "aria-label": title, "data-testid": "panel", hidden: true
+    }, [
+      h("div", { class: "header" }, [h("h2", { class: "title", text: title }), newBtn, ui.close]),
+      ui.list,
+      h("div", { class: "composer" }, [
+        h("label", { class: "sr-only", for: uid + "-input", text: t.inputLabel }),
+        h("div", { class: "composer-row" }, [ui.input, ui.send]),
+        ui.counter
+      ]),
+      ui.live
+    ]);
+    ui.root = h("div", { class: "root" }, [ui.panel, ui.launcher]);
+    return ui;
+  }
+
+  /** Redraws the message list from the state: welcome and starters, or the messages; typing; the error. */
+  function renderConversation(view, state) {
+    var list = view.list;
+    list.textContent = "";
+    if (!state.messages.length) list.appendChild(renderEmpty(view, state.starters || []));
+    state.messages.forEach(function (m, i) {
+      list.appendChild(m.role === "user" ? renderQuestion(view.t, m) : renderAnswer(view, m, i));
+    });
+    if (state.busy) list.appendChild(renderTyping(view.t));
+    if (state.error) list.appendChild(renderError(view, state.error));
+  }
+
+  function renderEmpty(view, starters) {
+    var list = h("ul", { class: "starters", "aria-label": view.t.startersLabel });
+    starters.forEach(function (q) {
+      list.appendChild(h("li", {}, [h("button", {
+        type: "button", class: "chip", "data-testid": "starter", onclick: function () { view.ask(q); }
+      }, [q])]));
+    });
+    return h("div", { class: "empty", "data-testid": "empty" }, [h("p", { text: view.t.welcome }), list]);
+  }
+
+  function renderQuestion(t, m) {
+    return h("div", { class: "msg msg-user", "data-testid": "msg-user", "data-speaker": t.you + ": " }, [m.text]);
+  }
+
+  /** An answer's bubble; `lang` says the answer's language to screen readers when the service gave it. */
+  function renderAnswer(view, m, index) {
+    var t = view.t;
+    var passage = citationPanel(view, view.uid + "-cit-" + index);
+    var body = h("p", { class: "answer-text" });
+    appendAnswerText(body, m.answer, m.citations, function (c) {
+      return passage.toggleFor(c, h("button", {
+        type: "button", class: "marker", "data-testid": "citation-marker",
+        "aria-label": fmt(t.showSource, { n: c.n, title: c.title }), title: c.title
+      }, [String(c.n)]));
+    });
+
+    var children = [];
+    if (m.abstained) {
+      children.push(h("div", { class: "abstain-label", "data-testid": "not-covered" }, [
+        icon("info", 16), t.notCovered
+      ]));
     }
-    if (detail && typeof detail.msg === "string") return detail.msg;
-    return "";
+    children.push(body);
+    var meta = [];
+    if (m.directorate) meta.push(renderBadge(t, m.directorate, false));
+    if (m.secondary) meta.push(renderBadge(t, m.secondary, true));
+    if (meta.length) children.push(h("div", { class: "meta" }, meta));
+    if (m.citations.length) children.push(renderSources(t, m.citations, passage.toggleFor));
+    children.push(passage.el);
+    if (m.suggestions.length) children.push(renderSuggestions(view, m.suggestions));
+    children.push(renderFeedback(view, m));
+
+    return h("div", {
+      class: "msg msg-bot " + (m.abstained ? "msg-abstain" : "msg-answer"),
+      "data-testid": m.abstained ? "msg-abstain" : "msg-answer", "data-speaker": t.assistant + ": ",
+      lang: m.language
+    }, children);
   }
 
-  function percent(confidence) {
-    return Math.round(Math.max(0, Math.min(1, confidence)) * 100);
-  }
+  /**
+   * The one passage panel of an answer, opened and closed by any of its citation buttons; toggleFor(c, button)
+   * wires a button to citation `c` and keeps every button's aria-expanded right.
+   */
+  function citationPanel(view, panelId) {
+    var el = h("div", {
+      id: panelId, class: "citation", "data-testid": "citation-panel", role: "region", hidden: true
+    });
+    var toggles = [];
+    var shown = null;
 
-  // ---------------------------------------------------------------- storage (the tab's sessionStorage)
-  function loadState() {
-    try {
-      var raw = window.sessionStorage.getItem(STORAGE_KEY);
-      var saved = raw ? JSON.parse(raw) : null;
-      if (!saved || typeof saved !== "object" || !Array.isArray(saved.messages)) return null;
-      return {
-        sessionId: optStr(saved.session_id),
-        open: saved.open === true,
-        messages: saved.messages.map(function (m) {
-          if (m && m.role === "user" && typeof m.text === "string") return { role: "user", text: m.text };
-          if (m && m.role === "assistant") return answerMessage(str(m.question), m);
-          return null;
-        }).filter(Boolean)
-      };
-    } catch (e) {
-      return null; // storage disabled or corrupt: start afresh
+    function sync() {
+      toggles.forEach(function (b) { b.setAttribute("aria-expanded", String(b.dataset.n === String(shown))); });
     }
+    function show(c, opener) {
+      if (shown === c.n) {
+        shown = null;
+        el.hidden = true;
+      } else {
+        shown = c.n;
+        fillCitation(view.t, el, c, function () {
+          shown = null;
+          el.hidden = true;
+          sync();
+          // The hide button goes with the panel: keep keyboard users where they were.
+          focusQuietly(opener);
+        });
+        el.hidden = false;
+        reveal(view.list, el);
+      }
+      sync();
+    }
+    function toggleFor(c, button) {
+      button.dataset.n = String(c.n);
+      button.setAttribute("aria-controls", panelId);
+      button.setAttribute("aria-expanded", "false");
+      button.addEventListener("click", function () { show(c, button); });
+      toggles.push(button);
+      return button;
+    }
+    return { el: el, toggleFor: toggleFor };
   }
 
-  function saveState(state) {
-    try {
-      var messages = state.messages.map(function (m) {
-        if (m.role === "user") return m;
-        return {
-          role: "assistant", question: m.question, answer: m.answer, abstained: m.abstained, citations: m.citations,
-          directorate: m.directorate, secondary_directorate: m.secondary, suggestions: m.suggestions,
-          feedback: m.feedback
-        };
+  /** Splits the answer on [n] / [n, m] markers; known citations become buttons, the rest stays text. */
+  function appendAnswerText(parent, text, citations, makeMarker) {
+    var byN = {};
+    citations.forEach(function (c) { byN[c.n] = c; });
+    var pattern = /\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
+    var last = 0;
+    var match;
+    while ((match = pattern.exec(text)) !== null) {
+      var numbers = match[1].split(",").map(function (s) { return parseInt(s, 10); });
+      if (!numbers.every(function (n) { return byN[n]; })) continue;
+      parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      numbers.forEach(function (n) { parent.appendChild(makeMarker(byN[n])); });
+      last = match.index + match[0].length;
+    }
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  /** One line per cited page, with a numbered button per passage: several passages often share a page. */
+  function renderSources(t, citations, toggleFor) {
+    var pages = [];
+    citations.forEach(function (c) {
+      var page = pages.filter(function (p) { return p.title === c.title; })[0];
+      if (!page) pages.push(page = { title: c.title, citations: [] });
+      page.citations.push(c);
+    });
+    return h("div", { class: "sources" }, [h("p", { class: "sources-label", text: t.sources })]
+      .concat(pages.map(function (page) {
+        return h("div", { class: "source-row" }, page.citations.map(function (c) {
+          return toggleFor(c, h("button", {
+            type: "button", class: "marker", "data-testid": "citation-source",
+            "aria-label": fmt(t.showSource, { n: c.n, title: c.title }), title: c.section || c.title
+          }, [String(c.n)]));
+        }).concat([h("span", { class: "source-title", title: page.title, text: page.title })]));
+      })));
+  }
+
+  function fillCitation(t, el, c, onHide) {
+    el.textContent = "";
+    el.setAttribute("aria-label", fmt(t.showSource, { n: c.n, title: c.title }));
+    el.appendChild(h("div", { class: "citation-head" }, [
+      h("p", { class: "citation-title", "data-testid": "citation-title" }, [
+        h("span", { text: "[" + c.n + "] " }), c.title
+      ]),
+      h("button", {
+        type: "button", class: "icon-btn", "aria-label": t.hideSource, title: t.hideSource, onclick: onHide
+      }, [icon("close", 16)])
+    ]));
+    if (c.section) el.appendChild(h("p", { class: "citation-section", text: t.section + ": " + c.section }));
+    if (c.source) {
+      // Only web addresses become links; anything else (javascript:, data:, ...) stays plain text.
+      var link = /^https?:\/\//i.test(c.source)
+        ? h("a", { href: c.source, target: "_blank", rel: "noopener noreferrer", text: c.source })
+        : document.createTextNode(c.source);
+      el.appendChild(h("p", { class: "citation-source" }, [link]));
+    }
+    el.appendChild(h("p", { class: "citation-text", "data-testid": "citation-text", text: c.text }));
+  }
+
+  function renderBadge(t, d, secondary) {
+    var conf = d.confidence === null ? null : fmt(t.confidence, { p: percent(d.confidence) });
+    var label = (secondary ? t.secondary + ": " : t.directorate + ": ") + d.code + " " + d.name +
+      (conf ? " (" + conf + ")" : "");
+    return h("span", {
+      class: "badge" + (secondary ? " badge-secondary" : ""), "data-testid": secondary ? "badge-secondary" : "badge",
+      title: label
+    }, [
+      secondary ? h("span", { text: t.secondary + ":" }) : null,
+      h("span", { class: "badge-code", text: d.code }),
+      h("span", { text: d.name }),
+      conf ? h("span", { class: "badge-conf", text: "(" + conf + ")" }) : null
+    ]);
+  }
+
+  function renderSuggestions(view, suggestions) {
+    return h("div", { class: "chips" }, [h("span", { class: "chips-label", text: view.t.suggestionsLabel + ":" })]
+      .concat(suggestions.map(function (s) {
+        return h("button", {
+          type: "button", class: "chip", "data-testid": "suggestion", onclick: function () { view.ask(s); }
+        }, [s]);
+      })));
+  }
+
+  /** Thumbs up and down; view.rate(m, rating) sends the rating and resolves once it is recorded. */
+  function renderFeedback(view, m) {
+    var t = view.t;
+    var note = h("span", { class: "feedback-note", role: "status", text: m.feedback ? t.thanks : null });
+    var up = h("button", {
+      type: "button", class: "thumb", "data-testid": "thumb-up", "aria-label": t.helpful, title: t.helpful,
+      "aria-pressed": String(m.feedback === "up"), disabled: !!m.feedback
+    }, [icon("up", 16)]);
+    var down = h("button", {
+      type: "button", class: "thumb", "data-testid": "thumb-down", "aria-label": t.notHelpful, title: t.notHelpful,
+      "aria-pressed": String(m.feedback === "down"), disabled: !!m.feedback
+    }, [icon("down", 16)]);
+
+    function rate(rating, button) {
+      up.disabled = down.disabled = true;
+      view.rate(m, rating).then(function () {
+        button.setAttribute("aria-pressed", "true");
+        note.textContent = t.thanks;
+      }, function () {
+        up.disabled = down.disabled = false;
+        note.textContent = t.feedbackFailed;
       });
-      window.sessionStorage.setItem(STORAGE_KEY, JSON.stringify({
-        session_id: state.sessionId, open: state.open, messages: messages
-      }));
-    } catch (e) { /* storage full or disabled: the conversation just won't survive a reload */ }
+    }
+    up.addEventListener("click", function () { rate("up", up); });
+    down.addEventListener("click", function () { rate("down", down); });
+    return h("div", { class: "feedback" }, [up, down, note]);
   }
 
-  // ---------------------------------------------------------------- HTTP
-  /** One request with a timeout; rejects with {kind, message, retry} ready to show. */
-  function request(cfg, t, method, path, payload, signal) {
-    var controller = new AbortController();
-    var timedOut = false;
-    var timer = setTimeout(function () { timedOut = true; controller.abort(); }, TIMEOUT_MS);
-    if (signal) signal.addEventListener("abort", function () { controller.abort(); });
-    var init = {
-      method: method, signal: controller.signal, credentials: "omit", headers: { Accept: "application/json" }
-    };
-    if (payload !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(payload);
-    }
-    function failed() {
-      if (signal && signal.aborted) return { kind: "cancelled" };
-      return timedOut ? { kind: "timeout", message: t.timeout, retry: true }
-        : { kind: "network", message: t.network, retry: true };
-    }
-    return fetch(cfg.endpoint + path, init).then(function (res) {
-      if (res.ok && res.status === 204) return null;
-      // The body is read under the same timeout; a cut-off body is a failure, not an empty answer.
-      return res.json().catch(function () {
-        if (controller.signal.aborted) throw failed();
-        return null;
-      }).then(function (body) {
-        if (!res.ok) throw httpError(t, res, formatDetail(body && body.detail));
-        return body;
-      });
-    }, function () {
-      throw failed();
-    }).finally(function () { clearTimeout(timer); });
+  function renderTyping(t) {
+    return h("div", { class: "typing", "data-testid": "typing" }, [
+      h("span", { class: "dot", "aria-hidden": "true" }), h("span", { class: "dot", "aria-hidden": "true" }),
+      h("span", { class: "dot", "aria-hidden": "true" }), h("span", { class: "sr-only", text: t.typing })
+    ]);
   }
 
-  function httpError(t, res, detail) {
-    if (res.status === 429) {
-      var wait = parseInt(res.headers.get("Retry-After") || "", 10);
-      var message = isFinite(wait) ? t.rateLimited(wait) : detail || t.rateLimited(null);
-      return { kind: "http", status: 429, message: message, retry: true };
-    }
-    if (res.status === 413) return { kind: "http", status: 413, message: detail || t.tooLong, retry: false };
-    if (res.status >= 500) return { kind: "http", status: res.status, message: t.server, retry: true };
-    return { kind: "http", status: res.status, message: detail || t.invalid, retry: false };
+  function renderError(view, err) {
+    return h("div", { class: "error", "data-testid": "error", role: "alert" }, [
+      h("p", { text: err.message }),
+      err.retry ? h("button", {
+        type: "button", class: "retry", "data-testid": "retry", onclick: function () { view.retry(); }
+      }, [view.t.retry]) : null
+    ]);
   }
 
   // ---------------------------------------------------------------- the widget
-  function Widget(cfg) {
-    var t = STRINGS[cfg.lang];
+  /** Builds the widget into `shadow` and runs it: the state, the actions, and a redraw after each change. */
+  function mountWidget(cfg, t, shadow) {
+    var title = cfg.title || t.title;
+    var api = apiClient(cfg.endpoint, t);
     var saved = loadState();
     var state = {
       sessionId: saved ? saved.sessionId : null,
@@ -561,56 +722,17 @@
       controller: null // aborts the pending question on "new conversation"
     };
     var uid = "dgm" + Math.random().toString(36).slice(2, 8);
-
-    var host = document.createElement(HOST_TAG);
-    host.id = "dgm-assistant-root";
-    var shadow = host.attachShadow({ mode: "open" });
-    applyStyles(shadow);
-
-    var launcher = h("button", {
-      type: "button", class: "launcher", "data-testid": "launcher", "aria-expanded": "false",
-      "aria-controls": uid + "-panel", "aria-label": t.openLauncher(cfg.title), onclick: function () { toggle(); }
-    }, [icon("chat", 26)]);
-
-    var messagesEl = h("div", {
-      class: "messages", "data-testid": "messages", role: "region", "aria-label": t.conversation, tabindex: "0"
+    var ui = buildShell(t, title, uid, {
+      toggle: function () { toggle(); },
+      submit: function () { submit(); },
+      close: function () { close(true); },
+      newConversation: function () { newConversation(); }
     });
-    var input = h("textarea", {
-      id: uid + "-input", class: "input", "data-testid": "input", rows: "1", maxlength: String(MAX_CHARS),
-      placeholder: t.placeholder, "aria-describedby": uid + "-counter", autocomplete: "off"
-    });
-    var sendBtn = h("button", {
-      type: "button", class: "send", "data-testid": "send", "aria-label": t.send, title: t.send,
-      onclick: function () { submit(); }
-    }, [icon("send", 20)]);
-    var counter = h("div", { id: uid + "-counter", class: "counter", "data-testid": "counter" });
-    var live = h("div", { class: "sr-only", "aria-live": "polite", "aria-atomic": "true", "data-testid": "live" });
-    var newBtn = h("button", {
-      type: "button", class: "icon-btn", "data-testid": "new-conversation", "aria-label": t.newConversation,
-      title: t.newConversation, onclick: function () { newConversation(); }
-    }, [icon("compose", 20)]);
-    var closeBtn = h("button", {
-      type: "button", class: "icon-btn", "data-testid": "close", "aria-label": t.close, title: t.close,
-      onclick: function () { close(true); }
-    }, [icon("close", 22)]);
+    var view = { t: t, uid: uid, list: ui.list, ask: ask, retry: retry, rate: rate };
+    shadow.appendChild(ui.root);
 
-    var panel = h("div", {
-      id: uid + "-panel", class: "panel", role: "dialog", "aria-label": cfg.title, "data-testid": "panel", hidden: true
-    }, [
-      h("div", { class: "header" }, [h("h2", { class: "title", text: cfg.title }), newBtn, closeBtn]),
-      messagesEl,
-      h("div", { class: "composer" }, [
-        h("label", { class: "sr-only", for: uid + "-input", text: t.inputLabel }),
-        h("div", { class: "composer-row" }, [input, sendBtn]),
-        counter
-      ]),
-      live
-    ]);
-
-    shadow.appendChild(h("div", { class: "root" }, [panel, launcher]));
-
-    input.addEventListener("input", function () { autoGrow(); updateCounter(); });
-    input.addEventListener("keydown", function (e) {
+    ui.input.addEventListener("input", function () { autoGrow(ui.input); updateCounter(); });
+    ui.input.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         submit();
@@ -626,25 +748,25 @@
     // -------------------------------------------------------------- open / close
     function open(focus) {
       state.open = true;
-      panel.hidden = false;
-      launcher.setAttribute("aria-expanded", "true");
-      launcher.setAttribute("aria-label", t.closeLauncher(cfg.title));
-      launcher.replaceChild(icon("close", 26), launcher.firstChild);
+      ui.panel.hidden = false;
+      ui.launcher.setAttribute("aria-expanded", "true");
+      ui.launcher.setAttribute("aria-label", fmt(t.closeLauncher, { title: title }));
+      ui.launcher.replaceChild(icon("close", 26), ui.launcher.firstChild);
       if (!state.messages.length) loadStarters();
       saveState(state);
-      autoGrow(); // measures only once the panel is displayed
-      scrollToEnd();
-      if (focus) (input.disabled ? closeBtn : input).focus({ preventScroll: true });
+      autoGrow(ui.input); // measures only once the panel is displayed
+      scrollToEnd(ui.list);
+      if (focus) focusQuietly(ui.input.disabled ? ui.close : ui.input);
     }
 
     function close(returnFocus) {
       state.open = false;
-      panel.hidden = true;
-      launcher.setAttribute("aria-expanded", "false");
-      launcher.setAttribute("aria-label", t.openLauncher(cfg.title));
-      launcher.replaceChild(icon("chat", 26), launcher.firstChild);
+      ui.panel.hidden = true;
+      ui.launcher.setAttribute("aria-expanded", "false");
+      ui.launcher.setAttribute("aria-label", fmt(t.openLauncher, { title: title }));
+      ui.launcher.replaceChild(icon("chat", 26), ui.launcher.firstChild);
       saveState(state);
-      if (returnFocus) launcher.focus({ preventScroll: true });
+      if (returnFocus) focusQuietly(ui.launcher);
     }
 
     function toggle() {
@@ -652,295 +774,39 @@
       else open(true);
     }
 
-    // -------------------------------------------------------------- rendering
+    // -------------------------------------------------------------- drawing the state
     function render() {
-      messagesEl.textContent = "";
-      if (!state.messages.length) messagesEl.appendChild(renderEmpty());
-      state.messages.forEach(function (m, i) { messagesEl.appendChild(renderMessage(m, i)); });
-      if (state.busy) messagesEl.appendChild(renderTyping());
-      if (state.error) messagesEl.appendChild(renderError(state.error));
-      setBusy(state.busy);
-    }
-
-    function renderEmpty() {
-      var list = h("ul", { class: "starters", "aria-label": t.startersLabel });
-      (state.starters || []).forEach(function (q) {
-        list.appendChild(h("li", {}, [h("button", {
-          type: "button", class: "chip", "data-testid": "starter", onclick: function () { ask(q); }
-        }, [q])]));
-      });
-      return h("div", { class: "empty", "data-testid": "empty" }, [h("p", { text: t.welcome }), list]);
-    }
-
-    function renderMessage(m, index) {
-      if (m.role === "user") {
-        return h("div", { class: "msg msg-user", "data-testid": "msg-user", "data-speaker": t.you + ": " }, [m.text]);
-      }
-      return renderAnswer(m, index);
-    }
-
-    function renderAnswer(m, index) {
-      var panelId = uid + "-cit-" + index;
-      var citationPanel = h("div", {
-        id: panelId, class: "citation", "data-testid": "citation-panel", role: "region", hidden: true
-      });
-      var toggles = []; // every marker and source button of this answer, to keep aria-expanded right
-      var shown = null;
-
-      function showCitation(c, opener) {
-        if (shown === c.n) {
-          shown = null;
-          citationPanel.hidden = true;
-        } else {
-          shown = c.n;
-          fillCitation(citationPanel, c, function () {
-            shown = null;
-            citationPanel.hidden = true;
-            sync();
-            // The hide button goes with the panel: keep keyboard users where they were.
-            opener.focus({ preventScroll: true });
-          });
-          citationPanel.hidden = false;
-          reveal(citationPanel);
-        }
-        sync();
-      }
-      function sync() {
-        toggles.forEach(function (b) { b.setAttribute("aria-expanded", String(b.dataset.n === String(shown))); });
-      }
-      function toggleFor(c, el) {
-        el.dataset.n = String(c.n);
-        el.setAttribute("aria-controls", panelId);
-        el.setAttribute("aria-expanded", "false");
-        el.addEventListener("click", function () { showCitation(c, el); });
-        toggles.push(el);
-        return el;
-      }
-
-      var body = h("p", { class: "answer-text" });
-      appendAnswerText(body, m.answer, m.citations, function (c) {
-        return toggleFor(c, h("button", {
-          type: "button", class: "marker", "data-testid": "citation-marker", "aria-label": t.showSource(c.n, c.title),
-          title: c.title
-        }, [String(c.n)]));
-      });
-
-      var children = [];
-      if (m.abstained) {
-        children.push(h("div", { class: "abstain-label", "data-testid": "not-covered" }, [
-          icon("info", 16), t.notCovered
-        ]));
-      }
-      children.push(body);
-
-      var meta = [];
-      if (m.directorate) meta.push(renderBadge(m.directorate, false));
-      if (m.secondary) meta.push(renderBadge(m.secondary, true));
-      if (meta.length) children.push(h("div", { class: "meta" }, meta));
-
-      if (m.citations.length) {
-        // One line per cited page, with a numbered button per passage: several passages often share a page.
-        var pages = [];
-        m.citations.forEach(function (c) {
-          var page = pages.filter(function (p) { return p.title === c.title; })[0];
-          if (!page) pages.push(page = { title: c.title, citations: [] });
-          page.citations.push(c);
-        });
-        children.push(h("div", { class: "sources" }, [h("p", { class: "sources-label", text: t.sources })]
-          .concat(pages.map(function (page) {
-            return h("div", { class: "source-row" }, page.citations.map(function (c) {
-              return toggleFor(c, h("button", {
-                type: "button", class: "marker", "data-testid": "citation-source",
-                "aria-label": t.showSource(c.n, c.title), title: c.section || c.title
-              }, [String(c.n)]));
-            }).concat([h("span", { class: "source-title", title: page.title, text: page.title })]));
-          }))));
-      }
-      children.push(citationPanel);
-
-      if (m.suggestions.length) {
-        children.push(h("div", { class: "chips" }, [h("span", { class: "chips-label", text: t.suggestionsLabel + ":" })]
-          .concat(m.suggestions.map(function (s) {
-            return h("button", {
-              type: "button", class: "chip", "data-testid": "suggestion", onclick: function () { ask(s); }
-            }, [s]);
-          }))));
-      }
-      children.push(renderFeedback(m));
-
-      return h("div", {
-        class: "msg msg-bot " + (m.abstained ? "msg-abstain" : "msg-answer"),
-        "data-testid": m.abstained ? "msg-abstain" : "msg-answer", "data-speaker": t.assistant + ": "
-      }, children);
-    }
-
-    /** Splits the answer on [n] / [n, m] markers; known citations become buttons, the rest stays text. */
-    function appendAnswerText(parent, text, citations, makeMarker) {
-      var byN = {};
-      citations.forEach(function (c) { byN[c.n] = c; });
-      var pattern = /\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
-      var last = 0;
-      var match;
-      while ((match = pattern.exec(text)) !== null) {
-        var numbers = match[1].split(",").map(function (s) { return parseInt(s, 10); });
-        if (!numbers.every(function (n) { return byN[n]; })) continue;
-        parent.appendChild(document.createTextNode(text.slice(last, match.index)));
-        numbers.forEach(function (n) { parent.appendChild(makeMarker(byN[n])); });
-        last = match.index + match[0].length;
-      }
-      parent.appendChild(document.createTextNode(text.slice(last)));
-    }
-
-    function fillCitation(el, c, onHide) {
-      el.textContent = "";
-      el.setAttribute("aria-label", t.showSource(c.n, c.title));
-      var head = h("div", { class: "citation-head" }, [
-        h("p", { class: "citation-title", "data-testid": "citation-title" }, [
-          h("span", { text: "[" + c.n + "] " }), c.title
-        ]),
-        h("button", {
-          type: "button", class: "icon-btn", "aria-label": t.hideSource, title: t.hideSource, onclick: onHide
-        }, [icon("close", 16)])
-      ]);
-      el.appendChild(head);
-      if (c.section) el.appendChild(h("p", { class: "citation-section", text: t.section + ": " + c.section }));
-      if (c.source) {
-        // Only web addresses become links; anything else (javascript:, data:, ...) stays plain text.
-        var link = /^https?:\/\//i.test(c.source)
-          ? h("a", { href: c.source, target: "_blank", rel: "noopener noreferrer", text: c.source })
-          : document.createTextNode(c.source);
-        el.appendChild(h("p", { class: "citation-source" }, [link]));
-      }
-      el.appendChild(h("p", { class: "citation-text", "data-testid": "citation-text", text: c.text }));
-    }
-
-    function renderBadge(d, secondary) {
-      var conf = d.confidence === null ? null : t.confidence(percent(d.confidence));
-      var label = (secondary ? t.secondary + ": " : t.directorate + ": ") + d.code + " " + d.name +
-        (conf ? " (" + conf + ")" : "");
-      return h("span", {
-        class: "badge" + (secondary ? " badge-secondary" : ""), "data-testid": secondary ? "badge-secondary" : "badge",
-        title: label
-      }, [
-        secondary ? h("span", { text: t.secondary + ":" }) : null,
-        h("span", { class: "badge-code", text: d.code }),
-        h("span", { text: d.name }),
-        conf ? h("span", { class: "badge-conf", text: "(" + conf + ")" }) : null
-      ]);
-    }
-
-    function renderFeedback(m) {
-      var note = h("span", { class: "feedback-note", role: "status" });
-      var up = h("button", {
-        type: "button", class: "thumb", "data-testid": "thumb-up", "aria-label": t.helpful, title: t.helpful,
-        "aria-pressed": String(m.feedback === "up"), disabled: !!m.feedback
-      }, [icon("up", 16)]);
-      var down = h("button", {
-        type: "button", class: "thumb", "data-testid": "thumb-down", "aria-label": t.notHelpful, title: t.notHelpful,
-        "aria-pressed": String(m.feedback === "down"), disabled: !!m.feedback
-      }, [icon("down", 16)]);
-      if (m.feedback) note.textContent = t.thanks;
-
-      function rate(rating, button) {
-        up.disabled = down.disabled = true;
-        request(cfg, t, "POST", "/api/feedback", {
-          session_id: state.sessionId || "", question: m.question, answer: m.answer, rating: rating
-        }).then(function () {
-          m.feedback = rating;
-          button.setAttribute("aria-pressed", "true");
-          note.textContent = t.thanks;
-          saveState(state);
-        }, function () {
-          up.disabled = down.disabled = false;
-          note.textContent = t.feedbackFailed;
-        });
-      }
-      up.addEventListener("click", function () { rate("up", up); });
-      down.addEventListener("click", function () { rate("down", down); });
-      return h("div", { class: "feedback" }, [up, down, note]);
-    }
-
-    function renderTyping() {
-      return h("div", { class: "typing", "data-testid": "typing" }, [
-        h("span", { class: "dot", "aria-hidden": "true" }), h("span", { class: "dot", "aria-hidden": "true" }),
-        h("span", { class: "dot", "aria-hidden": "true" }), h("span", { class: "sr-only", text: t.typing })
-      ]);
-    }
-
-    function renderError(err) {
-      return h("div", { class: "error", "data-testid": "error", role: "alert" }, [
-        h("p", { text: err.message }),
-        err.retry ? h("button", {
-          type: "button", class: "retry", "data-testid": "retry", onclick: function () { retry(); }
-        }, [t.retry]) : null
-      ]);
-    }
-
-    function setBusy(busy) {
-      input.disabled = busy;
-      sendBtn.disabled = busy;
-      messagesEl.setAttribute("aria-busy", String(busy));
-      Array.prototype.forEach.call(messagesEl.querySelectorAll(".chip"), function (b) { b.disabled = busy; });
+      renderConversation(view, state);
+      ui.input.disabled = state.busy;
+      ui.send.disabled = state.busy;
+      ui.list.setAttribute("aria-busy", String(state.busy));
+      Array.prototype.forEach.call(ui.list.querySelectorAll(".chip"), function (b) { b.disabled = state.busy; });
     }
 
     function updateCounter() {
-      var n = input.value.length;
-      counter.textContent = t.counter(n, MAX_CHARS);
-      counter.classList.toggle("over", n > MAX_CHARS);
+      var n = ui.input.value.length;
+      ui.counter.textContent = fmt(t.counter, { n: n, max: MAX_CHARS });
+      ui.counter.classList.toggle("over", n > MAX_CHARS);
     }
 
-    function autoGrow() {
-      input.style.height = "auto";
-      input.style.height = Math.min(input.scrollHeight + 2, 132) + "px";
-    }
-
-    function scrollToEnd() {
-      messagesEl.scrollTop = messagesEl.scrollHeight;
-    }
-
-    /** Brings a new answer's beginning into view when it is taller than the list (else shows the end). */
-    function scrollToLastAnswer() {
-      var answers = messagesEl.querySelectorAll(".msg-bot");
-      var last = answers[answers.length - 1];
-      if (last && last.offsetHeight > messagesEl.clientHeight - 24) messagesEl.scrollTop = last.offsetTop - 12;
-      else scrollToEnd();
-    }
-
-    /** Scrolls the message list (only it, never the host page) so that `el` is in view. */
-    function reveal(el) {
-      var top = el.offsetTop;
-      var bottom = top + el.offsetHeight;
-      var view = messagesEl.clientHeight;
-      if (bottom > messagesEl.scrollTop + view) messagesEl.scrollTop = Math.min(top - 8, bottom - view + 8);
-      else if (top < messagesEl.scrollTop) messagesEl.scrollTop = top - 8;
-    }
-
-    function announce(text) {
-      live.textContent = "";
-      // A fresh text node after a tick makes screen readers announce even a repeated answer.
-      setTimeout(function () { live.textContent = text; }, 50);
+    function setInput(text) {
+      ui.input.value = text;
+      autoGrow(ui.input);
+      updateCounter();
     }
 
     // -------------------------------------------------------------- actions
     function loadStarters() {
       if (state.starters !== null) return;
       state.starters = [];
-      request(cfg, t, "GET", "/api/directorates").then(function (list) {
-        if (!Array.isArray(list)) return;
-        var seen = {};
-        // Entries with a curated starter first, then one built from the name (the corpus is in English).
-        var withStarter = list.filter(function (d) { return d && typeof d.starter === "string" && d.starter.trim(); });
-        var without = list.filter(function (d) { return withStarter.indexOf(d) < 0 && d && (d.short_name || d.name); });
-        state.starters = withStarter.map(function (d) { return d.starter.trim(); })
-          .concat(without.map(function (d) { return "What does " + str(d.short_name || d.name) + " do?"; }))
-          .filter(function (q) { return seen[q] ? false : (seen[q] = true); })
-          .slice(0, MAX_STARTERS);
+      api.directorates().then(function (list) {
+        state.starters = startersFrom(list);
         if (!state.messages.length) render();
       }, function () { /* no starters; the input still works */ });
     }
 
     function submit() {
-      var question = input.value.trim();
+      var question = ui.input.value.trim();
       if (!question || state.busy) return;
       ask(question);
     }
@@ -948,9 +814,7 @@
     function ask(question) {
       if (state.busy) return;
       var hadFocus = shadow.activeElement !== null;
-      input.value = "";
-      autoGrow();
-      updateCounter();
+      setInput("");
       state.messages.push({ role: "user", text: question });
       saveState(state);
       send(question, hadFocus);
@@ -967,18 +831,16 @@
       state.error = null;
       state.busy = true;
       render();
-      scrollToEnd();
+      scrollToEnd(ui.list);
       // The focused control was just disabled or re-rendered; park focus in the list so Escape still works.
-      if (restoreFocus && state.open) messagesEl.focus({ preventScroll: true });
-      request(cfg, t, "POST", "/api/ask", {
-        question: question, session_id: state.sessionId, top_k: TOP_K, directorate: null
-      }, controller.signal).then(function (body) {
+      if (restoreFocus && state.open) focusQuietly(ui.list);
+      api.ask(question, state.sessionId, controller.signal).then(function (body) {
         if (controller.signal.aborted) return;
         body = body || {};
         if (typeof body.session_id === "string" && body.session_id) state.sessionId = body.session_id;
         var m = answerMessage(question, body);
         state.messages.push(m);
-        announce(t.announce + (m.abstained ? t.notCovered + ". " : "") + m.answer);
+        announce(ui.live, t.announce + (m.abstained ? t.notCovered + ". " : "") + m.answer);
       }, function (err) {
         if (controller.signal.aborted || err.kind === "cancelled") return;
         state.error = { message: err.message || t.server, retry: !!err.retry, question: question };
@@ -986,9 +848,7 @@
           // The service refused this question (e.g. too long): give it back to edit, drop the bubble.
           var last = state.messages[state.messages.length - 1];
           if (last && last.role === "user" && last.text === question) state.messages.pop();
-          input.value = question;
-          autoGrow();
-          updateCounter();
+          setInput(question);
         }
       }).catch(function () {
         state.error = { message: t.server, retry: true, question: question }; // a rendering bug, not the network
@@ -998,12 +858,19 @@
         state.busy = false;
         saveState(state);
         render();
-        if (state.error) scrollToEnd();
-        else scrollToLastAnswer();
+        if (state.error) scrollToEnd(ui.list);
+        else scrollToLastAnswer(ui.list);
         if (restoreFocus && state.open) {
-          var retryBtn = state.error && state.error.retry ? messagesEl.querySelector("[data-testid='retry']") : null;
-          (retryBtn || input).focus({ preventScroll: true });
+          var retryBtn = state.error && state.error.retry ? ui.list.querySelector("[data-testid='retry']") : null;
+          focusQuietly(retryBtn || ui.input);
         }
+      });
+    }
+
+    function rate(m, rating) {
+      return api.feedback(state.sessionId, m, rating).then(function () {
+        m.feedback = rating;
+        saveState(state);
       });
     }
 
@@ -1015,36 +882,35 @@
       state.sessionId = null;
       state.messages = [];
       saveState(state);
-      input.value = "";
-      autoGrow();
-      updateCounter();
+      setInput("");
       loadStarters();
       render();
-      input.focus({ preventScroll: true });
+      focusQuietly(ui.input);
     }
 
     // -------------------------------------------------------------- start
     updateCounter();
     render();
-    (document.body || document.documentElement).appendChild(host);
     if (cfg.open || (saved && saved.open)) open(false);
   }
 
-  function applyStyles(shadow) {
-    // Constructable sheets are not subject to the host page's style-src; <style> is the fallback.
-    try {
-      var sheet = new CSSStyleSheet();
-      sheet.replaceSync(CSS);
-      shadow.adoptedStyleSheets = [sheet];
-    } catch (e) {
-      shadow.appendChild(h("style", { text: CSS }));
-    }
+  // ---------------------------------------------------------------- start
+  /** The host element goes in at once, empty; the widget is built in it once its strings are at hand and
+   *  its stylesheet applies, so nothing ever shows unstyled or in the wrong language. */
+  function start(cfg) {
+    if (document.querySelector(HOST_TAG)) return; // the script was included twice
+    var host = document.createElement(HOST_TAG);
+    host.id = "dgm-assistant-root";
+    var shadow = host.attachShadow({ mode: "open" });
+    (document.body || document.documentElement).appendChild(host);
+    Promise.all([loadStrings(cfg.assets, cfg.lang), loadStyles(shadow, cfg.assets + "widget.css")])
+      .then(function (loaded) { mountWidget(cfg, loaded[0], shadow); });
   }
 
   var cfg = readConfig(findScript());
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { Widget(cfg); });
+    document.addEventListener("DOMContentLoaded", function () { start(cfg); });
   } else {
-    Widget(cfg);
+    start(cfg);
   }
 })();
