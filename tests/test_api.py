@@ -188,7 +188,7 @@ def test_feedback_with_unicode_line_separators_stays_one_line(client: httpx.Clie
     assert r.status_code == 204
     # Every reader's notion of a line (str.splitlines splits on U+2028, NEL, ...) sees whole records.
     records = [json.loads(x) for x in live_server.feedback_path.read_text(encoding="utf-8").splitlines() if x]
-    assert [x["comment"] for x in records if x.get("comment", "").startswith(marker)] == [comment]
+    assert [x["comment"] for x in records if (x.get("comment") or "").startswith(marker)] == [comment]
 
 
 # -- bad input: a clear 422 naming the field, never a 500 ---------------------------------------------------
