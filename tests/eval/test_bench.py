@@ -7,12 +7,38 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from eval import bench
+from eval.bench import render
 from index.embedders import embedder_name
+
+REPORTS = Path(__file__).resolve().parents[2] / "eval" / "reports"
+
+
+def test_the_public_surface_is_complete():
+    assert len(bench.__all__) == len(set(bench.__all__))
+    missing = [name for name in bench.__all__ if not hasattr(bench, name)]
+    assert not missing, missing
+
+
+def test_the_committed_report_renders_again_from_its_json():
+    """bench.md is a function of bench.json: the committed pair agrees, notes included."""
+    report = bench.load_report(REPORTS / "bench.json")
+    assert bench.render_markdown(report) == (REPORTS / "bench.md").read_text(encoding="utf-8")
+    assert bench.default_notes(report) == report.notes
+    assert [t.model_dump() for t in bench.check_targets(report)] == [t.model_dump() for t in report.targets]
+
+
+def test_prose_paragraphs_are_joined_and_filled_in():
+    text = render.prose("inprocess-intro", questions=7)
+    assert text == "Every Q&A question (7), query cache cleared before each run."
+    assert "\n" not in render.prose("note-int8") and "  " not in render.prose("note-int8")
+    with pytest.raises(KeyError, match="no paragraph 'nope' in .*prose.md"):
+        render.prose("nope")
 
 
 # -- pure helpers -----------------------------------------------------------------------------------------
