@@ -27,7 +27,7 @@ docs/performance.md.
 
 from __future__ import annotations
 
-from .job import main
+from .job import default_out_dir, main
 from .load import HTTP_LEVELS, http_level, load_tool
 from .machine import REFERENCE_ROUNDS, StealMeter, machine_info, peak_rss_mib, reference_ms
 from .procs import RssSampler, ServedProcess, redis_server
@@ -70,7 +70,7 @@ from .targets import HTTP_TARGET_LEVEL, RECALL_TARGET, check_targets
 
 __all__ = [
     # the job
-    "main",
+    "main", "default_out_dir",
     # results and reports
     "BenchReport", "BuildResult", "HttpLevel", "HttpResult", "InProcessResult", "Machine", "NprobePoint",
     "QualityResult", "ScaleBM25Result", "ScaleVectorsResult", "Stats", "TargetCheck", "ThreadResult",

@@ -46,7 +46,16 @@ log = logging.getLogger(__name__)
 R = TypeVar("R", bound=BaseModel)
 
 
-def main(settings: Settings, out_dir: Path, scale: bool, plot: bool, http: bool, repeats: int, console: Console, *,
+def default_out_dir() -> Path:
+    """Where `main` writes its report unless told: ``$XDG_CACHE_HOME/dgm-assistant/bench``, by default
+    ``~/.cache/dgm-assistant/bench``. Outside the repository, so that a run never overwrites the committed
+    eval/reports; committing a run's figures is a choice made with ``--out eval/reports``."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "dgm-assistant" / "bench"
+
+
+def main(settings: Settings, out_dir: Path | None = None, scale: bool = False, plot: bool = False,
+         http: bool = True, repeats: int = 3, console: Console | None = None, *,
          variants: Sequence[str] = VARIANTS, synthetic: int = SYNTHETIC_BUILD_CHUNKS,
          max_questions: int | None = None, http_levels: Sequence[int] = HTTP_LEVELS,
          scale_sizes: Sequence[int] = SCALE_SIZES) -> int:
@@ -54,18 +63,21 @@ def main(settings: Settings, out_dir: Path, scale: bool, plot: bool, http: bool,
 
     Args:
         settings: the configuration; its ``embedding_backend`` is the default whose figures meet the targets.
-        out_dir: where the report goes (eval/reports in the repository).
+        out_dir: where the report goes; None: `default_out_dir()`, outside the repository (the committed
+            report is eval/reports, written only when asked for).
         scale: also run the 100k / 1M synthetic corpora (a few minutes, a few GiB of memory).
         plot: also write bench_*.png.
         http: start `dgm-assistant serve` and measure it over HTTP.
         repeats: runs per measurement; reports give the median.
-        console: a rich console to print progress and the table to.
+        console: a rich console to print progress and the table to (None: a new one on standard output).
         variants, synthetic, max_questions, http_levels, scale_sizes: smaller runs (tests); the defaults are the
             full benchmark.
 
     Returns:
         0 when every section ran, 1 when one failed (its error is in the report).
     """
+    from rich.console import Console
+
     from assistant.factory import load_assistant
 
     if repeats < 1:
@@ -73,6 +85,8 @@ def main(settings: Settings, out_dir: Path, scale: bool, plot: bool, http: bool,
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
         raise ValueError(f"variants must be among {', '.join(VARIANTS)}, got {list(variants)}")
+    out_dir = default_out_dir() if out_dir is None else Path(out_dir)
+    console = console or Console()
     t_start = time.perf_counter()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -25,6 +25,14 @@ def test_the_public_surface_is_complete():
     assert not missing, missing
 
 
+def test_the_default_report_folder_is_outside_the_repository(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert bench.default_out_dir() == tmp_path / "dgm-assistant" / "bench"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert bench.default_out_dir() == Path.home() / ".cache" / "dgm-assistant" / "bench"
+    assert REPORTS.parent.parent not in bench.default_out_dir().parents
+
+
 def test_the_committed_report_renders_again_from_its_json():
     """bench.md is a function of bench.json: the committed pair agrees, notes included."""
     report = bench.load_report(REPORTS / "bench.json")
@@ -264,14 +272,18 @@ def test_onnx_backend_without_an_export_names_the_build(tmp_path):
 
 # -- a small run of the whole job -------------------------------------------------------------------------
 @pytest.mark.slow
-def test_main_writes_the_report(tmp_path, settings):
+def test_main_writes_the_report(tmp_path, settings, monkeypatch):
+    """Without an out folder the report goes to the user's cache folder, never over eval/reports."""
     from rich.console import Console
 
-    out = tmp_path / "reports"
-    code = bench.main(settings.model_copy(update={"embedding_backend": "onnx"}), out, scale=False, plot=False,
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    committed = (REPORTS / "bench.json").stat().st_mtime_ns
+    code = bench.main(settings.model_copy(update={"embedding_backend": "onnx"}), scale=False, plot=False,
                       http=False, repeats=2, console=Console(quiet=True), variants=("onnx",), synthetic=40,
                       max_questions=12)
     assert code == 0
+    out = tmp_path / "dgm-assistant" / "bench"
+    assert (REPORTS / "bench.json").stat().st_mtime_ns == committed
     data = json.loads((out / "bench.json").read_text())
     assert data["default_backend"] == "onnx" and not data["errors"]
     assert data["inprocess"][0]["variant"] == "onnx"
