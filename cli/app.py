@@ -211,7 +211,9 @@ def bench(
         "--scale", help="Also 100k/1M synthetic corpora (FAISS IVF + BM25; ~3 min, ~5 GiB)")] = False,
     plot: Annotated[bool, typer.Option("--plot", help="Also write bench_*.png")] = False,
     http: Annotated[bool, typer.Option("--http/--no-http", help="Start `dgm-assistant serve` and load it")] = True,
-    out: Annotated[Path, typer.Option(help="Folder for bench.json / bench.md")] = Path("eval/reports"),
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for bench.json / bench.md (--out eval/reports replaces the committed report)",
+        show_default="$XDG_CACHE_HOME/dgm-assistant/bench, else ~/.cache/dgm-assistant/bench")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per measurement; reports give medians")] = 3,
 ) -> None:
     """Benchmark latency, throughput, cold start, build and (with --scale) large synthetic corpora."""

@@ -7,12 +7,46 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from eval import bench
+from eval.bench import render
 from index.embedders import embedder_name
+
+REPORTS = Path(__file__).resolve().parents[2] / "eval" / "reports"
+
+
+def test_the_public_surface_is_complete():
+    assert len(bench.__all__) == len(set(bench.__all__))
+    missing = [name for name in bench.__all__ if not hasattr(bench, name)]
+    assert not missing, missing
+
+
+def test_the_default_report_folder_is_outside_the_repository(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert bench.default_out_dir() == tmp_path / "dgm-assistant" / "bench"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert bench.default_out_dir() == Path.home() / ".cache" / "dgm-assistant" / "bench"
+    assert REPORTS.parent.parent not in bench.default_out_dir().parents
+
+
+def test_the_committed_report_renders_again_from_its_json():
+    """bench.md is a function of bench.json: the committed pair agrees, notes included."""
+    report = bench.load_report(REPORTS / "bench.json")
+    assert bench.render_markdown(report) == (REPORTS / "bench.md").read_text(encoding="utf-8")
+    assert bench.default_notes(report) == report.notes
+    assert [t.model_dump() for t in bench.check_targets(report)] == [t.model_dump() for t in report.targets]
+
+
+def test_prose_paragraphs_are_joined_and_filled_in():
+    text = render.prose("inprocess-intro", questions=7)
+    assert text == "Every Q&A question (7), query cache cleared before each run."
+    assert "\n" not in render.prose("note-int8") and "  " not in render.prose("note-int8")
+    with pytest.raises(KeyError, match="no paragraph 'nope' in .*prose.md"):
+        render.prose("nope")
 
 
 # -- pure helpers -----------------------------------------------------------------------------------------
@@ -238,14 +272,18 @@ def test_onnx_backend_without_an_export_names_the_build(tmp_path):
 
 # -- a small run of the whole job -------------------------------------------------------------------------
 @pytest.mark.slow
-def test_main_writes_the_report(tmp_path, settings):
+def test_main_writes_the_report(tmp_path, settings, monkeypatch):
+    """Without an out folder the report goes to the user's cache folder, never over eval/reports."""
     from rich.console import Console
 
-    out = tmp_path / "reports"
-    code = bench.main(settings.model_copy(update={"embedding_backend": "onnx"}), out, scale=False, plot=False,
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    committed = (REPORTS / "bench.json").stat().st_mtime_ns
+    code = bench.main(settings.model_copy(update={"embedding_backend": "onnx"}), scale=False, plot=False,
                       http=False, repeats=2, console=Console(quiet=True), variants=("onnx",), synthetic=40,
                       max_questions=12)
     assert code == 0
+    out = tmp_path / "dgm-assistant" / "bench"
+    assert (REPORTS / "bench.json").stat().st_mtime_ns == committed
     data = json.loads((out / "bench.json").read_text())
     assert data["default_backend"] == "onnx" and not data["errors"]
     assert data["inprocess"][0]["variant"] == "onnx"
