@@ -6,7 +6,7 @@ Importing this package is cheap: ranx, matplotlib and rich load only when a run 
 from __future__ import annotations
 
 from .cli import check_thresholds, parse_thresholds
-from .dataset import ENGLISH_KINDS, KINDS, QAFormatError, QAItem, load_qa
+from .dataset import KINDS, LANGUAGES, QAFormatError, QAItem, load_qa
 from .metrics import Calibration, CalibrationBin, ConfusionMatrix, is_relevant, normalize, ranking_scores
 from .report import render_markdown, summary_tables, write_report
 from .runner import (
@@ -24,8 +24,8 @@ from .runner import (
 )
 
 __all__ = [
-    "ENGLISH_KINDS",
     "KINDS",
+    "LANGUAGES",
     "METRICS",
     "AnswerLike",
     "Asker",

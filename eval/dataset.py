@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, V
 from ingest.catalogue import KNOWN_CODES
 from ingest.errors import DGMError
 
-Kind = Literal["route", "theme", "paraphrase", "followup", "multilingual", "out_of_scope"]
+Kind = Literal["route", "theme", "paraphrase", "followup", "out_of_scope"]
 KINDS: tuple[str, ...] = get_args(Kind)
-# "overall" figures cover these; multilingual items are reported on their own.
-ENGLISH_KINDS: tuple[str, ...] = tuple(k for k in KINDS if k != "multilingual")
+Language = Literal["en", "fr", "nl", "de"]
+LANGUAGES: tuple[str, ...] = get_args(Language)
 
 
 class QAFormatError(DGMError):
@@ -36,6 +36,7 @@ class QAItem(BaseModel):
     turns: list[StrictStr] | None = Field(default=None, validate_default=True)
     phrases: list[StrictStr]
     directorates: list[StrictStr]
+    language: Language = "en"  # the question's language; expected phrases are quoted from the page as it is
     note: StrictStr | None = None
 
     @field_validator("id")

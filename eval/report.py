@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from rich.table import Table
 
-OVERALL = "overall"  # the English kinds together (everything but multilingual)
+OVERALL = "overall"  # the English items together
 # Column headings of the per-kind tables, in order.
 _KIND_COLUMNS = {"hit@1": "hit@1", "hit@3": "hit@3", "hit@5": "hit@5",
                  "mrr@10": "MRR@10", "ndcg@10": "nDCG@10",
@@ -74,7 +74,18 @@ def summary_tables(report: EvalReport) -> list[Table]:
             abst = m.oos_abstained if group == "out_of_scope" else m.in_scope_abstained
             cells.append(" ".join(_short(v) for v in (m.hit_3, m.mrr_10, m.directorate_accuracy, abst)))
         by_kind.add_row(f"{group} [dim]({ms.n})[/]", *cells)
-    return [overall, by_kind]
+    by_language = Table(title="By language (×100)", title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True)
+    by_language.add_column("language (n)", no_wrap=True)
+    for name in names:
+        by_language.add_column(f"{name}\nh@3 mrr dir oos ins", no_wrap=True)
+    for lang, ms in report.configs[0].by_language.items():
+        cells = []
+        for config in report.configs:
+            m = config.by_language[lang]
+            cells.append(" ".join(_short(v) for v in (m.hit_3, m.mrr_10, m.directorate_accuracy, m.oos_abstained,
+                                                      m.in_scope_abstained)))
+        by_language.add_row(f"{lang} [dim]({ms.n})[/]", *cells)
+    return [overall, by_kind, by_language]
 
 
 def _short(value: float | None) -> str:
@@ -128,7 +139,8 @@ def render_markdown(report: EvalReport, charts: Sequence[str] = ()) -> str:
            f"({', '.join(f'{k} {n}' for k, n in report.items_by_kind.items())})",
            f"- Configurations: {', '.join(names)} (thresholds are checked on **{names[-1]}**)",
            f"- Citations asked per answer: {report.top_k}; run at {report.created}",
-           "- *Overall* = the English kinds (all but multilingual). Ranking figures cover items with "
+           "- *Overall* and *by kind* = the English items; *by language* = every item in each language. "
+           "Ranking figures cover items with "
            "expected phrases; an in-scope item fails when no phrase is in its top 3 citations, when it "
            "abstains, or when its directorate is wrong.", ""]
     out += ["## Overall (English)", ""]
@@ -139,7 +151,14 @@ def render_markdown(report: EvalReport, charts: Sequence[str] = ()) -> str:
     for chart in charts:
         out += [f"![{chart}]({chart})", ""]
 
-    out += ["## By kind", ""]
+    out += ["## By language", ""]
+    for config in report.configs:
+        out += [f"### {config.name}", ""]
+        rows = [[lang, str(m.n), *[fmt(k, m.value(k)) for k in _KIND_COLUMNS]]
+                for lang, m in config.by_language.items()]
+        out += _table(["language", "n", *_KIND_COLUMNS.values()], rows)
+
+    out += ["## By kind (English)", ""]
     for config in report.configs:
         out += [f"### {config.name}", ""]
         rows = [[g, str(m.n), *[fmt(k, m.value(k)) for k in _KIND_COLUMNS]] for g, m in _groups(config)]

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 from ingest.catalogue import KNOWN_CODES
 from ingest.errors import DGMError
 
-from .dataset import ENGLISH_KINDS, KINDS, QAItem
+from .dataset import KINDS, LANGUAGES, QAItem
 from .metrics import (
     RANKING_METRICS,
     Calibration,
@@ -241,6 +241,7 @@ class ItemResult(BaseModel):
 
     id: str
     kind: str
+    language: str = "en"
     question: str  # the scored (last) turn
     turns: list[str]
     phrases: list[str]
@@ -267,13 +268,15 @@ class ItemResult(BaseModel):
 
 
 class ConfigReport(BaseModel):
-    """One configuration's results: overall (English kinds), per kind, routing calibration and confusion."""
+    """One configuration's results: overall and per kind (English items), per language (all items), routing
+    calibration and confusion (English items)."""
 
     model_config = ConfigDict(frozen=True)
 
     name: str
     overall: MetricSet
     by_kind: dict[str, MetricSet]
+    by_language: dict[str, MetricSet] = {}  # every kind of question in each language
     calibration: Calibration
     confusion: ConfusionMatrix
     items: list[ItemResult]
@@ -292,6 +295,7 @@ class EvalReport(BaseModel):
     top_k: int
     n_items: int
     items_by_kind: dict[str, int]
+    items_by_language: dict[str, int] = {}
     configs: list[ConfigReport]
 
     def config(self, name: str) -> ConfigReport:
@@ -355,7 +359,7 @@ def _score_item(item: QAItem, reply: _Reply, scores: dict[str, float]) -> ItemRe
     followup = (retrieval_ok and correct is not False) if item.kind == "followup" else None
 
     return ItemResult(
-        id=item.id, kind=item.kind, question=item.scored_question, turns=item.all_turns,
+        id=item.id, kind=item.kind, language=item.language, question=item.scored_question, turns=item.all_turns,
         phrases=list(item.phrases), directorates=list(item.directorates), citations=citations,
         abstained=abstained, directorate=primary.code if primary is not None else None,
         confidence=float(primary.confidence) if primary is not None else None,
@@ -386,7 +390,7 @@ def summarize(results: Sequence[ItemResult]) -> MetricSet:
 
 
 def _english(results: Sequence[ItemResult]) -> list[ItemResult]:
-    return [r for r in results if r.kind in ENGLISH_KINDS]
+    return [r for r in results if r.language == "en"]
 
 
 def _expected_vs_predicted(r: ItemResult) -> tuple[str, str | None]:
@@ -410,11 +414,13 @@ def score_config(name: str, items: Sequence[QAItem], replies: Sequence[_Reply]) 
     # Calibration needs a stated confidence: items routed to no directorate are left out of it
     # (they still count as wrong in the accuracy and appear as "none" in the confusion matrix).
     stated = [r for r in routed if r.confidence is not None and not r.abstained]
-    present = [k for k in KINDS if any(r.kind == k for r in results)]
+    present = [k for k in KINDS if any(r.kind == k for r in english)]
     return ConfigReport(
         name=name,
         overall=summarize(english),
-        by_kind={k: summarize([r for r in results if r.kind == k]) for k in present},
+        by_kind={k: summarize([r for r in english if r.kind == k]) for k in present},
+        by_language={lang: summarize([r for r in results if r.language == lang])
+                     for lang in LANGUAGES if any(r.language == lang for r in results)},
         calibration=calibration([r.confidence or 0.0 for r in stated],
                                 [bool(r.directorate_correct) for r in stated]),
         confusion=confusion_matrix([_expected_vs_predicted(r) for r in routed], KNOWN_CODES),
@@ -433,7 +439,7 @@ def run_eval(askers: Mapping[str, Asker], items: Sequence[QAItem], top_k: int = 
         progress: show a rich progress bar on the terminal.
 
     Returns:
-        The typed, JSON-serialisable report (overall = English kinds; multilingual per kind only).
+        The typed, JSON-serialisable report (overall and per kind: the English items; per language: all).
     """
     if not askers:
         raise ValueError("askers must name at least one configuration. Currently, askers is empty")
@@ -458,6 +464,7 @@ def run_eval(askers: Mapping[str, Asker], items: Sequence[QAItem], top_k: int = 
                 bar.advance(task)
             configs.append(score_config(name, items, replies))
     counts = {k: sum(i.kind == k for i in items) for k in KINDS}
+    languages = {lang: sum(i.language == lang for i in items) for lang in LANGUAGES}
     return EvalReport(created=datetime.now(UTC).isoformat(timespec="seconds"), top_k=top_k,
                       n_items=len(items), items_by_kind={k: v for k, v in counts.items() if v},
-                      configs=configs)
+                      items_by_language={k: v for k, v in languages.items() if v}, configs=configs)

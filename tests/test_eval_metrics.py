@@ -117,9 +117,9 @@ class ScriptedAsker:
 
 
 def _item(id: str, kind: str, phrases: list[str], directorates: list[str], question: str | None = None,
-          turns: list[str] | None = None) -> QAItem:
+          turns: list[str] | None = None, language: str = "en") -> QAItem:
     return QAItem(id=id, kind=kind, question=question, turns=turns, phrases=phrases,
-                  directorates=directorates)
+                  directorates=directorates, language=language)
 
 
 ITEMS = [
@@ -131,7 +131,7 @@ ITEMS = [
     _item("f1", "followup", ["non-proliferation"], ["M5"],
           turns=["Tell me about disarmament", "Who handles that?"]),
     _item("f2", "followup", ["cyber and space"], ["M4"], turns=["Tell me about cyber", "And space?"]),
-    _item("m1", "multilingual", ["non-proliferation"], ["M5"], "Qui gère le désarmement ?"),
+    _item("m1", "route", ["non-proliferation"], ["M5"], "Qui gère le désarmement ?", language="fr"),
     _item("e1", "route", ["International Governance"], ["M7"], "This call fails"),
 ]
 
@@ -156,7 +156,9 @@ def test_run_eval_end_to_end(report: EvalReport) -> None:
     assert o.in_scope_abstained == pytest.approx(1 / 6)  # t1 of r1 r2 t1 f1 f2 e1
     assert o.followup_success == pytest.approx(1 / 2)  # f1 yes; f2 relevant only at rank 4
     assert o.latency_p50_ms is not None and o.latency_p95_ms >= o.latency_p50_ms
-    assert full.by_kind["multilingual"].n == 1 and full.by_kind["multilingual"].directorate_accuracy == 1.0
+    assert full.by_kind["route"].n == 3  # r1, r2, e1: the French route item is not among the English kinds
+    assert full.by_language["fr"].n == 1 and full.by_language["fr"].directorate_accuracy == 1.0
+    assert full.by_language["en"] == full.overall and report.items_by_language == {"en": 8, "fr": 1}
     assert full.by_kind["out_of_scope"].hit_3 is None  # not measured, not zero
     assert full.confusion.count("M2", "M3") == 1 and full.confusion.count("M7", "none") == 1
     assert full.confusion.count("M1", "M1") == 1 and full.confusion.count("M4", "M4") == 1
@@ -207,7 +209,8 @@ def test_markdown_and_tables_render(report: EvalReport) -> None:
     md = render_markdown(report)
     assert "| hit@3 | 0.500 | 0.500 |" in md
     assert "“Tell me about cyber” → “And space?”" in md
-    assert len(summary_tables(report)) == 2
+    assert "## By language" in md and "| fr | 1 |" in md
+    assert [t.title for t in summary_tables(report)][1:] == ["By kind (×100)", "By language (×100)"]
 
 
 # -- thresholds and the CLI function --
