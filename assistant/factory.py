@@ -32,7 +32,7 @@ def make_embedder(settings: Settings, for_build: bool = False) -> Embedder:
     """
     import os
 
-    from index.embedders import embedder_name, set_threads
+    from index.embedders import embedder_name, models_dir, set_threads
 
     cores = os.cpu_count() or 1
     threads = cores if for_build else max(1, cores // settings.model_threads)
@@ -48,7 +48,8 @@ def make_embedder(settings: Settings, for_build: bool = False) -> Embedder:
         return OnnxEmbedder(folder, name=embedder_name(settings.embedding_model, backend,
                                                        settings.int8_reduce_range),
                             threads=threads, quantized=quantized, reduce_range=settings.int8_reduce_range)
-    embedder = SentenceTransformerEmbedder(settings.embedding_model, backend="torch")
+    embedder = SentenceTransformerEmbedder(settings.embedding_model, backend="torch",
+                                           models=models_dir(settings.index_dir))
     set_threads(threads)
     return embedder
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .bm25 import KeywordIndex
 from .build import BuildReport, build_index
+from .e5 import MULTILINGUAL_MODEL
 from .embedders import PACKAGED_MODEL, Embedder, SentenceTransformerEmbedder, resolve_model
 from .errors import EmbedderError, IndexCorruptError, IndexError_, IndexMismatchError, IndexMissingError
 from .loaded import SearchIndex
@@ -13,6 +14,7 @@ from .store import INDEX_TYPES, VectorStore
 __all__ = [
     "FORMAT_VERSION",
     "INDEX_TYPES",
+    "MULTILINGUAL_MODEL",
     "PACKAGED_MODEL",
     "BuildReport",
     "Embedder",

