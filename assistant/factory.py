@@ -12,7 +12,7 @@ from index import BuildReport, Embedder, SearchIndex, SentenceTransformerEmbedde
 from ingest import chunk_corpus
 
 from .config import Settings
-from .fit import load_fit
+from .fit import FIT_FILE, Fit, load_fit
 from .pipeline import AskOptions, Assistant, Engine
 from .question import LanguageDetector
 from .retrieve import RetrievalOptions
@@ -71,8 +71,14 @@ def build(settings: Settings, embedder: Embedder | None = None,
     embedder = embedder or make_embedder(settings, for_build=True)
     used = {"chunk_max_words": settings.chunk_max_words, "chunk_overlap": settings.chunk_overlap,
             "corpus_dir": str(settings.corpus_dir), "embedding_backend": settings.embedding_backend}
-    return build_index(chunks, embedder, settings.index_dir, settings.index_type, settings=used,
-                       progress=progress, catalogue=catalogue)
+    previous = Fit.read(settings.index_dir / FIT_FILE)  # a fit made for the index this build replaces
+    report = build_index(chunks, embedder, settings.index_dir, settings.index_type, settings=used,
+                         progress=progress, catalogue=catalogue)
+    if previous is not None and previous.model == report.model:
+        built = SearchIndex.load(settings.index_dir, verify=False).manifest
+        if built.corpus_fingerprint == previous.corpus_fingerprint:
+            previous.write(Path(settings.index_dir).resolve() / FIT_FILE)  # same model, same corpus: it holds
+    return report
 
 
 def retrieval_options(settings: Settings) -> RetrievalOptions:

@@ -176,7 +176,8 @@ class Assistant:
         qv = engine.embedder.encode_query(q.embed_text) if opts.mode != "bm25" else None
         timings["embed"] = (time.perf_counter() - t) * 1000
         retrieval = engine.retriever.retrieve(q.query, k=top_k, query_vec=qv, doc_id=document,
-                                              directorate=code, timings=timings, mode=opts.mode)
+                                              directorate=code, timings=timings, mode=opts.mode,
+                                              language=q.language)
         hits = list(retrieval.hits)
 
         t = time.perf_counter()

@@ -133,11 +133,12 @@ class Retriever:
 
     def retrieve(self, query: str, k: int, query_vec: np.ndarray | None = None, doc_id: str | None = None,
                  directorate: str | None = None, timings: dict[str, float] | None = None,
-                 mode: str | None = None) -> Retrieval:
+                 mode: str | None = None, language: str | None = None) -> Retrieval:
         """The top ``k`` passages for a query, optionally restricted to a document or a directorate.
 
         ``timings`` (if given) receives the milliseconds spent in ``search`` and ``fuse``; ``mode``
-        overrides the retriever's own (``hybrid``, ``dense`` or ``bm25``) for this call.
+        overrides the retriever's own (``hybrid``, ``dense`` or ``bm25``) for this call; ``language``: the
+        query's, for its keyword analysis (English when None).
         """
         mode = mode or self.mode
         t0 = time.perf_counter()
@@ -154,8 +155,8 @@ class Retriever:
             scores, ids = self.index.vectors.search(qv, depth)
             dense = [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
         if mode in ("hybrid", "bm25"):
-            scores, ids = self.index.keywords.search(focus_query(query), depth)
-            bm25 = [(int(i), float(s)) for s, i in zip(scores, ids, strict=True)]
+            found = self.index.keywords.search(focus_query(query), depth, language=language or "en")
+            bm25 = [(int(i), float(s)) for s, i in zip(found.scores, found.ids, strict=True)]
         if allowed is not None:
             dense = [(i, s) for i, s in dense if allowed[i]]
             bm25 = [(i, s) for i, s in bm25 if allowed[i]]

@@ -163,7 +163,7 @@ def build_index(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path, in
                 f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
         np.save(new_dir / EMBEDDINGS_FILE, vectors)
         VectorStore.build(vectors, index_type).save(new_dir / VECTORS_FILE)
-        KeywordIndex.build([c.embedding_text() for c in chunks]).save(new_dir / BM25_DIR)
+        KeywordIndex.build([c.embedding_text() for c in chunks], [c.language for c in chunks]).save(new_dir / BM25_DIR)
         if catalogue is not None:
             (new_dir / CATALOGUE_FILE).write_text(json.dumps(catalogue.to_dict(), ensure_ascii=False, indent=1),
                                                   encoding="utf-8")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .errors import REBUILD_HINT, IndexCorruptError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: BM25 analysed per language (bm25/analysis.json)
 MANIFEST = "manifest.json"
 
 
