@@ -7,7 +7,9 @@ fingerprint it was fit for). The assistant looks for its fit, in this order:
 
 1. ``fit.json`` in the index folder, written by ``tune --write`` for that very index;
 2. ``<fits dir>/<model>.json``, the fits shipped with the corpus (``corpus/fits/``);
-3. the code's defaults.
+3. the shipped fit of the same model quantised otherwise (``+int8`` / ``+int8w8`` / fp32: which int8 kind
+   a machine builds depends on its CPU), with a warning;
+4. the code's defaults, with a warning.
 
 A fit made for the same model over another corpus (the pages changed since it was fit) is used, with a
 warning that names the refit command: its weights read the same model's scores, and that is the documented
@@ -49,6 +51,9 @@ class QuestionFit(BaseModel):
 class RouterFit(BaseModel):
     calib_a: float
     calib_b: float
+    # The softmax temperature over the units' cosines: each model spreads its cosines differently (MiniLM's
+    # between units differ by ~0.1, multilingual-e5's by ~0.02), so it is fit per model; absent: the default.
+    temperature: float | None = None
 
 
 class Fit(BaseModel):
@@ -72,6 +77,9 @@ class Fit(BaseModel):
             scope_w = replace(scope_w, question_bias=self.question.bias,
                               question_weights=tuple(self.question.weights))
         router_w = replace(RouterWeights(), calib_a=self.router.calib_a, calib_b=self.router.calib_b)
+        if self.router.temperature is not None:
+            router_w = replace(router_w, similarity_temperature=self.router.temperature,
+                               descriptor_temperature=self.router.temperature)
         return scope_w, router_w
 
     def write(self, path: Path) -> None:
@@ -106,6 +114,13 @@ class LoadedFit:
     exact: bool  # fit for this model and this corpus
 
 
+def _siblings(model: str) -> list[str]:
+    """The other exports of the same model (``m``, ``m+int8``, ``m+int8w8``): their vectors differ only by the
+    quantisation, so one's fit is the next best for another (the int8 kind depends on the CPU)."""
+    base = model.split("+", 1)[0]
+    return [m for m in (f"{base}+int8", f"{base}+int8w8", base) if m != model]
+
+
 def load_fit(index_dir: Path, fits_dir: Path, model: str, corpus_fingerprint: str) -> LoadedFit:
     """The fit for an index of ``model`` over the corpus ``corpus_fingerprint`` (see the module's order)."""
     candidates = [Path(index_dir) / FIT_FILE, shipped_fit_path(fits_dir, model)]
@@ -119,6 +134,12 @@ def load_fit(index_dir: Path, fits_dir: Path, model: str, corpus_fingerprint: st
                     "%s); using it anyway, the pages having changed since; %s", path, model,
                     fit.corpus_fingerprint[:12], corpus_fingerprint[:12], REFIT_HINT)
         return LoadedFit(*fit.weights(), source=str(path), exact=False)
+    for sibling in _siblings(model):
+        path = shipped_fit_path(fits_dir, sibling)
+        if (fit := Fit.read(path)) is not None and fit.model == sibling:
+            log.warning("no fit for embedding model %s; using %s, made for %s, the same model quantised otherwise; "
+                        "%s", model, path, sibling, REFIT_HINT)
+            return LoadedFit(*fit.weights(), source=str(path), exact=False)
     log.warning("no fit for embedding model %s in %s or %s: the scope model and routing calibration take the "
                 "code's defaults, which abstain less reliably; %s", model, candidates[0], candidates[1], REFIT_HINT)
     return LoadedFit(ScopeWeights(), RouterWeights(), source="defaults", exact=False)

@@ -9,7 +9,8 @@ regressions, balanced between in-scope and off-topic questions:
 - the question model, over the questions' embeddings, its L2 penalty chosen by stratified 5-fold log-loss;
 - the scope model, over the scope features (the question model's out-of-fold log-odds among them, so it
   learns how far to trust it on questions it has not seen);
-- the routing calibration (Platt scaling of the routing margin into a confidence).
+- the routing calibration (Platt scaling of the routing margin into a confidence), after choosing routing's
+  softmax temperature over the units' cosines (each model spreads its cosines differently) on a small grid.
 
 ``--write`` stores the fit in the index folder (``fit.json``, with the model and corpus fingerprint it was
 made for); ``--ship`` also in the corpus's fits folder, where a fresh build finds it (`assistant.fit`).
@@ -30,6 +31,7 @@ from assistant.scope import FEATURES, QUESTION_LOGIT_CAP
 from .dataset import load_qa
 
 QUESTION_L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+TEMPERATURE_GRID = (0.005, 0.01, 0.02, 0.03)  # routing's softmax temperature over the units' cosines
 TRACE_DEPTH = 10  # passages retrieved per dev question, as the evaluation asks for
 FOLDS = 5
 
@@ -106,6 +108,7 @@ class Collected:
     """What the dev questions gave: the index's model and corpus, scope features, labels, routing margins."""
 
     model: str
+    temperature: float  # the routing temperature the items were asked with
     corpus_fingerprint: str
     index_path: Path
     features: list[dict[str, float]]
@@ -113,14 +116,23 @@ class Collected:
     margins: list[tuple[float, int]]  # (routing margin, routed correctly) of the routed in-scope items
     vectors: np.ndarray  # the embedded questions (what the question model reads)
 
+    @property
+    def routing_accuracy(self) -> float:
+        return float(np.mean([ok for _, ok in self.margins])) if self.margins else 0.0
 
-def collect(settings: Settings, qa: Path) -> Collected:
+
+def collect(settings: Settings, qa: Path, temperature: float | None = None) -> Collected:
     """Ask every dev item through the pipeline and keep what its stages saw (the last turn of a conversation,
-    earlier turns asked first in the same session)."""
+    earlier turns asked first in the same session); ``temperature``: routing's, instead of the current fit's."""
+    from dataclasses import replace
+
     from assistant.factory import load_assistant
 
     assistant = load_assistant(settings, use_abstention=False)
     engine = assistant.engine
+    if temperature is not None:
+        engine.router.weights = replace(engine.router.weights, similarity_temperature=temperature,
+                                        descriptor_temperature=temperature)
     feats: list[dict[str, float]] = []
     labels: list[int] = []
     margins: list[tuple[float, int]] = []
@@ -137,7 +149,8 @@ def collect(settings: Settings, qa: Path) -> Collected:
         labels.append(0 if item.kind == "out_of_scope" else 1)
         if item.directorates and trace.routing.primary is not None:
             margins.append((trace.routing.margin, int(trace.routing.primary.code in item.directorates)))
-    return Collected(engine.embedder.name, engine.index.manifest.corpus_fingerprint, engine.index.path, feats,
+    return Collected(engine.embedder.name, engine.router.weights.similarity_temperature,
+                     engine.index.manifest.corpus_fingerprint, engine.index.path, feats,
                      np.array(labels, dtype=float), margins, np.array(vecs))
 
 
@@ -145,7 +158,11 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
     """Fit on the dev file ``qa`` with the settings' model and index; ``say`` reports the fit's figures."""
     if "test" in qa.name:
         raise ValueError(f"refusing to tune on a test split ({qa}): use the dev file")
-    data = collect(settings, qa)
+    # Routing's temperature: the one that routes the most dev questions right (ties: the sharper one).
+    runs = [collect(settings, qa, t) for t in TEMPERATURE_GRID]
+    data = max(runs, key=lambda r: (r.routing_accuracy, -r.temperature))
+    say("routing temperature by dev routing accuracy: "
+        + ", ".join(f"{r.temperature} {r.routing_accuracy:.3f}" for r in runs) + f" -> {data.temperature}")
     y = data.labels
     qw, oof, q_l2, q_loss = fit_question_model(data.vectors, y)
     say(f"question model on {len(y)} dev items: L2 {q_l2} by {FOLDS}-fold log-loss {q_loss:.3f}; out of fold it "
@@ -170,7 +187,8 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
     fit = Fit(model=data.model, corpus_fingerprint=data.corpus_fingerprint, fit_on=qa.name, items=len(y),
               scope=ScopeFit(bias=round(float(w[0]), 4),
                              weights={k: round(float(v), 4) for k, v in zip(FEATURES, w[1:], strict=True)}),
-              router=RouterFit(calib_a=round(float(cw[1]), 4), calib_b=round(float(cw[0]), 4)),
+              router=RouterFit(calib_a=round(float(cw[1]), 4), calib_b=round(float(cw[0]), 4),
+                               temperature=data.temperature),
               question=QuestionFit(bias=round(float(qw[0]), 5), weights=[round(float(v), 5) for v in qw[1:]],
                                    l2=q_l2, cv_log_loss=round(q_loss, 4)))
     if not all(math.isfinite(v) for v in fit.scope.weights.values()):

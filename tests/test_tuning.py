@@ -111,6 +111,14 @@ def test_a_fit_for_another_corpus_is_used_with_a_warning_and_another_models_neve
     assert got.source == "defaults" and got.scope == ScopeWeights() and "no fit for embedding model" in caplog.text
 
 
+def test_a_sibling_quantisations_fit_is_the_next_best(tmp_path, caplog):
+    shipped = tmp_path / "fits"
+    _fit(model="model-a+int8", bias=-4.0).write(shipped_fit_path(shipped, "model-a+int8"))
+    with caplog.at_level(logging.WARNING):
+        got = load_fit(tmp_path / "index", shipped, "model-a+int8w8", "corpus-1")
+    assert got.scope.bias == -4.0 and not got.exact and "quantised otherwise" in caplog.text
+
+
 def test_an_unreadable_fit_is_ignored_with_a_warning(tmp_path, caplog):
     (tmp_path / FIT_FILE).write_text("{not json", encoding="utf-8")
     with caplog.at_level(logging.WARNING):
