@@ -10,11 +10,12 @@ Python use::
 
 from __future__ import annotations
 
-from .config import Settings, get_settings
+from .config import Settings
 from .errors import DGMError, InputError
 from .factory import build, load_assistant
-from .models import Answer, Citation, DirectorateMatch, Hit, Routing, Turn
+from .models import Answer, Citation, DirectorateMatch, Hit, Routing, RoutingSignals, Trace, Turn
 from .pipeline import AskOptions, Assistant, Engine
+from .question import Question
 
 __all__ = [
     "Answer",
@@ -26,10 +27,12 @@ __all__ = [
     "Engine",
     "Hit",
     "InputError",
+    "Question",
     "Routing",
+    "RoutingSignals",
     "Settings",
+    "Trace",
     "Turn",
     "build",
-    "get_settings",
     "load_assistant",
 ]

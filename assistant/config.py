@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -97,7 +96,3 @@ class Settings(BaseSettings):
     def _expand(cls, v: Path | None) -> Path | None:
         return v.expanduser() if v is not None else None
 
-
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()

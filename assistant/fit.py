@@ -136,10 +136,11 @@ def load_fit(index_dir: Path, fits_dir: Path, model: str, corpus_fingerprint: st
         return LoadedFit(*fit.weights(), source=str(path), exact=False)
     for sibling in _siblings(model):
         path = shipped_fit_path(fits_dir, sibling)
-        if (fit := Fit.read(path)) is not None and fit.model == sibling:
+        other = Fit.read(path)
+        if other is not None and other.model == sibling:
             log.warning("no fit for embedding model %s; using %s, made for %s, the same model quantised otherwise; "
                         "%s", model, path, sibling, REFIT_HINT)
-            return LoadedFit(*fit.weights(), source=str(path), exact=False)
+            return LoadedFit(*other.weights(), source=str(path), exact=False)
     log.warning("no fit for embedding model %s in %s or %s: the scope model and routing calibration take the "
                 "code's defaults, which abstain less reliably; %s", model, candidates[0], candidates[1], REFIT_HINT)
     return LoadedFit(ScopeWeights(), RouterWeights(), source="defaults", exact=False)

@@ -13,7 +13,7 @@ from index import Embedder
 from ingest.models import Catalogue, Chunk, Directorate
 
 from .models import DirectorateMatch, Hit, Routing, RoutingSignals
-from .question import Phrase, Question, is_acronym, phrase_pattern
+from .question import Phrase, Question, is_acronym, phrase_pattern, stemmer
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,7 @@ class _StemMatcher:
     """
 
     def __init__(self, keywords: dict[str, list[str]]) -> None:
-        import Stemmer
-
-        self._stemmer = Stemmer.Stemmer("english")
+        self._stemmer = stemmer("en")
         self._by_first: dict[str, list[tuple[tuple[str, ...], str, float]]] = {}
         for code, phrases in keywords.items():
             for phrase in phrases:

@@ -23,6 +23,18 @@ console = Console()
 err = Console(stderr=True)
 
 
+def flag(*names: str, help: str) -> Any:
+    """A boolean option shown as a plain flag in --help (no value to give)."""
+    return typer.Option(*names, help=help, metavar="")
+
+
+def setting(field: str, help: str, *names: str) -> Any:
+    """An option that overrides a setting: --help names its environment variable and shows its default."""
+    default = Settings.model_fields[field].default
+    return typer.Option(*names, help=f"{help} (env DGM_{field.upper()})",
+                        show_default="none" if default is None else str(default))
+
+
 def _settings(**overrides) -> Settings:
     clean = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**clean)
@@ -44,7 +56,7 @@ def _quiet_libraries() -> None:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug details")] = False) -> None:
+def main(verbose: Annotated[bool, flag("--verbose", "-v", help="Log debug details")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     _quiet_libraries()
@@ -52,10 +64,10 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debu
 
 @app.command()
 def build(
-    corpus: Annotated[Path | None, typer.Option(help="Corpus folder [DGM_CORPUS_DIR]")] = None,
-    index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
-    index_type: Annotated[str | None, typer.Option(help="flat | hnsw | ivf [DGM_INDEX_TYPE]")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary")] = False,
+    corpus: Annotated[Path | None, setting("corpus_dir", "Corpus folder")] = None,
+    index: Annotated[Path | None, setting("index_dir", "Index folder")] = None,
+    index_type: Annotated[str | None, setting("index_type", "flat | hnsw | ivf")] = None,
+    quiet: Annotated[bool, flag("--quiet", "-q", help="No progress bar or summary")] = False,
 ) -> None:
     """Build the index: corpus -> chunks -> embeddings -> FAISS + BM25 (unchanged chunks are not re-embedded)."""
     from assistant.factory import build as do_build
@@ -98,11 +110,11 @@ def _print_answer(ans) -> None:
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain language")],
-    top_k: Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to cite (1-20) [DGM_TOP_K]")] = None,
+    top_k: Annotated[int | None, setting("top_k", "Passages to cite (1-20)", "--top-k", "-k")] = None,
     directorate: Annotated[str | None, typer.Option(help="Restrict to a directorate code, e.g. M4")] = None,
     document: Annotated[str | None, typer.Option(help="Restrict to a document id")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON")] = False,
-    index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
+    as_json: Annotated[bool, flag("--json", help="Print the answer as JSON")] = False,
+    index: Annotated[Path | None, setting("index_dir", "Index folder")] = None,
 ) -> None:
     """Answer one question: the answer, the cited passages with source and section, the directorate."""
     from assistant.factory import load_assistant
@@ -138,8 +150,8 @@ def evaluate(
     fail_under: Annotated[list[str] | None, typer.Option(help="metric=value: fail when a figure is lower")] = None,
     fail_over: Annotated[list[str] | None, typer.Option(help="metric=value: fail when a figure is higher")] = None,
     top_k: Annotated[int, typer.Option(help="Passages requested per question (ranking depth)")] = 10,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
-    index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
+    quiet: Annotated[bool, flag("--quiet", "-q", help="No progress bar")] = False,
+    index: Annotated[Path | None, setting("index_dir", "Index folder")] = None,
 ) -> None:
     """Evaluate on a Q&A set: retrieval, routing, abstention, follow-ups and latency, per kind of question."""
     from eval.cli import main as eval_main
@@ -184,11 +196,11 @@ def evaluate(
 def tune(
     qa: Annotated[Path, typer.Option(help="The dev Q&A file to fit on (never a test split)")] = Path(
         "eval/qa_dev.jsonl"),
-    write: Annotated[bool, typer.Option("--write", help="Store the fit in the index folder (fit.json)")] = False,
-    ship: Annotated[bool, typer.Option("--ship", help="Also store it in the corpus's fits folder "
+    write: Annotated[bool, flag("--write", help="Store the fit in the index folder (fit.json)")] = False,
+    ship: Annotated[bool, flag("--ship", help="Also store it in the corpus's fits folder "
                                                       "[DGM_FITS_DIR], where a fresh build finds it")] = False,
     l2: Annotated[float, typer.Option(help="L2 penalty of the scope model")] = 0.1,
-    index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
+    index: Annotated[Path | None, setting("index_dir", "Index folder")] = None,
 ) -> None:
     """Fit the scope model and the routing calibration on the dev split, through the assistant itself."""
     from eval.tune import store
@@ -207,9 +219,9 @@ def tune(
 
 @app.command()
 def bench(
-    scale: Annotated[bool, typer.Option(
+    scale: Annotated[bool, flag(
         "--scale", help="Also 100k/1M synthetic corpora (FAISS IVF + BM25; ~3 min, ~5 GiB)")] = False,
-    plot: Annotated[bool, typer.Option("--plot", help="Also write bench_*.png")] = False,
+    plot: Annotated[bool, flag("--plot", help="Also write bench_*.png")] = False,
     http: Annotated[bool, typer.Option("--http/--no-http", help="Start `dgm-assistant serve` and load it")] = True,
     out: Annotated[Path | None, typer.Option(
         help="Folder for bench.json / bench.md (--out eval/reports replaces the committed report)",
@@ -228,11 +240,10 @@ def bench(
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [DGM_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [DGM_PORT]")] = None,
-    workers: Annotated[int | None, typer.Option(
-        help="Worker processes, each loading the model once [DGM_WORKERS]")] = None,
-    index: Annotated[Path | None, typer.Option(help="Index folder [DGM_INDEX_DIR]")] = None,
+    host: Annotated[str | None, setting("host", "Bind address")] = None,
+    port: Annotated[int | None, setting("port", "Port")] = None,
+    workers: Annotated[int | None, setting("workers", "Worker processes, each loading the model once")] = None,
+    index: Annotated[Path | None, setting("index_dir", "Index folder")] = None,
 ) -> None:
     """Serve the HTTP API, the widget and its demo page (builds the index first if there is none)."""
     from assistant.api.server import run

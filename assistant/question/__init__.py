@@ -9,7 +9,7 @@ from .kind import question_type
 from .language import LanguageDetector
 from .names import Phrase, is_acronym, phrase_pattern
 from .reader import Question, QuestionReader
-from .words import LANGUAGES, content_words, focus_query, frame_words, is_foreign, lexicon
+from .words import LANGUAGES, content_words, focus_query, frame_words, is_foreign, lexicon, stemmer
 
 __all__ = [
     "LANGUAGES",
@@ -28,5 +28,6 @@ __all__ = [
     "phrase_pattern",
     "question_type",
     "resolve",
+    "stemmer",
     "topic_of",
 ]
