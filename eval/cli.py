@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from .dataset import QAFormatError, load_qa
-from .runner import METRICS, Asker, MetricSet, run_eval
+from .runner import METRICS, Asker, MetricSet, known_codes, run_eval
 
 _RATE_HINT = "e.g. hit@3=0.9"
 
@@ -93,7 +93,7 @@ def main(qa: Path, askers: dict[str, Asker], report_dir: Path | None, fail_under
             raise ValueError("no configuration to evaluate; pass --url or --compare NAMES")
         if top_k < 1:
             raise ValueError(f"top_k must be greater than 0, got {top_k}")
-        items = load_qa(qa)
+        items = load_qa(qa, codes=known_codes(list(askers.values())[-1]))
     except (ValueError, QAFormatError) as exc:
         errors.print(f"[red]error:[/] {exc}", highlight=False)
         return 2

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, ValidationInfo, field_validator
 
-from ingest.catalogue import KNOWN_CODES
 from ingest.errors import DGMError
 
 Kind = Literal["route", "theme", "paraphrase", "followup", "out_of_scope"]
@@ -80,10 +80,8 @@ class QAItem(BaseModel):
     @field_validator("directorates")
     @classmethod
     def _codes(cls, v: list[str]) -> list[str]:
-        unknown = [c for c in v if c not in KNOWN_CODES]
-        if unknown:
-            raise ValueError(f"unknown directorate code(s) {', '.join(map(repr, unknown))}; "
-                             f"known codes: {', '.join(KNOWN_CODES)}")
+        if any(not c.strip() for c in v):
+            raise ValueError("every directorate code must be a non-empty string")
         if len(set(v)) != len(v):
             raise ValueError(f"lists a code twice: {v}")
         return v
@@ -131,11 +129,13 @@ def parse_qa_line(text: str, where: str) -> QAItem:
         raise QAFormatError(f"{where}: {_describe(exc)}") from exc
 
 
-def load_qa(path: Path | str) -> list[QAItem]:
+def load_qa(path: Path | str, codes: Sequence[str] | None = None) -> list[QAItem]:
     """Read and validate a Q&A JSON Lines file.
 
     Args:
         path: the ``.jsonl`` file; blank lines are skipped.
+        codes: the directorate codes of the assistant's catalogue, when known: an item naming another is an
+            error (the eval has no list of codes of its own; a corpus defines them).
 
     Returns:
         The items in file order.
@@ -158,6 +158,10 @@ def load_qa(path: Path | str) -> list[QAItem]:
         if not line.strip():
             continue
         item = parse_qa_line(line, f"{path} line {n}")
+        unknown = [c for c in item.directorates if codes is not None and c not in codes]
+        if unknown:
+            raise QAFormatError(f"{path} line {n}: field 'directorates': unknown directorate code(s) "
+                                f"{', '.join(map(repr, unknown))}; known codes: {', '.join(codes or ())}")
         if item.id in first_line:
             raise QAFormatError(f"{path} line {n}: field 'id': duplicate id {item.id!r} "
                                 f"(first used on line {first_line[item.id]})")

@@ -12,7 +12,6 @@ from typing import Any, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
-from ingest.catalogue import KNOWN_CODES
 from ingest.errors import DGMError
 
 from .dataset import KINDS, LANGUAGES, QAItem
@@ -153,6 +152,15 @@ class HttpAsker:
             return RemoteAnswer.model_validate_json(response.content)
         except ValidationError as exc:
             raise RemoteAskError(f"POST {self.url}/api/ask gave an unexpected body: {exc}") from exc
+
+    def codes(self) -> tuple[str, ...]:
+        """The service's directorate codes (``GET /api/directorates``)."""
+        try:
+            response = self._client.get(f"{self.url}/api/directorates")
+            response.raise_for_status()
+            return tuple(d["code"] for d in response.json())
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise RemoteAskError(f"cannot read the directorates of {self.url}: {exc}") from exc
 
     def close(self) -> None:
         if self._owns_client:
@@ -423,9 +431,25 @@ def score_config(name: str, items: Sequence[QAItem], replies: Sequence[_Reply]) 
                      for lang in LANGUAGES if any(r.language == lang for r in results)},
         calibration=calibration([r.confidence or 0.0 for r in stated],
                                 [bool(r.directorate_correct) for r in stated]),
-        confusion=confusion_matrix([_expected_vs_predicted(r) for r in routed], KNOWN_CODES),
+        # Labels in the order the Q&A first names them (the eval knows no catalogue of its own).
+        confusion=confusion_matrix([_expected_vs_predicted(r) for r in routed],
+                                   list(dict.fromkeys(c for r in routed for c in r.directorates))),
         items=results,
     )
+
+
+def known_codes(asker: Asker) -> tuple[str, ...] | None:
+    """The directorate codes the asker's catalogue holds (in process, or over HTTP); None if it cannot say."""
+    catalogue = getattr(asker, "catalogue", None)
+    if catalogue is not None:
+        return tuple(catalogue.codes)
+    codes = getattr(asker, "codes", None)
+    if not callable(codes):
+        return None
+    try:
+        return tuple(codes())
+    except RemoteAskError:
+        return None  # an unreachable service: every question will say so
 
 
 def run_eval(askers: Mapping[str, Asker], items: Sequence[QAItem], top_k: int = 10,

@@ -88,13 +88,20 @@ def test_blank_lines_are_skipped_and_turns_accepted(tmp_path: Path) -> None:
 def test_bad_line_names_file_line_and_field(tmp_path: Path, bad: str, field: str | None, words: str) -> None:
     path = _write(tmp_path, [_line(), "", bad, _line(id="x-9")])
     with pytest.raises(QAFormatError) as info:
-        load_qa(path)
+        load_qa(path, codes=KNOWN_CODES)  # the codes of the assistant's catalogue
     message = str(info.value)
     assert message.startswith(f"{path} line 3: ")
     if field is not None:
         assert f"field '{field}'" in message
     assert words in message
     assert isinstance(info.value, DGMError)
+
+
+def test_codes_are_checked_only_against_a_given_catalogue(tmp_path: Path) -> None:
+    path = _write(tmp_path, [_line(id="x-1", directorates=["DG9"])])  # another directorate-general's code
+    assert load_qa(path)[0].directorates == ["DG9"]
+    with pytest.raises(QAFormatError, match="unknown directorate code"):
+        load_qa(path, codes=("M1", "M2"))
 
 
 def test_missing_and_empty_files(tmp_path: Path) -> None:
