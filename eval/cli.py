@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from .dataset import QAFormatError, load_qa
+from .rules import count_rules
 from .runner import METRICS, Asker, MetricSet, known_codes, run_eval
 
 _RATE_HINT = "e.g. hit@3=0.9"
@@ -102,6 +103,7 @@ def main(qa: Path, askers: dict[str, Asker], report_dir: Path | None, fail_under
     # --quiet only silences the progress bar: the figures are the point of the command.
     for table in summary_tables(report):
         console.print(table)
+    console.print(str(count_rules(Path(__file__).resolve().parents[1])), highlight=False)
     if report_dir is not None:
         written = write_report(report, report_dir)
         names = ", ".join(p.name for p in written)

@@ -1,0 +1,25 @@
+"""The count of hand-written rules that `dgm-assistant eval` prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eval.rules import count_rules
+
+
+def test_rules_are_counted_in_code_catalogue_and_lexicon(tmp_path: Path) -> None:
+    (tmp_path / "assistant" / "question" / "lexicon").mkdir(parents=True)
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "assistant" / "a.py").write_text('import re\nX = re.compile(r"a|b|c")\nY = "d|e"\n')
+    (tmp_path / "corpus" / "directorates.yaml").write_text(
+        "directorates:\n  - code: M1\n    keywords: [x, y]\n    aliases: [z]\n    remit: not counted\n")
+    (tmp_path / "assistant" / "question" / "lexicon" / "en.yaml").write_text(
+        "frame_words: [a, b]\nanswer_templates: {x: 'not a rule'}\n")
+    count = count_rules(tmp_path)
+    assert (count.regex_alternatives, count.catalogue_entries, count.lexicon_words) == (3, 3, 2)
+    assert count.total == 8 and str(count).startswith("8 hand-written rules")
+
+
+def test_the_checkout_is_counted() -> None:
+    count = count_rules(Path(__file__).resolve().parents[1])
+    assert count.regex_alternatives > 0 and count.catalogue_entries > 0 and count.lexicon_words > 0
