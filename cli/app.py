@@ -152,6 +152,9 @@ def evaluate(
     top_k: Annotated[int, typer.Option(help="Passages requested per question (ranking depth)")] = 10,
     quiet: Annotated[bool, flag("--quiet", "-q", help="No progress bar")] = False,
     index: Annotated[Path | None, setting("index_dir", "Index folder")] = None,
+    with_growth: Annotated[bool, flag("--with-growth", help="Also evaluate the assistant over the corpus plus "
+                                                            "the growth fixture (eval/growth/), nothing retuned, "
+                                                            "as the configuration full+growth")] = False,
 ) -> None:
     """Evaluate on a Q&A set: retrieval, routing, abstention, follow-ups and latency, per kind of question."""
     from eval.cli import main as eval_main
@@ -189,7 +192,27 @@ def evaluate(
                       full.engine, options=replace(full.options, **COMPARE_CONFIGS[n]),
                       scope_weights=full.scope_weights)
                   for n in names}
+        if with_growth:
+            try:
+                askers["full+growth"] = _growth_assistant(_settings(index_dir=index), full)
+            except (DGMError, ValueError) as exc:
+                raise _fail(exc) from None
     raise typer.Exit(eval_main(qa, askers, report, fail_under, fail_over, top_k=top_k, quiet=quiet))
+
+
+def _growth_assistant(settings: Settings, seeds):
+    """The assistant over the shipped corpus plus eval/growth/, built beside the index (var/growth/), with
+    the seeds assistant's model and its fit: nothing is retuned for the new pages."""
+    from assistant.factory import build, load_assistant
+    from eval.corpora import GROWTH_DIR, compose_corpus
+
+    root = Path(settings.index_dir).parent / "growth"
+    grown = settings.model_copy(update={"corpus_dir": compose_corpus(settings.corpus_dir, GROWTH_DIR,
+                                                                     root / "corpus"),
+                                        "index_dir": root / "index",
+                                        "fits_dir": settings.fits_dir or Path(settings.corpus_dir) / "fits"})
+    build(grown, embedder=seeds.engine.embedder, progress=False)
+    return load_assistant(grown, embedder=seeds.engine.embedder)
 
 
 @app.command()

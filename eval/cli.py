@@ -94,7 +94,7 @@ def main(qa: Path, askers: dict[str, Asker], report_dir: Path | None, fail_under
             raise ValueError("no configuration to evaluate; pass --url or --compare NAMES")
         if top_k < 1:
             raise ValueError(f"top_k must be greater than 0, got {top_k}")
-        items = load_qa(qa, codes=known_codes(list(askers.values())[-1]))
+        items = load_qa(qa, codes=known_codes(list(askers.values())[0]) if "growth" not in qa.parts else None)
     except (ValueError, QAFormatError) as exc:
         errors.print(f"[red]error:[/] {exc}", highlight=False)
         return 2

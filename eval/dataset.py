@@ -38,6 +38,7 @@ class QAItem(BaseModel):
     directorates: list[StrictStr]
     language: Language = "en"  # the question's language; expected phrases are quoted from the page as it is
     note: StrictStr | None = None
+    pages: list[StrictStr] = []  # ids of the pages that answer it (informative; scoring reads the phrases)
 
     @field_validator("id")
     @classmethod
