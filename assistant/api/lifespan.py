@@ -33,9 +33,17 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
+def _watch_sessions(app: FastAPI) -> None:
+    """Count the session store's failures in the metrics (a Redis store has a breaker; memory has none)."""
+    breaker = getattr(app.state.assistant.sessions, "breaker", None)
+    if breaker is not None:
+        app.state.metrics.watch("redis-sessions", breaker)
+
+
 async def _load(app: FastAPI, settings: Settings) -> None:
     try:
         app.state.assistant = await anyio.to_thread.run_sync(factory.load_assistant, settings)
+        _watch_sessions(app)
         _settle_heap()
         log.info("ready: index %s", app.state.assistant.engine.index.path)
     except (DGMError, ValueError, OSError) as exc:
@@ -75,6 +83,7 @@ def lifespan(settings: Settings, assistant: Assistant | None):
         tasks: list[asyncio.Task] = []
         if assistant is not None:
             app.state.assistant = assistant
+            _watch_sessions(app)
         elif settings.workers > 1:
             # Workers share one listening socket and uvicorn starts accepting only after this startup: loading
             # here keeps a worker that is still loading from taking requests (and answering 503) while its
@@ -98,6 +107,7 @@ def lifespan(settings: Settings, assistant: Assistant | None):
         finally:
             if hup:
                 loop.remove_signal_handler(signal.SIGHUP)
+            app.state.feedback.close()
             for task in tasks:
                 task.cancel()
             for task in tasks:
