@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     rate_limit: str = Field(
         "120/minute", description="Per-IP rate limit on /api/ask and /api/feedback (`limits` syntax, e.g. "
                                   "'120/minute;10/second')")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Addresses or networks of reverse proxies whose X-Forwarded-For and "
+                                          "X-Forwarded-Proto are believed (none by default: the peer address is "
+                                          "the client)")
     database_url: str = Field(
         "sqlite:///var/dgm.db", description="Where feedback is stored: sqlite:///PATH (WAL) or "
                                             "postgresql+psycopg://USER:PASSWORD@HOST/DB (SQLAlchemy URL)")
@@ -107,6 +111,19 @@ class Settings(BaseSettings):
         Path("var/feedback.jsonl"), description="The former JSON Lines feedback file, imported into the database "
                                                 "by `dgm-assistant migrate-feedback`")
     max_body_bytes: int = Field(16 * 1024, ge=1024, description="Largest request body accepted")
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, description="Largest request line plus headers accepted (431 beyond)")
+    max_headers: int = Field(64, ge=8, description="Most request headers accepted (431 beyond)")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a client has to send a request's line and headers (408 and closed)")
+    body_timeout_s: float = Field(10.0, gt=0, description="Seconds a client has to send a request's body (408)")
+    keep_alive_s: int = Field(5, ge=1, description="Seconds an idle keep-alive connection is kept open")
+    limit_concurrency: int = Field(
+        512, ge=1, description="Connections plus requests in progress per worker before new ones get 503")
+    drain_delay_s: float = Field(
+        2.0, ge=0, description="After SIGTERM, seconds /api/ready answers 503 (so a load balancer stops sending) "
+                               "while requests are still served")
+    drain_s: int = Field(30, ge=1, description="Seconds requests in flight get to finish once the server stops")
     max_question_chars: int = Field(1000, ge=10, description="Longest question accepted")
     watch_index_s: float = Field(2.0, ge=0, description="Seconds between checks for a rebuilt index (0 disables)")
     model_threads: int = Field(2, ge=1, le=64, description="Worker threads that run model work off the event loop")

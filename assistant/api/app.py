@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.rate_limiter = limiter
     app.state.assistant = None
     app.state.not_ready = LOADING
+    app.state.draining = False
     app.state.metrics = AnswerMetrics(registry)
     if limiter.shared:
         app.state.metrics.watch("redis-ratelimit", limiter.breaker)
@@ -121,7 +122,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     add_exception_handlers(app)
 
     # Middleware runs outermost-last-added: request context -> CORS -> metrics -> body limit -> routes.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     # Request counts and latency histograms by route, method and exact status (422, 429 and 503 matter here).
     instrumentator = Instrumentator(registry=registry, excluded_handlers=["/metrics"], should_group_status_codes=False)
     instrumentator.add(metrics.requests(registry=registry))

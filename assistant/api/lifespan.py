@@ -7,8 +7,9 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 
 import anyio
 from fastapi import FastAPI
@@ -38,6 +39,36 @@ def _watch_sessions(app: FastAPI) -> None:
     breaker = getattr(app.state.assistant.sessions, "breaker", None)
     if breaker is not None:
         app.state.metrics.watch("redis-sessions", breaker)
+
+
+def _drain_on_sigterm(app: FastAPI, delay_s: float) -> Callable[[], None] | None:
+    """On SIGTERM, first answer /api/ready with 503 for ``delay_s`` seconds while serving as usual (a load
+    balancer takes the replica out of rotation), then let uvicorn stop: it closes the listening socket and
+    waits for the requests in flight (``timeout_graceful_shutdown``). A second SIGTERM stops at once.
+
+    Returns what restores the previous handler, or None where signals cannot be handled (not the main thread).
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    if delay_s <= 0 or not callable(previous):
+        return None
+    loop = asyncio.get_running_loop()
+
+    def on_term(sig: int, frame: FrameType | None) -> None:
+        if app.state.draining:
+            previous(sig, frame)
+            return
+        app.state.draining = True
+        log.info("SIGTERM: /api/ready answers 503 for %.1f s, then the server stops", delay_s)
+        loop.call_soon_threadsafe(loop.call_later, delay_s, previous, sig, None)
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (the app served in a test's thread)
+        return None
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 async def _load(app: FastAPI, settings: Settings) -> None:
@@ -102,9 +133,12 @@ def lifespan(settings: Settings, assistant: Assistant | None):
             pass  # not the main thread (tests) or no SIGHUP on this platform: polling only
         if settings.watch_index_s > 0 or hup:
             tasks.append(asyncio.create_task(_watch_index(app, settings, wake)))
+        restore_term = _drain_on_sigterm(app, settings.drain_delay_s)
         try:
             yield
         finally:
+            if restore_term is not None:
+                restore_term()
             if hup:
                 loop.remove_signal_handler(signal.SIGHUP)
             app.state.feedback.close()

@@ -69,6 +69,8 @@ def api_router(settings: Settings) -> APIRouter:
     @router.get("/ready", response_model=ReadyResponse, responses={503: _ERRORS[503]},
                 summary="Readiness: the model and index are loaded; which index is in use")
     async def ready(request: Request, assistant: AssistantDep) -> ReadyResponse:
+        if request.app.state.draining:  # SIGTERM: out of the load balancer first, requests still served
+            raise HTTPException(status_code=503, detail="shutting down")
         index = assistant.engine.index
         m = index.manifest
         # A dependency down is reported, not failed on: the service still answers (see `degraded`), and a
