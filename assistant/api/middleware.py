@@ -70,6 +70,11 @@ class RequestContextMiddleware:
                 headers["Referrer-Policy"] = "no-referrer"
                 if headers.get("content-type", "").startswith("text/html"):
                     headers["Content-Security-Policy"] = DOCS_CSP if path in self.docs_paths else self.csp
+                app = scope.get("app")
+                if app is not None and getattr(app.state, "draining", False):
+                    # Stopping: no connection is kept alive, so none is idle (and closed under a client's
+                    # next request) when the server stops accepting.
+                    headers["Connection"] = "close"
             await send(message)
 
         try:

@@ -59,6 +59,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_count = 0
         self._refused = False
+        self._served = 0  # requests answered on this connection
+        self._last_request = False  # the server is stopping: answer the request being received, then close
 
     # -- the head's timer: armed when a connection opens and when a new request begins on it ---------------
     def connection_made(self, transport) -> None:  # type: ignore[override]
@@ -123,6 +125,25 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
+        if self._last_request and self.cycle is not None:
+            self.cycle.keep_alive = False
+
+    def on_response_complete(self) -> None:
+        self._served += 1
+        super().on_response_complete()
+
+    # -- stopping -----------------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """uvicorn closes every connection without a request in progress when it stops. A connection that
+        was accepted but whose first request has not arrived yet would then be closed under a client that
+        has just sent it (a reset, not a refusal it could retry). Such a connection gets its one request
+        answered (within the head's time limit), then is closed; idle keep-alive connections close as before
+        (during the readiness drain every answer says ``Connection: close``, so few remain)."""
+        if self._served == 0 and self.cycle is None and not self.transport.is_closing():
+            self._last_request = True
+            self._arm()
+            return
+        super().shutdown()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
