@@ -67,8 +67,21 @@ class Settings(BaseSettings):
     session_url: str | None = Field(
         None, description="redis://... to share sessions between replicas; memory when unset")
     max_sessions: int = Field(10_000, ge=1, description="Sessions kept in memory")
+    max_session_memory_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Bytes of conversations kept in memory (the oldest go first)")
     session_ttl_s: int = Field(3600, ge=1, description="Seconds a conversation is kept after its last turn")
+    session_first_ttl_s: int = Field(
+        600, ge=1, description="Seconds a conversation of one turn is kept in Redis; one that continues gets "
+                               "session_ttl_s (most questions are never followed up)")
     max_turns: int = Field(10, ge=1, description="Turns kept per conversation")
+    max_session_bytes: int = Field(
+        32 * 1024, ge=1024, description="Largest conversation stored, in bytes of JSON (the oldest turns go first)")
+    redis_timeout_s: float = Field(
+        0.25, gt=0, le=10, description="Seconds each Redis call (sessions, rate limit) may take before it counts "
+                                       "as failed")
+    redis_retry_s: float = Field(
+        2.0, gt=0, description="After a Redis failure, seconds before it is tried again (meanwhile sessions are "
+                               "not restored and the rate limit counts in memory)")
 
     # Optional generator (any OpenAI-compatible chat endpoint)
     generator_url: str | None = Field(None, description="Base URL of an OpenAI-compatible endpoint (off when unset)")
@@ -83,13 +96,44 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API (none by default)")
     rate_limit: str = Field(
-        "120/minute", description="Per-IP rate limit on /api/ask and /api/feedback (slowapi syntax)")
-    feedback_path: Path = Field(Path("var/feedback.jsonl"), description="Feedback JSON Lines file")
-    feedback_max_bytes: int = Field(10_000_000, ge=1024, description="Feedback file size before rotation")
+        "120/minute", description="Per-IP rate limit on /api/ask and /api/feedback (`limits` syntax, e.g. "
+                                  "'120/minute;10/second')")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Addresses or networks of reverse proxies whose X-Forwarded-For and "
+                                          "X-Forwarded-Proto are believed (none by default: the peer address is "
+                                          "the client)")
+    database_url: str = Field(
+        "sqlite:///var/dgm.db", description="Where feedback is stored: sqlite:///PATH (WAL) or "
+                                            "postgresql+psycopg://USER:PASSWORD@HOST/DB (SQLAlchemy URL)")
+    database_timeout_s: float = Field(5.0, gt=0, description="Seconds a feedback write may wait for the database")
+    feedback_path: Path = Field(
+        Path("var/feedback.jsonl"), description="The former JSON Lines feedback file, imported into the database "
+                                                "by `dgm-assistant migrate-feedback`")
     max_body_bytes: int = Field(16 * 1024, ge=1024, description="Largest request body accepted")
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, description="Largest request line plus headers accepted (431 beyond)")
+    max_headers: int = Field(64, ge=8, description="Most request headers accepted (431 beyond)")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a client has to send a request's line and headers (408 and closed)")
+    body_timeout_s: float = Field(10.0, gt=0, description="Seconds a client has to send a request's body (408)")
+    keep_alive_s: int = Field(5, ge=1, description="Seconds an idle keep-alive connection is kept open")
+    limit_concurrency: int = Field(
+        512, ge=1, description="Connections plus requests in progress per worker before new ones get 503")
+    drain_delay_s: float = Field(
+        2.0, ge=0, description="After SIGTERM, seconds /api/ready answers 503 (so a load balancer stops sending) "
+                               "while requests are still served")
+    drain_s: int = Field(30, ge=1, description="Seconds requests in flight get to finish once the server stops")
     max_question_chars: int = Field(1000, ge=10, description="Longest question accepted")
     watch_index_s: float = Field(2.0, ge=0, description="Seconds between checks for a rebuilt index (0 disables)")
     model_threads: int = Field(2, ge=1, le=64, description="Worker threads that run model work off the event loop")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parse_limit(cls, v: str) -> str:
+        from limits import parse_many
+
+        parse_many(v)  # a ValueError naming the string if it is not a limit
+        return v
 
     @field_validator("corpus_dir", "index_dir", "feedback_path", "fits_dir")
     @classmethod

@@ -141,6 +141,9 @@ def ask_options(settings: Settings, **switches: bool) -> AskOptions:
 def load_assistant(settings: Settings, embedder: Embedder | None = None, **switches: bool) -> Assistant:
     """Load the model and the index once and assemble the assistant (``switches``: see `ask_options`)."""
     engine = load_engine(settings, embedder, make_reranker(settings))
-    sessions = make_store(settings.session_url, settings.max_sessions, settings.session_ttl_s, settings.max_turns)
+    sessions = make_store(settings.session_url, settings.max_sessions, settings.session_ttl_s, settings.max_turns,
+                          first_ttl_s=settings.session_first_ttl_s, max_bytes=settings.max_session_memory_bytes,
+                          max_session_bytes=settings.max_session_bytes, timeout_s=settings.redis_timeout_s,
+                          retry_s=settings.redis_retry_s)
     return Assistant(engine, ask_options(settings, **switches), sessions=sessions,
                      generator=make_generator(settings))

@@ -112,6 +112,7 @@ class Answer:
     is_followup: bool = False
     suggestions: tuple[str, ...] = ()  # closest covered topics, offered when abstaining
     language: str | None = None  # the question's language (ISO 639-1), when detected
+    notice: str | None = None  # e.g. the conversation could not be restored: answered on its own
     trace: Trace | None = field(default=None, compare=False, repr=False)  # what each stage saw, on request
 
     def to_dict(self) -> dict:

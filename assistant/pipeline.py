@@ -12,7 +12,7 @@ from pathlib import Path
 from index import Embedder, SearchIndex
 
 from .compose import abstention_text, citations_from, compose
-from .errors import InputError
+from .errors import InputError, SessionsUnavailable
 from .models import Answer, Hit, Routing, Trace, Turn
 from .question import LanguageDetector, QuestionReader
 from .retrieve import RetrievalOptions, Retriever
@@ -21,6 +21,13 @@ from .scope import ScopeWeights, scope
 from .sessions import SESSION_ID_RE, MemorySessionStore, SessionStore, new_session_id
 
 log = logging.getLogger(__name__)
+
+# Said with an answer whose conversation could not be continued (the answer reads the question on its own).
+NOTICE_UNAVAILABLE = ("The conversation could not be restored just now, so this question was answered on its "
+                      "own; a new conversation has started.")
+NOTICE_UNKNOWN = ("This conversation has expired or is unknown, so this question was answered on its own; a new "
+                  "conversation has started.")
+
 
 @dataclass(frozen=True)
 class AskOptions:
@@ -168,8 +175,7 @@ class Assistant:
         engine = self._engine  # one engine for the whole request, even if a swap happens meanwhile
         opts = self.options
         text, code = self._validate(question, session_id, top_k, directorate, document)
-        sid = session_id or new_session_id()
-        history = self.sessions.history(sid) if session_id else []
+        sid, history, notice = self._conversation(session_id)
         q = engine.reader.read(text, history, use_followups=opts.use_followups)
 
         t = time.perf_counter()
@@ -212,12 +218,28 @@ class Assistant:
                             timings_ms={}, in_scope=round(decision.probability, 4),
                             is_followup=q.is_followup, language=q.language)
         timings["compose"] = (time.perf_counter() - t) * 1000
-        self.sessions.append(sid, Turn(question=text, rewritten=q.query, topic=q.topic,
-                                       directorate=answer.directorate.code if answer.directorate else None,
-                                       abstained=abstained))
+        turn = Turn(question=text, rewritten=q.query, topic=q.topic,
+                    directorate=answer.directorate.code if answer.directorate else None, abstained=abstained)
+        try:
+            self.sessions.append(sid, turn)
+        except SessionsUnavailable as exc:  # answered all the same; a follow-up will say it starts anew
+            log.info("turn of session %s not saved: %s", sid[:8], exc)
         timings["total"] = (time.perf_counter() - t_start) * 1000
         seen = Trace(question=q, retrieval=retrieval, routing=routing, scope=decision) if trace else None
-        return replace(answer, timings_ms={k: round(v, 3) for k, v in timings.items()}, trace=seen)
+        return replace(answer, timings_ms={k: round(v, 3) for k, v in timings.items()}, trace=seen, notice=notice)
+
+    def _conversation(self, session_id: str | None) -> tuple[str, list[Turn], str | None]:
+        """The id to answer under, the earlier turns and a notice: a conversation that cannot be found (or
+        read now) starts anew under a new id, never under the one the client sent."""
+        if session_id is None:
+            return new_session_id(), [], None
+        try:
+            history = self.sessions.history(session_id)
+        except SessionsUnavailable:
+            return new_session_id(), [], NOTICE_UNAVAILABLE
+        if not history:
+            return new_session_id(), [], NOTICE_UNKNOWN
+        return session_id, history, None
 
     @staticmethod
     def _with_evidence(engine: Engine, hits: list[Hit], routing: Routing, top_k: int, lead: bool) -> list[Hit]:

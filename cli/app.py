@@ -279,5 +279,33 @@ def serve(
     raise typer.Exit(code=code)
 
 
+@app.command("migrate-feedback")
+def migrate_feedback(
+    source: Annotated[Path | None, typer.Option(
+        "--from", help="The JSON Lines feedback file; its rotations (.1, .2 ...) come too [DGM_FEEDBACK_PATH]")] = None,
+    database: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the database [DGM_DATABASE_URL]")] = None,
+) -> None:
+    """Import the former JSON Lines feedback into the database; running it again adds nothing twice."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from assistant.api.feedback import FeedbackStore, jsonl_files
+
+    try:
+        settings = _settings(feedback_path=source, database_url=database)
+        files = jsonl_files(settings.feedback_path)
+        if not files:
+            raise ValueError(f"no feedback file at {settings.feedback_path}")
+        store = FeedbackStore(settings.database_url, settings.database_timeout_s)
+        try:
+            added, skipped = store.import_jsonl(settings.feedback_path)
+            total = store.count()
+        finally:
+            store.close()
+    except (DGMError, ValueError, OSError, SQLAlchemyError) as exc:
+        raise _fail(exc) from None
+    console.print(f"imported {added} records from {len(files)} file(s) into {store.url.render_as_string()} "
+                  f"({skipped} already there; {total} in all)", soft_wrap=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -37,7 +37,8 @@ def settings(tmp_path_factory, corpus_copy):
     from assistant.config import Settings
 
     base = tmp_path_factory.mktemp("var")
-    return Settings(corpus_dir=corpus_copy, index_dir=base / "index", feedback_path=base / "feedback.jsonl")
+    return Settings(corpus_dir=corpus_copy, index_dir=base / "index", feedback_path=base / "feedback.jsonl",
+                    database_url=f"sqlite:///{base / 'dgm.db'}")
 
 
 @pytest.fixture(scope="session")
@@ -93,18 +94,31 @@ class Service:
 
     Attributes:
         url: base URL, e.g. ``http://127.0.0.1:PORT`` (the demo page, the widget and the API).
-        feedback_path: its JSON Lines feedback file.
+        feedback_path: its former JSON Lines feedback file (``migrate-feedback``'s default source).
+        database_url: its feedback database (SQLite in ``workdir``); ``feedback_records()`` reads it.
         proc: the ``subprocess.Popen``.
         index_dir: the index folder (symlink) it serves.
         log_path: its stdout and stderr (JSON log lines).
     """
 
-    def __init__(self, url: str, feedback_path: Path, proc, index_dir: Path, log_path: Path) -> None:
+    def __init__(self, url: str, feedback_path: Path, proc, index_dir: Path, log_path: Path,
+                 database_url: str = "") -> None:
         self.url = url
         self.feedback_path = feedback_path
         self.proc = proc
         self.index_dir = index_dir
         self.log_path = log_path
+        self.database_url = database_url
+
+    def feedback_records(self) -> list[dict]:
+        """Every feedback record the service stored, read from its database (oldest first)."""
+        from assistant.api.feedback import FeedbackStore
+
+        store = FeedbackStore(self.database_url)
+        try:
+            return store.records()
+        finally:
+            store.close()
 
     def log(self, tail: int = 4000) -> str:
         try:
@@ -150,7 +164,7 @@ class Service:
 
 def start_service(workdir: Path, index_dir: Path, corpus_dir: Path, env: dict[str, str] | None = None,
                   ready_timeout: float = SERVE_READY_S, wait: bool = True) -> Service:
-    """Start `dgm-assistant serve` on a free 127.0.0.1 port with its own feedback file and log."""
+    """Start `dgm-assistant serve` on a free 127.0.0.1 port with its own feedback database and log."""
     import subprocess
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -161,13 +175,15 @@ def start_service(workdir: Path, index_dir: Path, corpus_dir: Path, env: dict[st
         "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "DGM_HOST": "127.0.0.1",
         "DGM_PORT": str(port), "DGM_INDEX_DIR": str(index_dir), "DGM_CORPUS_DIR": str(corpus_dir),
         "DGM_FEEDBACK_PATH": str(feedback), "DGM_RATE_LIMIT": "100000/minute",
+        "DGM_DATABASE_URL": f"sqlite:///{workdir / 'dgm.db'}",
     })
     full_env.update(env or {})
     log_path = workdir / f"serve-{port}.log"
     with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
         proc = subprocess.Popen([*_cli(), "serve"], cwd=workdir, env=full_env, stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    service = Service(f"http://127.0.0.1:{port}", feedback, proc, index_dir, log_path)
+    service = Service(f"http://127.0.0.1:{port}", feedback, proc, index_dir, log_path,
+                      full_env["DGM_DATABASE_URL"])
     if wait:
         service.wait_ready(ready_timeout)
     return service

@@ -127,9 +127,12 @@ def test_without_session_id_each_question_starts_a_conversation(client: httpx.Cl
     assert follow["is_followup"] is False
 
 
-def test_given_session_id_is_kept(client: httpx.Client) -> None:
-    sid = "client-chosen_id-0001"
-    assert ask(client, NATO, session_id=sid).json()["session_id"] == sid
+def test_an_unknown_session_id_starts_a_new_conversation(client: httpx.Client) -> None:
+    sid = "client-chosen_id-0001"  # ids are the server's: one it never issued is not taken up
+    body = ask(client, NATO, session_id=sid).json()
+    assert body["session_id"] != sid and re.fullmatch(r"[0-9a-f]{32}", body["session_id"])
+    assert "expired or is unknown" in body["notice"]
+    assert ask(client, NATO).json()["notice"] is None
 
 
 def test_directorate_filter_and_top_k(client: httpx.Client) -> None:
@@ -173,8 +176,7 @@ def test_feedback_is_appended_with_a_timestamp(client: httpx.Client, live_server
     r = client.post("/api/feedback", json={"session_id": answer["session_id"], "question": NATO,
                                            "answer": answer["answer"], "rating": "down", "comment": marker})
     assert r.status_code == 204 and r.content == b""
-    lines = [json.loads(x) for x in live_server.feedback_path.read_text(encoding="utf-8").splitlines()]
-    mine = [x for x in lines if x.get("comment") == marker]
+    mine = [x for x in live_server.feedback_records() if x.get("comment") == marker]
     assert len(mine) == 1
     assert mine[0]["rating"] == "down" and mine[0]["session_id"] == answer["session_id"]
     assert re.match(r"^\d{4}-\d{2}-\d{2}T", mine[0]["ts"])
@@ -186,8 +188,7 @@ def test_feedback_with_unicode_line_separators_stays_one_line(client: httpx.Clie
     r = client.post("/api/feedback", json={"session_id": "abcdefgh12", "question": "q\u2029?", "answer": "a",
                                            "rating": "up", "comment": comment})
     assert r.status_code == 204
-    # Every reader's notion of a line (str.splitlines splits on U+2028, NEL, ...) sees whole records.
-    records = [json.loads(x) for x in live_server.feedback_path.read_text(encoding="utf-8").splitlines() if x]
+    records = live_server.feedback_records()  # stored as sent, separators included
     assert [x["comment"] for x in records if (x.get("comment") or "").startswith(marker)] == [comment]
 
 

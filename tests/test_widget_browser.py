@@ -2,14 +2,13 @@
 
 Drives Debian's /usr/bin/chromium through Playwright's sync API (no browser download: Debian's build only). The service
 comes from the session fixture `live_server` in tests/conftest.py: an object with `url` (base URL of the
-running app, which serves the demo page `/`, `/widget.js` and the API) and `feedback_path` (its JSON
-Lines feedback file). Screenshots go to test-results/widget/; with DGM_UPDATE_SCREENSHOTS=1 they are also
+running app, which serves the demo page `/`, `/widget.js` and the API) and `feedback_records()` (its
+feedback database). Screenshots go to test-results/widget/; with DGM_UPDATE_SCREENSHOTS=1 they are also
 copied to docs/widget-desktop.png and docs/widget-mobile.png.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -172,11 +171,8 @@ def _contrast(foreground: str, background: str) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
-def _lines_rated_up(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r for r in records if r.get("rating") == "up"]
+def _lines_rated_up(service: Any) -> list[dict[str, Any]]:
+    return [r for r in service.feedback_records() if r.get("rating") == "up"]
 
 
 def test_starter_question_gives_cited_answer_with_badge(tab: Tab) -> None:
@@ -238,7 +234,7 @@ def test_thumbs_up_is_recorded(tab: Tab, live_server: Any) -> None:
     tab.open_widget()
     question = "What does the Directorate for Human Rights do?"
     answer = tab.ask(question)
-    ups_before = len(_lines_rated_up(live_server.feedback_path))
+    ups_before = len(_lines_rated_up(live_server))
 
     answer.get_by_test_id("thumb-up").click()
 
@@ -246,11 +242,11 @@ def test_thumbs_up_is_recorded(tab: Tab, live_server: Any) -> None:
     expect(answer.get_by_test_id("thumb-up")).to_be_disabled()
     expect(answer.get_by_test_id("thumb-down")).to_be_disabled()
     deadline = time.monotonic() + STEP_MS / 1000
-    ups = _lines_rated_up(live_server.feedback_path)
+    ups = _lines_rated_up(live_server)
     while len(ups) <= ups_before and time.monotonic() < deadline:
         time.sleep(0.1)
-        ups = _lines_rated_up(live_server.feedback_path)
-    assert len(ups) == ups_before + 1, f"no new 'up' line in {live_server.feedback_path}"
+        ups = _lines_rated_up(live_server)
+    assert len(ups) == ups_before + 1, f"no new 'up' record in {live_server.database_url}"
     assert ups[-1].get("question", question) == question
 
 

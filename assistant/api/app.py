@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
-from slowapi import Limiter
-from slowapi.util import get_remote_address
 
 from ..config import Settings
 from ..models import Answer
 from ..pipeline import Assistant
 from .deps import settings_from_env
 from .errors import add_exception_handlers
-from .feedback import FeedbackWriter
+from .feedback import FeedbackStore
 from .lifespan import lifespan
 from .middleware import BodyLimitMiddleware, RequestContextMiddleware, content_security_policy
+from .ratelimit import RateLimiter
 from .routes import api_router, static_router
 
 LOADING = "loading the model and the index"
@@ -37,8 +36,30 @@ class AnswerMetrics:
         self.abstentions = Counter("dgm_abstentions_total", "Questions the assistant declined as not covered",
                                    registry=registry)
         self.reloads = Counter("dgm_index_reloads_total", "Rebuilt indexes swapped in", registry=registry)
+        self.failures = Counter("dgm_dependency_failures_total",
+                                "Failed calls to a dependency (the service answered without it)",
+                                ["dependency"], registry=registry)
+        self.up = Gauge("dgm_dependency_up", "1 while a dependency answers, 0 while it is presumed down",
+                        ["dependency"], registry=registry, multiprocess_mode="min")
+        self.not_restored = Counter("dgm_conversations_not_restored_total",
+                                    "Follow-ups answered on their own: the conversation was unknown or unreadable",
+                                    ["reason"], registry=registry)
+
+    def watch(self, name: str, breaker) -> None:
+        """Count the failures of a dependency behind ``breaker`` (a `sessions.Breaker`) and show its state."""
+        self.up.labels(name).set(1)
+        failures, up = self.failures.labels(name), self.up.labels(name)
+
+        def failed() -> None:
+            failures.inc()
+            up.set(0)
+
+        breaker.on_failure = failed
+        breaker.on_recovery = lambda: up.set(1)
 
     def observe(self, answer: Answer) -> None:
+        if answer.notice is not None:
+            self.not_restored.labels("unavailable" if "could not be restored" in answer.notice else "unknown").inc()
         if answer.abstained:
             self.abstentions.inc()
         else:
@@ -81,25 +102,27 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         redoc_url=None,
     )
     mount_docs(app)
-    # Sessions in Redis mean several replicas: count the rate limit there too, in memory if Redis fails.
-    # Rate-limit headers only on 429 answers (`rate_limit_headers`), not on every answer.
-    limiter = Limiter(key_func=get_remote_address, headers_enabled=False, storage_uri=settings.session_url,
-                      key_prefix="dgm-ratelimit", in_memory_fallback_enabled=bool(settings.session_url),
-                      swallow_errors=True)
+    # Sessions in Redis mean several replicas: count the rate limit there too, in memory while Redis fails.
+    # Rate-limit headers only on 429 answers, not on every answer.
+    limiter = RateLimiter(settings.rate_limit, settings.session_url, timeout_s=settings.redis_timeout_s,
+                          retry_s=settings.redis_retry_s)
     registry = CollectorRegistry()
     app.state.settings = settings
-    app.state.limiter = limiter
+    app.state.rate_limiter = limiter
     app.state.assistant = None
     app.state.not_ready = LOADING
+    app.state.draining = False
     app.state.metrics = AnswerMetrics(registry)
-    app.state.feedback = FeedbackWriter(settings.feedback_path, settings.feedback_max_bytes)
+    if limiter.shared:
+        app.state.metrics.watch("redis-ratelimit", limiter.breaker)
+    app.state.feedback = FeedbackStore(settings.database_url, settings.database_timeout_s)
 
-    app.include_router(api_router(settings, limiter))
+    app.include_router(api_router(settings))
     app.include_router(static_router())
     add_exception_handlers(app)
 
     # Middleware runs outermost-last-added: request context -> CORS -> metrics -> body limit -> routes.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     # Request counts and latency histograms by route, method and exact status (422, 429 and 503 matter here).
     instrumentator = Instrumentator(registry=registry, excluded_handlers=["/metrics"], should_group_status_codes=False)
     instrumentator.add(metrics.requests(registry=registry))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 
 from ..config import Settings
 from ..pipeline import Assistant
@@ -20,6 +20,21 @@ def get_assistant(request: Request) -> Assistant:
     if assistant is None:
         raise HTTPException(status_code=503, detail=request.app.state.not_ready)
     return assistant
+
+
+def degraded(app: FastAPI, assistant: Assistant) -> list[str]:
+    """What is down now, each with what the service does meanwhile (empty when all is well)."""
+    down = []
+    breaker = getattr(assistant.sessions, "breaker", None)
+    if breaker is not None and not breaker.available:
+        down.append(f"sessions: redis unavailable ({breaker.last_error}); follow-ups are answered on their own")
+    limiter = app.state.rate_limiter
+    if limiter.shared and not limiter.breaker.available:
+        down.append(f"rate limit: redis unavailable ({limiter.breaker.last_error}); counted in this process")
+    problem = app.state.feedback.problem()
+    if problem:
+        down.append(f"feedback: {problem}; feedback is refused with 503")
+    return down
 
 
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
-import time
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -12,38 +10,16 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
-from slowapi.errors import RateLimitExceeded
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import IndexError_, InputError
+from ..errors import FeedbackUnavailable, IndexError_, InputError
+from .ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 
 
 def _client_error(exc: InputError) -> dict[str, Any]:
     return {"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}
-
-
-def rate_limit_headers(request: Request) -> dict[str, str]:
-    """Retry-After and the X-RateLimit-* headers of a refused request, read from the limit it exceeded.
-
-    Only refusals carry them: slowapi's ``headers_enabled`` would add them to every answer, at the cost of
-    one more storage round trip per request (two with Redis), which measured ~10 % of the throughput of
-    two workers at 16 clients. A storage that cannot be read leaves the window's length as the wait.
-    """
-    current = getattr(request.state, "view_rate_limit", None)
-    if current is None:
-        return {"Retry-After": "60"}
-    item, args = current
-    headers = {"X-RateLimit-Limit": str(item.amount), "Retry-After": str(item.get_expiry())}
-    try:
-        reset, remaining = request.app.state.limiter.limiter.get_window_stats(item, *args)
-    except Exception as exc:  # the storage's own errors (redis, memcached, ...): the window's length will do
-        log.warning("rate limit storage unreadable for the 429 headers: %s", exc)
-        return headers
-    headers.update({"X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": str(int(reset)),
-                    "Retry-After": str(max(1, math.ceil(reset - time.time())))})
-    return headers
 
 
 def add_exception_handlers(app: FastAPI) -> None:
@@ -71,11 +47,13 @@ def add_exception_handlers(app: FastAPI) -> None:
     async def index_unavailable(request: Request, exc: IndexError_) -> JSONResponse:
         return JSONResponse({"detail": f"index unavailable: {exc}"}, status_code=503)
 
-    @app.exception_handler(RateLimitExceeded)
-    async def rate_limited(request: Request, exc: RateLimitExceeded) -> Response:
-        response = JSONResponse({"detail": f"rate limit exceeded: {exc.detail}"}, status_code=429,
-                                headers=rate_limit_headers(request))
-        return response
+    @app.exception_handler(RateLimited)
+    async def rate_limited(request: Request, exc: RateLimited) -> Response:
+        return JSONResponse({"detail": f"rate limit exceeded: {exc.limit}"}, status_code=429, headers=exc.headers)
+
+    @app.exception_handler(FeedbackUnavailable)
+    async def feedback_unavailable(request: Request, exc: FeedbackUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=503, headers={"Retry-After": "30"})
 
     @app.exception_handler(RedisError)
     async def sessions_unavailable(request: Request, exc: Exception) -> JSONResponse:

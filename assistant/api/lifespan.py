@@ -7,8 +7,9 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
 
 import anyio
 from fastapi import FastAPI
@@ -33,9 +34,47 @@ def _settle_heap() -> None:
     gc.freeze()
 
 
+def _watch_sessions(app: FastAPI) -> None:
+    """Count the session store's failures in the metrics (a Redis store has a breaker; memory has none)."""
+    breaker = getattr(app.state.assistant.sessions, "breaker", None)
+    if breaker is not None:
+        app.state.metrics.watch("redis-sessions", breaker)
+
+
+def _drain_on_sigterm(app: FastAPI, delay_s: float) -> Callable[[], None] | None:
+    """On SIGTERM, first answer /api/ready with 503 for ``delay_s`` seconds while serving as usual (a load
+    balancer takes the replica out of rotation), then let uvicorn stop: it closes the listening socket and
+    waits for the requests in flight (``timeout_graceful_shutdown``). A second SIGTERM stops at once.
+
+    Returns what restores the previous handler, or None where signals cannot be handled (not the main thread).
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    if delay_s <= 0 or not callable(previous):
+        return None
+    loop = asyncio.get_running_loop()
+
+    def on_term(sig: int, frame: FrameType | None) -> None:
+        if app.state.draining:
+            previous(sig, frame)
+            return
+        app.state.draining = True
+        log.info("SIGTERM: /api/ready answers 503 for %.1f s, then the server stops", delay_s)
+        loop.call_soon_threadsafe(loop.call_later, delay_s, previous, sig, None)
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (the app served in a test's thread)
+        return None
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
 async def _load(app: FastAPI, settings: Settings) -> None:
     try:
         app.state.assistant = await anyio.to_thread.run_sync(factory.load_assistant, settings)
+        _watch_sessions(app)
         _settle_heap()
         log.info("ready: index %s", app.state.assistant.engine.index.path)
     except (DGMError, ValueError, OSError) as exc:
@@ -75,6 +114,7 @@ def lifespan(settings: Settings, assistant: Assistant | None):
         tasks: list[asyncio.Task] = []
         if assistant is not None:
             app.state.assistant = assistant
+            _watch_sessions(app)
         elif settings.workers > 1:
             # Workers share one listening socket and uvicorn starts accepting only after this startup: loading
             # here keeps a worker that is still loading from taking requests (and answering 503) while its
@@ -93,11 +133,15 @@ def lifespan(settings: Settings, assistant: Assistant | None):
             pass  # not the main thread (tests) or no SIGHUP on this platform: polling only
         if settings.watch_index_s > 0 or hup:
             tasks.append(asyncio.create_task(_watch_index(app, settings, wake)))
+        restore_term = _drain_on_sigterm(app, settings.drain_delay_s)
         try:
             yield
         finally:
+            if restore_term is not None:
+                restore_term()
             if hup:
                 loop.remove_signal_handler(signal.SIGHUP)
+            app.state.feedback.close()
             for task in tasks:
                 task.cancel()
             for task in tasks:

@@ -6,6 +6,7 @@ never buffered.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -69,6 +70,11 @@ class RequestContextMiddleware:
                 headers["Referrer-Policy"] = "no-referrer"
                 if headers.get("content-type", "").startswith("text/html"):
                     headers["Content-Security-Policy"] = DOCS_CSP if path in self.docs_paths else self.csp
+                app = scope.get("app")
+                if app is not None and getattr(app.state, "draining", False):
+                    # Stopping: no connection is kept alive, so none is idle (and closed under a client's
+                    # next request) when the server stops accepting.
+                    headers["Connection"] = "close"
             await send(message)
 
         try:
@@ -89,13 +95,23 @@ class BodyTooLarge(HTTPException):
         super().__init__(status_code=413, detail=f"body: the request body is larger than {limit} bytes")
 
 
+class BodyTimeout(HTTPException):
+    """Raised from ``receive`` when a body does not arrive in time; FastAPI answers 408."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(status_code=408, detail=f"body: the request body did not arrive within {timeout_s:g} s",
+                         headers={"Connection": "close"})
+
+
 class BodyLimitMiddleware:
     """Refuse bodies over ``max_bytes`` with 413: at once from Content-Length, else while counting the
-    chunks of a streamed body."""
+    chunks of a streamed body; and bodies that take longer than ``timeout_s`` to arrive with 408 (a client
+    trickling a body would otherwise hold a connection and a request slot for as long as it likes)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,10 +124,20 @@ class BodyLimitMiddleware:
 
         received = 0
         started = False
+        deadline: float | None = None
 
         async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, deadline
+            if self.timeout_s is None:
+                message = await receive()
+            else:
+                # One deadline for the whole body, from the first read: a chunk every few seconds does not
+                # buy more time.
+                deadline = deadline or time.monotonic() + self.timeout_s
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+                except TimeoutError:
+                    raise BodyTimeout(self.timeout_s) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
@@ -131,6 +157,10 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await self._too_large(scope, receive, send)
+        except BodyTimeout as exc:
+            if started:
+                raise
+            await JSONResponse({"detail": exc.detail}, status_code=408, headers=exc.headers)(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse({"detail": f"body: the request body is larger than {self.max_bytes} bytes"},

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import FileResponse
-from slowapi import Limiter
 
 from ..config import Settings
-from .deps import AssistantDep
+from .deps import AssistantDep, degraded
+from .ratelimit import rate_limit
 from .schemas import (
     AskRequest,
     AskResponse,
@@ -30,17 +30,17 @@ WIDGET_LANGUAGES = ("en", "fr", "nl", "de")  # the widget's own texts, one file 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Request body too large"},
     429: {"model": ErrorResponse, "description": "Rate limit exceeded (see Retry-After)"},
-    503: {"model": ErrorResponse, "description": "The index is not loaded (yet)"},
+    503: {"model": ErrorResponse, "description": "The index is not loaded (yet), or feedback could not be stored"},
 }
 
 
-def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
-    """The JSON API; built per app because the rate limit comes from the settings."""
+def api_router(settings: Settings) -> APIRouter:
+    """The JSON API; built per app because the defaults come from the settings."""
     router = APIRouter(prefix="/api", tags=["assistant"])
+    limited = [Depends(rate_limit)]
 
-    @router.post("/ask", response_model=AskResponse, responses=_ERRORS,
+    @router.post("/ask", response_model=AskResponse, responses=_ERRORS, dependencies=limited,
                  summary="Answer a question with citations and the directorate that handles it")
-    @limiter.limit(settings.rate_limit)
     async def ask(request: Request, response: Response, body: AskRequest,
                   assistant: AssistantDep) -> AskResponse:
         answer = await anyio.to_thread.run_sync(
@@ -50,9 +50,8 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
         request.app.state.metrics.observe(answer)
         return AskResponse.from_answer(answer)
 
-    @router.post("/feedback", status_code=204, response_class=Response, responses=_ERRORS,
+    @router.post("/feedback", status_code=204, response_class=Response, responses=_ERRORS, dependencies=limited,
                  summary="Record a thumbs up or down on an answer")
-    @limiter.limit(settings.rate_limit)
     async def feedback(request: Request, body: FeedbackRequest) -> Response:
         record = {**body.model_dump(), "request_id": request.state.request_id}
         await anyio.to_thread.run_sync(request.app.state.feedback.write, record)
@@ -69,10 +68,16 @@ def api_router(settings: Settings, limiter: Limiter) -> APIRouter:
 
     @router.get("/ready", response_model=ReadyResponse, responses={503: _ERRORS[503]},
                 summary="Readiness: the model and index are loaded; which index is in use")
-    async def ready(assistant: AssistantDep) -> ReadyResponse:
+    async def ready(request: Request, assistant: AssistantDep) -> ReadyResponse:
+        if request.app.state.draining:  # SIGTERM: out of the load balancer first, requests still served
+            raise HTTPException(status_code=503, detail="shutting down")
         index = assistant.engine.index
         m = index.manifest
-        return ReadyResponse(index=IndexInfo(path=str(index.path), chunks=len(index.chunks),
+        # A dependency down is reported, not failed on: the service still answers (see `degraded`), and a
+        # 503 here would take every replica out of a load balancer at once when the shared Redis stops.
+        down = degraded(request.app, assistant)
+        return ReadyResponse(status="degraded" if down else "ready", degraded=down,
+                             index=IndexInfo(path=str(index.path), chunks=len(index.chunks),
                                              created_at=m.created_at, model=m.model, index_type=m.index_type,
                                              corpus_fingerprint=m.corpus_fingerprint))
 

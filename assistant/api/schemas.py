@@ -89,6 +89,9 @@ class AskResponse(BaseModel):
     in_scope: float = Field(description="Estimated probability that the pages answer the question")
     is_followup: bool
     language: str | None = Field(default=None, description="The question's language (ISO 639-1), when detected")
+    notice: str | None = Field(default=None, description="Something the user should know about this answer, e.g. "
+                                                         "that their conversation could not be restored and the "
+                                                         "question was answered on its own (a new session_id)")
 
     @classmethod
     def from_answer(cls, a: Answer) -> AskResponse:
@@ -98,7 +101,7 @@ class AskResponse(BaseModel):
                    secondary_directorate=DirectorateOut.from_match(a.secondary_directorate),
                    rewritten_query=a.rewritten_query, session_id=a.session_id, timings_ms=dict(a.timings_ms),
                    suggestions=list(a.suggestions), in_scope=a.in_scope, is_followup=a.is_followup,
-                   language=a.language)
+                   language=a.language, notice=a.notice)
 
 
 class DirectorateInfo(BaseModel):
@@ -153,8 +156,11 @@ class IndexInfo(BaseModel):
 
 
 class ReadyResponse(BaseModel):
-    status: Literal["ready"] = "ready"
+    status: Literal["ready", "degraded"] = Field(
+        "ready", description="degraded: answering, but a dependency is down (see `degraded`)")
     index: IndexInfo
+    degraded: list[str] = Field(default_factory=list,
+                                description="What is down and what the service does meanwhile")
 
 
 class ErrorResponse(BaseModel):

@@ -83,6 +83,7 @@ class ServedProcess:
             "DGM_CORPUS_DIR": str(settings.corpus_dir), "DGM_EMBEDDING_BACKEND": settings.embedding_backend,
             "DGM_EMBEDDING_MODEL": settings.embedding_model, "DGM_RATE_LIMIT": "1000000/second",
             "DGM_FEEDBACK_PATH": str(settings.feedback_path), "DGM_WATCH_INDEX_S": "0",
+            "DGM_DATABASE_URL": f"sqlite:///{Path(settings.feedback_path).with_name('dgm.db')}",
             "DGM_WORKERS": str(settings.workers), "DGM_MODEL_THREADS": str(settings.model_threads),
             "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
         })
