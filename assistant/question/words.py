@@ -1,7 +1,8 @@
 """The question's words: the per-language lexicon (``lexicon/{en,fr,nl,de}.yaml``) and what it gives.
 
-Besides word lists, a lexicon holds the sentences the assistant writes in that language (templates with
-``{placeholders}``, filled by `fill`) and the article a unit's name takes in a sentence (`unit_phrase`).
+Besides word lists, a lexicon holds phrases in a small notation (`phrase_regex`), the sentences the assistant
+writes in that language (templates with ``{placeholders}``, filled by `fill`) and the article a unit's name
+takes in a sentence (`unit_phrase`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import string
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +55,65 @@ def lexicon_section(language: str, key: str) -> dict[str, Any]:
     if not isinstance(section, dict):
         raise ValueError(f"{lexicon_path(language)}: expected a '{key}:' section")
     return section
+
+
+# -- phrases ------------------------------------------------------------------------------------------------
+_PIECE = re.compile(r"\(([^()]*)\)|\[([^\[\]]*)\]|\{(\w+)\}|(\S+)")
+
+
+def _words(phrase: str) -> str:
+    return r"\s+".join(re.escape(w) for w in phrase.split())
+
+
+def phrase_regex(phrase: str, lists: Mapping[str, Sequence[str]] | None = None, *, open_end: bool = False) -> str:
+    """The regular expression of a lexicon phrase, without anchors or word boundaries (the caller's).
+
+    The notation, so that a list of phrases reads as text: words match as written, a space matches any run of
+    whitespace, ``(a|b c)`` matches one of its alternatives, ``[a|b c]`` one of them or nothing, ``{key}`` one of
+    the phrases of the list ``key`` of ``lists``. No nesting.
+
+    Args:
+        phrase: e.g. ``"[and] (what|how) about"``.
+        lists: the lexicon's other lists, for ``{key}``.
+        open_end: the phrase is followed by more words (an opener before a subject): it then ends with the
+            whitespace after it, and may end with an optional group.
+    """
+    pieces: list[tuple[str, bool]] = []
+    for m in _PIECE.finditer(phrase):
+        group, optional, key, word = m.groups()
+        if key is not None:
+            if lists is None or key not in lists:
+                raise ValueError(f"phrase {phrase!r}: no list {key!r} to refer to")
+            pieces.append(("(?:" + "|".join(phrase_regex(p) for p in lists[key]) + ")", False))
+        elif word is not None:
+            if any(ch in word for ch in "()[]{}|"):
+                raise ValueError(f"phrase {phrase!r}: unbalanced or nested group at {word!r}")
+            pieces.append((re.escape(word), False))
+        else:
+            alts = [a.strip() for a in (group if group is not None else optional).split("|")]
+            if not all(alts):
+                raise ValueError(f"phrase {phrase!r}: an empty alternative in a group")
+            body = _words(alts[0]) if len(alts) == 1 and optional is not None else \
+                "(?:" + "|".join(_words(a) for a in alts) + ")"
+            pieces.append((body, optional is not None))
+    if not pieces:
+        raise ValueError("an empty phrase")
+    if not open_end and pieces[-1][1]:
+        raise ValueError(f"phrase {phrase!r}: an optional group cannot end a phrase")
+    out = []
+    for i, (rx, optional) in enumerate(pieces):
+        last = i == len(pieces) - 1
+        if optional:
+            out.append(rf"(?:{rx}\s+)?")
+        else:
+            out.append(rx + (r"\s+" if open_end or not last else ""))
+    return "".join(out)
+
+
+def phrases_regex(phrases: Sequence[str], lists: Mapping[str, Sequence[str]] | None = None, *,
+                  open_end: bool = False) -> str:
+    """One alternation of `phrase_regex`, in the list's order (the first that matches wins)."""
+    return "(?:" + "|".join(phrase_regex(p, lists, open_end=open_end) for p in phrases) + ")"
 
 
 # -- sentences ----------------------------------------------------------------------------------------------
