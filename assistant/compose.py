@@ -1,16 +1,25 @@
-"""Extractive, cited answers: sentences taken from the retrieved passages, each followed by [n]."""
+"""Extractive, cited answers: sentences taken from the retrieved passages, each followed by [n], and the
+sentences around them (which unit handles the topic, the caveats, the refusal) in the question's language.
+
+The quoted passages stay in their page's language; the framing sentences are templates in the ``answer``
+section of each language's lexicon (``assistant/question/lexicon/{en,fr,nl,de}.yaml``), with the other words
+of that language, so that one file per language holds everything the assistant reads and writes in it.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from ingest.chunk import sentence_units
-from ingest.models import Block, Chunk
+from ingest.models import Block, Catalogue, Chunk, Directorate, Theme
 
-from .models import Citation, Hit, Routing
-from .question import focus_query
+from .models import Citation, DirectorateMatch, Hit, Routing
+from .question import LANGUAGES, focus_query
+from .question.words import Joins, fill, joins, lexicon_path, lexicon_section, unit_phrase
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -65,33 +74,134 @@ def _n_of(citations: Sequence[Citation], chunk_id: str | None) -> int | None:
     return next((c.n for c in citations if c.id == chunk_id), None)
 
 
+# The framing sentences and the values each is given.
+_TEMPLATES: dict[str, frozenset[str]] = {
+    "handled_by": frozenset({"unit", "ref"}), "matching": frozenset({"unit", "ref"}),
+    "shared": frozenset({"others", "ref"}), "shared_joiner": frozenset(),
+    "secondary": frozenset({"unit", "ref"}), "disagreement": frozenset(),
+    "no_fit": frozenset({"why"}), "no_fit_why": frozenset({"theme", "outside"}),
+    "only_in": frozenset({"language"}), "abstain": frozenset(), "consular": frozenset(),
+    "suggestions": frozenset({"topics"}), "suggestions_joiner": frozenset(),
+}
+_FIELDS = re.compile(r"\{(\w*)\}")
+
+
+@dataclass(frozen=True)
+class AnswerTexts:
+    """One language's framing sentences (`answer_texts`)."""
+
+    language: str
+    templates: Mapping[str, str]
+    language_names: Mapping[str, str]  # ISO 639-1 code -> the language's name in this language
+    joins: Joins
+
+    def fill(self, key: str, **values: str) -> str:
+        """The template ``key`` with ``values`` put in."""
+        return fill(self.templates[key], self.joins, **values)
+
+    def say(self, key: str, **values: str) -> str:
+        """The sentence ``key`` with ``values`` put in, starting with a capital."""
+        text = self.fill(key, **values)
+        return text[:1].upper() + text[1:]
+
+    def joiner(self, key: str) -> str:
+        return self.templates[key]
+
+    def language_name(self, code: str) -> str:
+        return self.language_names.get(code, code)
+
+
+@functools.cache
+def answer_texts(language: str | None) -> AnswerTexts:
+    """The framing sentences of ``language`` (English for a language without a lexicon), read and checked once:
+    every sentence present, with exactly the placeholders the code fills."""
+    lang = language if language in LANGUAGES else "en"
+    path = lexicon_path(lang)
+    data = lexicon_section(lang, "answer")
+    templates: dict[str, str] = {}
+    for key, fields in _TEMPLATES.items():
+        text = data.get(key)
+        if not isinstance(text, str) or not text:
+            raise ValueError(f"{path}: answer.{key} must be a non-empty text")
+        found = frozenset(_FIELDS.findall(text))
+        if found != fields:
+            raise ValueError(f"{path}: answer.{key} must use the placeholder(s) "
+                             f"{', '.join('{' + f + '}' for f in sorted(fields)) or 'none'}, "
+                             f"got {', '.join('{' + f + '}' for f in sorted(found)) or 'none'}")
+        templates[key] = text
+    names = data.get("language_names")
+    if not isinstance(names, dict) or set(names) != set(LANGUAGES):
+        raise ValueError(f"{path}: answer.language_names must name each of {', '.join(LANGUAGES)}")
+    return AnswerTexts(lang, templates, {str(k): str(v) for k, v in names.items()}, joins(lang))
+
+
+def _unit(match: DirectorateMatch, catalogue: Catalogue | None, language: str | None) -> str:
+    """How a sentence in ``language`` names a matched unit (its catalogue entry gives its name and kind)."""
+    try:
+        d = catalogue.get(match.code) if catalogue is not None else None
+    except KeyError:
+        d = None
+    if d is None:
+        d = Directorate(code=match.code, name=match.name, short_name=match.short_name, remit="")
+    return unit_phrase(d, language)
+
+
+def _no_fit_theme(hits: Sequence[Hit], catalogue: Catalogue | None) -> Theme | None:
+    """The theme no unit holds that routing found for the best passage (the router's own rule)."""
+    if catalogue is None or not hits:
+        return None
+    for name in hits[0].chunk.themes:
+        theme = catalogue.theme(name)
+        if theme is not None and not theme.directorates and theme.outside_dgm:
+            return theme
+    return None
+
+
 def compose(query: str, hits: Sequence[Hit], citations: Sequence[Citation], routing: Routing | None,
-            route_question: bool, max_passages: int = 2, depth: int = 3) -> str:
-    """The answer text. For "who handles X" questions it leads with the directorate and its remit passage."""
+            route_question: bool, max_passages: int = 2, depth: int = 3, *, language: str | None = None,
+            catalogue: Catalogue | None = None) -> str:
+    """The answer text. For "who handles X" questions it leads with the directorate and its remit passage.
+
+    Args:
+        language: the question's language (ISO 639-1): the framing sentences and the units' names are in it,
+            and a quoted passage from a page in another language is announced once. English when None.
+        catalogue: the units' names and kinds and the themes, for the names in ``language``.
+    """
+    texts = answer_texts(language)
     parts: list[str] = []
     used: set[str] = set()
+    announced: set[str] = set()
+
+    def quote(chunk: Chunk, sents: Sequence[str], n: int | None) -> None:
+        # Passages are quoted in their page's language; say so once when it is not the question's.
+        if language is not None and sents and chunk.language != language and chunk.language not in announced:
+            announced.add(chunk.language)
+            parts.append(texts.say("only_in", language=texts.language_name(chunk.language)))
+        parts.extend(f"{s} [{n}]" for s in sents)
+
     if routing is not None and routing.primary is not None:
         p = routing.primary
         n = _n_of(citations, p.evidence_id)
         ref = f" [{n}]" if n else ""
-        lead = "This is handled by" if route_question else "Within the DGM, the matching directorate is"
-        parts.append(f"{lead} the {p.name} ({p.code}){ref}.")
+        parts.append(texts.say("handled_by" if route_question else "matching", unit=_unit(p, catalogue, language),
+                               ref=ref))
         if p.shared_with:
-            parts.append(f"It works under the joint responsibility of the DGM and the {' and the '.join(p.shared_with)}"
-                         f"{ref}.")
+            parts.append(texts.say("shared", others=texts.joiner("shared_joiner").join(p.shared_with), ref=ref))
         if routing.secondary is not None:
             s = routing.secondary
             m = _n_of(citations, s.evidence_id)
-            parts.append(f"The {s.name} ({s.code}) is also involved{f' [{m}]' if m else ''}.")
+            parts.append(texts.say("secondary", unit=_unit(s, catalogue, language), ref=f" [{m}]" if m else ""))
         if routing.disagreement:
-            parts.append("The signals do not all point to the same directorate, so check the cited remit "
-                         "before relying on this.")
+            parts.append(texts.say("disagreement"))
         if n and route_question:
             ev = next(h for h in hits if h.chunk.id == p.evidence_id)
-            parts.extend(f"{s} [{n}]" for s in best_sentences(query, ev.chunk, limit=2))
+            quote(ev.chunk, best_sentences(query, ev.chunk, limit=2), n)
             used.add(ev.chunk.id)
     elif routing is not None and routing.no_fit:
-        parts.append(f"No DGM directorate holds this topic ({routing.no_fit}).")
+        held = _no_fit_theme(hits, catalogue)
+        why = texts.fill("no_fit_why", theme=held.name, outside=held.outside_dgm_in(texts.language)) \
+            if held is not None else routing.no_fit
+        parts.append(texts.say("no_fit", why=why))
     if route_question and used:
         return " ".join(parts)  # a "who" question is answered by the remit passage
     # The best passage speaks first, whatever its words (a paraphrase may share none with it). A later one
@@ -112,18 +222,18 @@ def compose(query: str, hits: Sequence[Hit], citations: Sequence[Citation], rout
         picked = best_sentences(query, h.chunk, limit=2, fallback=rank == 0)
         if not picked:
             continue
-        n = _n_of(citations, h.chunk.id)
-        parts.extend(f"{s} [{n}]" for s in picked)
+        quote(h.chunk, picked, _n_of(citations, h.chunk.id))
         used.add(h.chunk.id)
     return " ".join(parts)
 
 
-def abstention_text(suggestions: Sequence[str], question_type: str) -> str:
-    text = ("I'm sorry, the FPS pages I draw on do not cover this question, so I cannot give you a reliable "
-            "answer.")
+def abstention_text(suggestions: Sequence[str], question_type: str, language: str | None = None) -> str:
+    """The refusal, in ``language`` (English when None): the consular services named for a consular question,
+    and the covered topics nearest to the question (the pages' own theme names) offered."""
+    texts = answer_texts(language)
+    parts = [texts.say("abstain")]
     if question_type == "consular":
-        text += (" Passports, visas and consular help are not part of the multilateral policy pages I know; "
-                 "the FPS Foreign Affairs consular services are the right contact.")
+        parts.append(texts.say("consular"))
     if suggestions:
-        text += " I can tell you about: " + "; ".join(suggestions) + "."
-    return text
+        parts.append(texts.say("suggestions", topics=texts.joiner("suggestions_joiner").join(suggestions)))
+    return " ".join(parts)

@@ -48,6 +48,7 @@ class DirectorateMatch:
     evidence_id: str | None
     short_name: str = ""
     shared_with: tuple[str, ...] = ()
+    localized_name: str = ""  # the name in the question's language (the English name when none is given)
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from index import Embedder, SearchIndex
+from ingest.models import Catalogue
 
 from .compose import abstention_text, citations_from, compose
 from .errors import InputError, SessionsUnavailable
-from .models import Answer, Hit, Routing, Trace, Turn
+from .models import Answer, DirectorateMatch, Hit, Routing, Trace, Turn
 from .question import LanguageDetector, QuestionReader
 from .retrieve import RetrievalOptions, Retriever
 from .route import Router, RouterWeights
@@ -27,6 +28,15 @@ NOTICE_UNAVAILABLE = ("The conversation could not be restored just now, so this 
                       "own; a new conversation has started.")
 NOTICE_UNKNOWN = ("This conversation has expired or is unknown, so this question was answered on its own; a new "
                   "conversation has started.")
+
+def _localized(match: DirectorateMatch | None, catalogue: Catalogue, language: str | None) -> DirectorateMatch | None:
+    """The match with the unit's name in the question's language (`Directorate.name_in`)."""
+    if match is None:
+        return None
+    try:
+        return replace(match, localized_name=catalogue.get(match.code).name_in(language))
+    except KeyError:
+        return replace(match, localized_name=match.name)
 
 
 @dataclass(frozen=True)
@@ -201,7 +211,8 @@ class Assistant:
         if abstained:
             suggestions = tuple(dict.fromkeys(
                 (h.chunk.themes[0] if h.chunk.themes else (h.chunk.section or h.chunk.doc_title)) for h in hits[:3]))
-            answer = Answer(question=text, rewritten_query=q.query, answer=abstention_text(suggestions, q.kind),
+            answer = Answer(question=text, rewritten_query=q.query,
+                            answer=abstention_text(suggestions, q.kind, q.language),
                             abstained=True, citations=(), directorate=None, secondary_directorate=None,
                             session_id=sid, timings_ms={}, in_scope=round(decision.probability, 4),
                             is_followup=q.is_followup, suggestions=suggestions, language=q.language)
@@ -209,12 +220,13 @@ class Assistant:
             if opts.use_router and routing.primary is not None and routing.primary.evidence_id:
                 hits = self._with_evidence(engine, hits, routing, top_k, lead=q.asks_unit)
             citations = citations_from(hits)
-            body = compose(q.query, hits, citations, routing, q.asks_unit)
+            catalogue = engine.router.catalogue
+            body = compose(q.query, hits, citations, routing, q.asks_unit, language=q.language, catalogue=catalogue)
             if self.generator is not None:
                 body = self.generator.rewrite(q.query, citations, fallback=body)
             answer = Answer(question=text, rewritten_query=q.query, answer=body, abstained=False,
-                            citations=citations, directorate=routing.primary,
-                            secondary_directorate=routing.secondary, session_id=sid,
+                            citations=citations, directorate=_localized(routing.primary, catalogue, q.language),
+                            secondary_directorate=_localized(routing.secondary, catalogue, q.language), session_id=sid,
                             timings_ms={}, in_scope=round(decision.probability, 4),
                             is_followup=q.is_followup, language=q.language)
         timings["compose"] = (time.perf_counter() - t) * 1000

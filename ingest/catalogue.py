@@ -13,7 +13,12 @@ from .models import Catalogue, Directorate, Theme
 # The ten units named on the structure page; the catalogue must hold each exactly once.
 KNOWN_CODES: tuple[str, ...] = ("M1", "M2", "M3", "M4", "M5", "ME6", "M7", "MD8", "M0.1", "M0.0")
 
+# Belgium's other languages, in which a unit's name (and a theme's `outside_dgm`) may be given; English is the
+# entry's own field.
+TRANSLATED_LANGUAGES: tuple[str, ...] = ("fr", "nl", "de")
+
 _DIRECTORATE_FIELDS = ("code", "name", "short_name", "kind", "remit", "aliases", "keywords", "shared_with")
+_OPTIONAL_DIRECTORATE_FIELDS = ("names",)
 _THEME_FIELDS = ("name", "headings", "anchors", "directorates")
 
 
@@ -35,6 +40,23 @@ def _str_list(path: Path, label: str, field: str, value: Any) -> tuple[str, ...]
     return tuple(v.strip() for v in value)
 
 
+def _translations(path: Path, label: str, field: str, english: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """An optional ``{fr: ..., nl: ..., de: ...}`` mapping of a text in Belgium's other languages."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise CatalogueError(f"{path}: {label}: '{field}' must map a language to a text, like "
+                             f"{{fr: ..., nl: ..., de: ...}}, got {value!r}")
+    unknown = [str(k) for k in value if k not in TRANSLATED_LANGUAGES]
+    if unknown:
+        raise CatalogueError(f"{path}: {label}: '{field}' has unknown language(s) {', '.join(map(repr, unknown))}; "
+                             f"known: {', '.join(TRANSLATED_LANGUAGES)} (English is '{english}')")
+    bad = [k for k, v in value.items() if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise CatalogueError(f"{path}: {label}: '{field}' must give a non-empty text for {', '.join(bad)}")
+    return tuple((k, " ".join(value[k].split())) for k in TRANSLATED_LANGUAGES if k in value)
+
+
 def load_directorates(path: Path) -> tuple[Directorate, ...]:
     """Read the directorate catalogue; every error names the file and the entry."""
     entries = _read_yaml(path, "directorates")
@@ -47,7 +69,7 @@ def load_directorates(path: Path) -> tuple[Directorate, ...]:
         missing = [f for f in _DIRECTORATE_FIELDS if f not in entry]
         if missing:
             raise CatalogueError(f"{path}: {label}: missing field(s) {', '.join(missing)}")
-        unknown = sorted(set(entry) - set(_DIRECTORATE_FIELDS))
+        unknown = sorted(set(entry) - set(_DIRECTORATE_FIELDS) - set(_OPTIONAL_DIRECTORATE_FIELDS))
         if unknown:
             raise CatalogueError(f"{path}: {label}: unknown field(s) {', '.join(unknown)}")
         code = str(entry["code"]).strip()
@@ -72,6 +94,7 @@ def load_directorates(path: Path) -> tuple[Directorate, ...]:
                 keywords=_str_list(path, label, "keywords", entry["keywords"]),
                 shared_with=() if shared == [] else _str_list(path, label, "shared_with", shared),
                 kind=entry["kind"],
+                names=_translations(path, label, "names", "name", entry.get("names")),
             )
         )
     absent = [c for c in KNOWN_CODES if c not in seen]
@@ -104,6 +127,10 @@ def load_themes(path: Path, codes: tuple[str, ...] = KNOWN_CODES) -> tuple[Theme
         if not dirs and not outside:
             raise CatalogueError(
                 f"{path}: {label}: a theme with no DGM directorate must say who holds it ('outside_dgm')")
+        translations = _translations(path, label, "outside_dgm_translations", "outside_dgm",
+                                     entry.get("outside_dgm_translations"))
+        if translations and not outside:
+            raise CatalogueError(f"{path}: {label}: 'outside_dgm_translations' translates an empty 'outside_dgm'")
         out.append(
             Theme(
                 name=name,
@@ -112,6 +139,7 @@ def load_themes(path: Path, codes: tuple[str, ...] = KNOWN_CODES) -> tuple[Theme
                 anchors=_str_list(path, label, "anchors", entry["anchors"] or []),
                 outside_dgm=outside,
                 keywords=_str_list(path, label, "keywords", entry.get("keywords") or []),
+                outside_dgm_translations=translations,
             )
         )
     return tuple(out)

@@ -137,6 +137,12 @@ class Directorate:
     keywords: tuple[str, ...] = ()
     shared_with: tuple[str, ...] = ()
     kind: str = "directorate"  # or "service" for the horizontal services
+    # The unit's name in Belgium's other languages, as (language, name) pairs: French, Dutch, German.
+    names: tuple[tuple[str, str], ...] = ()
+
+    def name_in(self, language: str | None) -> str:
+        """The unit's name in ``language`` (ISO 639-1); the English ``name`` when the catalogue has none."""
+        return next((n for lang, n in self.names if lang == language), self.name)
 
     def to_dict(self) -> dict:
         return {
@@ -148,6 +154,7 @@ class Directorate:
             "keywords": list(self.keywords),
             "shared_with": list(self.shared_with),
             "kind": self.kind,
+            "names": dict(self.names),
         }
 
 
@@ -163,10 +170,17 @@ class Theme:
     # Words that name the theme in a question; given for the themes no DGM unit holds, whose topics no unit's
     # keywords name (a question about migration names a topic of the pages, though no directorate's).
     keywords: tuple[str, ...] = ()
+    # ``outside_dgm`` in Belgium's other languages, as (language, text) pairs.
+    outside_dgm_translations: tuple[tuple[str, str], ...] = ()
+
+    def outside_dgm_in(self, language: str | None) -> str:
+        """``outside_dgm`` in ``language`` (ISO 639-1); the English text when the catalogue has none."""
+        return next((t for lang, t in self.outside_dgm_translations if lang == language), self.outside_dgm)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "directorates": list(self.directorates), "headings": list(self.headings),
-                "anchors": list(self.anchors), "outside_dgm": self.outside_dgm, "keywords": list(self.keywords)}
+                "anchors": list(self.anchors), "outside_dgm": self.outside_dgm, "keywords": list(self.keywords),
+                "outside_dgm_translations": dict(self.outside_dgm_translations)}
 
 
 @dataclass(frozen=True)
@@ -191,10 +205,13 @@ class Catalogue:
     def from_dict(cls, d: dict) -> Catalogue:
         return cls(
             directorates=tuple(Directorate(**{**x, "aliases": tuple(x["aliases"]), "keywords": tuple(x["keywords"]),
-                                              "shared_with": tuple(x["shared_with"])}) for x in d["directorates"]),
+                                              "shared_with": tuple(x["shared_with"]),
+                                              "names": tuple(x.get("names", {}).items())})
+                               for x in d["directorates"]),
             themes=tuple(Theme(name=t["name"], directorates=tuple(t["directorates"]), headings=tuple(t["headings"]),
                                anchors=tuple(t["anchors"]), outside_dgm=t.get("outside_dgm", ""),
-                               keywords=tuple(t.get("keywords", ())))
+                               keywords=tuple(t.get("keywords", ())),
+                               outside_dgm_translations=tuple(t.get("outside_dgm_translations", {}).items()))
                          for t in d.get("themes", ())),
         )
 

@@ -14,7 +14,7 @@ from .followup import Resolved, asks_who, resolve
 from .kind import question_type
 from .language import LanguageDetector
 from .names import Phrase, phrase_pattern
-from .words import content_words
+from .words import LANGUAGES, content_words, unit_phrase
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,9 @@ class QuestionReader:
             self._names[d.code] = [phrase_pattern(p) for p in (d.name, *d.aliases)]
             self._mentions[d.code] = [ph.pattern for ph in sorted((*self._names[d.code], phrase_pattern(d.code)),
                                                                   key=lambda ph: -len(ph.pattern.pattern))]
-        self.names = {d.code: f"the {d.name} ({d.code})" for d in catalogue.directorates}
+        # How a sentence in each language names each unit: what a pronoun for it becomes in a follow-up.
+        self.unit_names = {lang: {d.code: unit_phrase(d, lang) for d in catalogue.directorates} for lang in LANGUAGES}
+        self.names = self.unit_names["en"]
 
     def read(self, text: str, history: Sequence[Turn] = (), use_followups: bool = True) -> Question:
         """Understand one turn.
@@ -78,8 +80,9 @@ class QuestionReader:
             history: the conversation's earlier turns, oldest first.
             use_followups: resolve follow-ups (off: the naive baseline, the turns concatenated).
         """
+        language = self.detector.detect(text) if self.detector is not None else None
         if use_followups:
-            resolved = resolve(text, list(history), self.names)
+            resolved = resolve(text, list(history), self.unit_names.get(language or "en", self.names), language)
         else:
             joined = " ".join([t.question for t in history] + [text])
             resolved = Resolved(joined, joined, None, bool(history))
@@ -87,10 +90,10 @@ class QuestionReader:
         scope_text = resolved.query if resolved.is_followup else text
         return Question(
             text=text, query=resolved.query, topic=resolved.topic, prior=resolved.prior,
-            is_followup=resolved.is_followup, named=named, asks_unit=asks_who(resolved.query),
+            is_followup=resolved.is_followup, named=named, asks_unit=asks_who(resolved.query, language),
             kind=question_type(scope_text, names_code=bool(self.catalogue.codes_in(scope_text))),
             scope_text=scope_text, embed_text=self.embedding_text(resolved.query, named),
-            language=self.detector.detect(text) if self.detector is not None else None)
+            language=language)
 
     def explicit(self, text: str) -> dict[str, float]:
         """1.0 for each unit named by code, name or alias."""
