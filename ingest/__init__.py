@@ -8,7 +8,7 @@ from .boilerplate import repeated_paragraphs
 from .catalogue import KNOWN_CODES, load_catalogue, load_directorates, load_themes
 from .chunk import chunk_document
 from .clean import split_blocks
-from .errors import CatalogueError, CorpusError, DGMError
+from .errors import CatalogueError, CorpusError, CrawlError, DGMError
 from .models import Block, Catalogue, Chunk, Directorate, Document, DocumentMeta, FetchFacts, Theme, content_hash
 from .readers import load_documents
 
@@ -19,6 +19,7 @@ __all__ = [
     "CatalogueError",
     "Chunk",
     "CorpusError",
+    "CrawlError",
     "DGMError",
     "Directorate",
     "Document",
