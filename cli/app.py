@@ -1,4 +1,4 @@
-"""`dgm-assistant`: build the index, ask, serve, evaluate, benchmark."""
+"""`dgm-assistant`: crawl the site, build the index, ask, serve, evaluate, benchmark."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def _quiet_libraries() -> None:
     # Through the environment rather than by importing transformers (a second of start-up for nothing).
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    for name in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s"):
+    for name in ("sentence_transformers", "transformers", "httpx", "faiss", "bm25s", "usp"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
@@ -82,6 +82,31 @@ def build(
             f"{report.embedded} embedded"
         console.print(f"[green]built[/] {report.path}: {report.chunks} chunks ({note}, {report.reused} reused), "
                       f"{report.index_type} index, model {report.model}, {report.seconds:.2f} s")
+
+
+@app.command()
+def crawl(
+    url: Annotated[str, typer.Argument(help="The site's start page; only its host is crawled")],
+    out: Annotated[Path | None, setting("corpus_dir", "Corpus folder (pages/ and crawl-state.json)", "--out")] = None,
+    sitemap: Annotated[str | None, typer.Option(help="Sitemap to read instead of robots.txt's / sitemap.xml")] = None,
+    max_pages: Annotated[int, typer.Option(min=1, help="Most URLs one crawl visits")] = 1000,
+    rate: Annotated[float, typer.Option(min=0.01, help="Requests per second at most")] = 1.0,
+    concurrency: Annotated[int, typer.Option(min=1, help="Requests in flight at most")] = 2,
+    contact: Annotated[str, typer.Option(envvar="DGM_CRAWL_CONTACT",
+                                         help="URL or e-mail for the user agent, so the site can reach you")] = "",
+) -> None:
+    """Fetch a site into the corpus folder: its sitemaps' pages, robots.txt obeyed, a polite rate, only what
+    changed on a recrawl; an interrupted crawl goes on where it stopped."""
+    from ingest.crawl import CrawlOptions, crawl_site
+
+    try:
+        options = CrawlOptions(max_pages=max_pages, rate=rate, concurrency=concurrency, sitemap=sitemap,
+                               contact=contact)
+        report = crawl_site(url, out or _settings().corpus_dir, options)
+    except (DGMError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print(report.summary(), markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=0 if report.finished else 130)
 
 
 def _print_answer(ans) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .boilerplate import repeated_paragraphs
 from .catalogue import KNOWN_CODES, load_catalogue, load_directorates, load_themes
 from .chunk import chunk_document
 from .clean import split_blocks
-from .errors import CatalogueError, CorpusError, DGMError
-from .models import Block, Catalogue, Chunk, Directorate, Document, DocumentMeta, Theme, content_hash
+from .errors import CatalogueError, CorpusError, CrawlError, DGMError
+from .models import Block, Catalogue, Chunk, Directorate, Document, DocumentMeta, FetchFacts, Theme, content_hash
 from .readers import load_documents
 
 __all__ = [
@@ -18,10 +19,12 @@ __all__ = [
     "CatalogueError",
     "Chunk",
     "CorpusError",
+    "CrawlError",
     "DGMError",
     "Directorate",
     "Document",
     "DocumentMeta",
+    "FetchFacts",
     "Theme",
     "chunk_corpus",
     "chunk_document",
@@ -30,14 +33,22 @@ __all__ = [
     "load_directorates",
     "load_documents",
     "load_themes",
+    "repeated_paragraphs",
     "split_blocks",
 ]
 
 
 def chunk_corpus(corpus_dir: Path, max_words: int = 100, overlap: int = 1) -> tuple[list[Chunk], Catalogue]:
-    """Read, clean, chunk and label every document of a corpus folder."""
+    """Read, clean, chunk and label every document of a corpus folder.
+
+    A paragraph repeated on at least half of the pages of its language (four pages or more) is the site's
+    boilerplate and becomes no chunk (``ingest.boilerplate``).
+    """
     catalogue = load_catalogue(corpus_dir)
+    docs = load_documents(corpus_dir)
+    repeated = repeated_paragraphs(docs)
     chunks: list[Chunk] = []
-    for doc in load_documents(corpus_dir):
-        chunks.extend(chunk_document(doc, max_words=max_words, overlap=overlap, themes=catalogue.themes))
+    for doc in docs:
+        chunks.extend(chunk_document(doc, max_words=max_words, overlap=overlap, themes=catalogue.themes,
+                                     drop=repeated.get(doc.meta.language, frozenset())))
     return chunks, catalogue

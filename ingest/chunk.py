@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .boilerplate import paragraph_key
 from .clean import split_blocks
 from .label import block_labels
 from .models import Block, Chunk, Document, Theme, content_hash
@@ -77,7 +78,7 @@ def pack(units: list[tuple[int, int]], text: str, max_words: int, overlap: int) 
 
 
 def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
-                   themes: tuple[Theme, ...] = ()) -> list[Chunk]:
+                   themes: tuple[Theme, ...] = (), drop: frozenset[str] = frozenset()) -> list[Chunk]:
     """Cut a document into sentence-bounded chunks labelled with directorates and themes.
 
     Args:
@@ -85,6 +86,7 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
         max_words: upper bound on a chunk's words unless a single sentence (with its list) is longer.
         overlap: number of sentences repeated at the start of the next chunk of the same paragraph.
         themes: the curated theme map, for directorate labels of policy-theme paragraphs.
+        drop: paragraphs to leave out, as ``boilerplate.paragraph_key``s (the site's repeated boilerplate).
 
     Returns:
         Chunks in document order; ``start``/``end`` index ``doc.text``.
@@ -95,6 +97,8 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
         raise ValueError(f"overlap must be 0 or more, got {overlap}")
     chunks: list[Chunk] = []
     for block in split_blocks(doc.text):
+        if drop and paragraph_key(block.text) in drop:
+            continue
         codes, theme_names = block_labels(block.text, block.section, themes)
         units = sentence_units(block, doc.meta.language)
         for a, b in pack(units, block.text, max_words, overlap):

@@ -2,7 +2,8 @@
 
     DGMError                 base of every error this project raises on purpose
     ├── CorpusError          a corpus folder or document that cannot be read
-    └── CatalogueError       directorates.yaml / themes.yaml is invalid (names file and entry)
+    ├── CatalogueError       directorates.yaml / themes.yaml is invalid (names file and entry)
+    └── CrawlError           a site that cannot be crawled at all (a page that fails is only reported)
 
 ``index.errors`` and ``assistant.errors`` extend the same tree.
 """
@@ -20,3 +21,7 @@ class CorpusError(DGMError):
 
 class CatalogueError(DGMError):
     """The directorate catalogue or the theme map is invalid."""
+
+
+class CrawlError(DGMError):
+    """A site cannot be crawled at all (a bad start URL, an unreadable robots.txt, another site's state)."""

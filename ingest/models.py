@@ -27,12 +27,41 @@ def content_hash(text: str) -> str:
 
 @dataclass(frozen=True)
 class DocumentMeta:
-    """What the corpus says about one source page."""
+    """What the corpus says about one source page.
+
+    The last three fields come from a web page (its breadcrumb trail, its last modification, its versions in
+    other languages) and stay empty for a text file.
+    """
 
     id: str
     title: str
     language: str = "en"
     source_url: str = ""
+    breadcrumb: tuple[str, ...] = ()  # the section path on the site, e.g. ("Home", "Policy", "Human rights")
+    modified: str = ""  # ISO 8601 date or date-time
+    twins: tuple[tuple[str, str], ...] = ()  # (language, URL) of the same page in other languages, by language
+
+    def twin(self, language: str) -> str | None:
+        """The URL of this page in ``language``, when the page names one."""
+        return dict(self.twins).get(language)
+
+
+@dataclass(frozen=True)
+class FetchFacts:
+    """What the crawler learnt over HTTP about a page it saved (the page's sidecar ``<name>.crawl.json``)."""
+
+    url: str  # the final URL, after redirects
+    requested: str = ""  # the URL asked for, when a redirect led elsewhere
+    modified: str = ""  # the Last-Modified header, ISO 8601
+    fetched: str = ""  # when, ISO 8601 UTC
+
+    def to_dict(self) -> dict:
+        return {"url": self.url, "requested": self.requested, "modified": self.modified, "fetched": self.fetched}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FetchFacts:
+        return cls(url=str(d["url"]), requested=str(d.get("requested") or ""),
+                   modified=str(d.get("modified") or ""), fetched=str(d.get("fetched") or ""))
 
 
 @dataclass(frozen=True)
