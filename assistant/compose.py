@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import quote
 
 from ingest.chunk import sentence_units
 from ingest.models import Block, Catalogue, Chunk, Directorate, Theme
@@ -63,11 +64,34 @@ def best_sentences(query: str, chunk: Chunk, limit: int = 2, fallback: bool = Tr
     return [s for s in sents if s in keep]
 
 
+_FRAGMENT_WORDS = 6  # words of the passage's first sentence a text fragment quotes (enough to be unique)
+
+
+def text_fragment(url: str, passage: str) -> str:
+    """``url`` opened at ``passage``: a text fragment (``#:~:text=``, supported by current browsers; others
+    open the page at its top) quoting the first words of the passage's first sentence."""
+    first = (sentences(passage) or (passage,))[0]
+    words = first.split()[:_FRAGMENT_WORDS]
+    if not words:
+        return url
+    # The fragment's own syntax characters ('-', ',', '&') must be percent-encoded inside the quoted text.
+    quoted = quote(" ".join(words), safe="").replace("-", "%2D")
+    return f"{url.split('#', 1)[0]}#:~:text={quoted}"
+
+
+def _is_address(source: str) -> bool:
+    return source.startswith(("https://", "http://"))
+
+
 def citations_from(hits: Sequence[Hit]) -> tuple[Citation, ...]:
-    return tuple(Citation(n=i, id=h.chunk.id, title=h.chunk.doc_title, section=h.chunk.section,
-                          source=h.chunk.source or None, text=h.chunk.text, score=round(float(h.score), 6),
-                          doc_id=h.chunk.doc_id, start=h.chunk.start, end=h.chunk.end)
-                 for i, h in enumerate(hits, start=1))
+    out = []
+    for i, h in enumerate(hits, start=1):
+        url = h.chunk.source if _is_address(h.chunk.source) else None
+        out.append(Citation(n=i, id=h.chunk.id, title=h.chunk.doc_title, section=h.chunk.section,
+                            source=h.chunk.source or None, text=h.chunk.text, score=round(float(h.score), 6),
+                            doc_id=h.chunk.doc_id, start=h.chunk.start, end=h.chunk.end, url=url,
+                            link=text_fragment(url, h.chunk.text) if url else None))
+    return tuple(out)
 
 
 def _n_of(citations: Sequence[Citation], chunk_id: str | None) -> int | None:

@@ -38,6 +38,8 @@ class Citation:
     doc_id: str
     start: int
     end: int
+    url: str | None = None  # the page's address, when it has one
+    link: str | None = None  # that address opened at the passage (a text fragment, #:~:text=...)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -128,7 +129,10 @@ def _print_answer(ans) -> None:
         table.add_column("source / section")
         table.add_column("passage")
         for c in ans.citations:
-            table.add_row(str(c.n), f"{c.title}\n[dim]{c.section or '-'}[/]\n[dim]{c.id}[/]", c.text)
+            where = f"{escape(c.title)}\n[dim]{escape(c.section or '-')}[/]\n[dim]{c.id}[/]"
+            if c.link:
+                where += f"\n[link={c.link}]{escape(c.url or c.link)}[/link]"
+            table.add_row(str(c.n), where, escape(c.text))
         console.print(table)
 
 

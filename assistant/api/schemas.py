@@ -51,11 +51,13 @@ class CitationOut(BaseModel):
     doc_id: str
     start: int = Field(description="Character offset of the passage in its document")
     end: int
+    url: str | None = Field(default=None, description="The page's address, when it has one")
+    link: str | None = Field(default=None, description="The page opened at the passage (a #:~:text= fragment)")
 
     @classmethod
     def from_citation(cls, c: Citation) -> CitationOut:
         return cls(n=c.n, id=c.id, title=c.title, section=c.section, source=c.source, text=c.text,
-                   score=c.score, doc_id=c.doc_id, start=c.start, end=c.end)
+                   score=c.score, doc_id=c.doc_id, start=c.start, end=c.end, url=c.url, link=c.link)
 
 
 class DirectorateOut(BaseModel):
