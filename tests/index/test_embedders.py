@@ -1,4 +1,5 @@
-"""Embedders: the packaged model resolves locally, vectors are normalised, an unknown model fails fast."""
+"""Embedders: the packaged model resolves locally, vectors are normalised, an unknown model fails fast, and a
+model without prompts gets its texts unchanged."""
 
 from __future__ import annotations
 
@@ -32,3 +33,13 @@ def test_embedder_gives_normalised_vectors(request, which):
 def test_unknown_model_fails_fast_without_download(tmp_path):
     with pytest.raises(EmbedderError, match="nothing is downloaded"):
         SentenceTransformerEmbedder(str(tmp_path / "no-such-model"))
+
+
+@pytest.mark.slow
+def test_minilm_without_prompts_is_called_as_before(torch_embedder):
+    """A model that declares no prompts gets its texts unchanged: the vectors the indexes were built with."""
+    texts = ["Which directorate deals with NATO?", "climate change"]
+    assert torch_embedder.prompts == {}
+    np.testing.assert_array_equal(
+        torch_embedder.encode(texts),
+        torch_embedder._model.encode(texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True))
