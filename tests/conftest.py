@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CORPUS
+from tests.helpers import CORPUS, free_port
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -69,15 +69,6 @@ def assistant(settings, built_index, embedder):
 # The HTTP service, for real: `dgm-assistant serve` subprocesses on free 127.0.0.1 ports, and a Redis server.
 
 SERVE_READY_S = 60  # model + index load; a server that must build its index first gets more
-
-
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cli() -> list[str]:
