@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CORPUS, free_port
+from tests.helpers import CORPUS, cli_command, free_port
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -69,13 +69,6 @@ def assistant(settings, built_index, embedder):
 # The HTTP service, for real: `dgm-assistant serve` subprocesses on free 127.0.0.1 ports, and a Redis server.
 
 SERVE_READY_S = 60  # model + index load; a server that must build its index first gets more
-
-
-def _cli() -> list[str]:
-    import sys
-
-    script = Path(sys.executable).with_name("dgm-assistant")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
 
 
 class Service:
@@ -155,7 +148,7 @@ def start_service(workdir: Path, index_dir: Path, corpus_dir: Path, env: dict[st
     full_env.update(env or {})
     log_path = workdir / f"serve-{port}.log"
     with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
-        proc = subprocess.Popen([*_cli(), "serve"], cwd=workdir, env=full_env, stdout=log,
+        proc = subprocess.Popen([*cli_command(), "serve"], cwd=workdir, env=full_env, stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     service = Service(f"http://127.0.0.1:{port}", feedback, proc, index_dir, log_path)
     if wait:

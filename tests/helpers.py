@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -51,3 +54,50 @@ def serve_in_thread(app) -> Iterator[str]:
 
 def ask(client: httpx.Client, question: str, **fields) -> httpx.Response:
     return client.post("/api/ask", json={"question": question, **fields})
+
+
+def cli_command() -> list[str]:
+    """`dgm-assistant` of this interpreter's environment, else `python -m cli`."""
+    script = Path(sys.executable).with_name("dgm-assistant")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without its ``DGM_*`` settings, offline, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DGM_")}
+    env.update({"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}, **extra)
+    return env
+
+
+QUESTIONS = [
+    NATO,
+    "Which directorate handles cyber issues?",
+    "Who is responsible for climate change negotiations?",
+    "What does Belgium do about human rights at the UN?",
+    "Which service handles the budget and compulsory contributions?",
+    "Who deals with counter-terrorism?",
+    "What is the best pizza recipe?",
+    "Tell me about disarmament and non-proliferation",
+]
+
+
+async def ask_many(url: str, n: int, concurrency: int, time_limit_s: float,
+                   stop: asyncio.Event | None = None) -> list[tuple[int, str]]:
+    """Ask ``n`` questions (or until ``stop`` is set), ``concurrency`` at a time; (status, error) each."""
+    results: list[tuple[int, str]] = []
+    counter = iter(range(n))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for i in counter:
+            if stop is not None and stop.is_set():
+                return
+            try:
+                r = await client.post("/api/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]})
+                results.append((r.status_code, "" if r.status_code == 200 else r.text[:200]))
+            except httpx.HTTPError as exc:
+                results.append((0, repr(exc)))
+
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        await asyncio.wait_for(asyncio.gather(*(worker(client) for _ in range(concurrency))), time_limit_s)
+    return results

@@ -1,11 +1,13 @@
-"""Conversation stores: the in-memory store is bounded."""
+"""Conversation stores: the in-memory store is bounded; with Redis, two replicas share a conversation."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from assistant.models import Turn
 from assistant.sessions import MemorySessionStore
+from tests.helpers import NATO
 
 pytestmark = pytest.mark.slow
 
@@ -20,3 +22,37 @@ def test_memory_sessions_are_bounded():
     assert len(store) == 2
     with pytest.raises(ValueError):
         MemorySessionStore(max_sessions=0)
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+def test_two_replicas_share_a_conversation_through_redis(spawn_service, redis_url: str) -> None:
+    env = {"DGM_SESSION_URL": redis_url}
+    a = spawn_service(env=env, wait=False)
+    b = spawn_service(env=env, wait=False)
+    a.wait_ready(120)
+    b.wait_ready(120)
+    with httpx.Client(timeout=30) as client:
+        first = client.post(a.url + "/api/ask", json={"question": NATO}).json()
+        assert first["directorate"]["code"] == "M1"
+        sid = first["session_id"]
+
+        second = client.post(b.url + "/api/ask",
+                             json={"question": "And who handles that?", "session_id": sid})
+        assert second.status_code == 200, second.text
+        body = second.json()
+        assert body["is_followup"] is True and "NATO" in body["rewritten_query"]
+        assert body["directorate"]["code"] == "M1"
+
+        third = client.post(a.url + "/api/ask",
+                            json={"question": "What about cyber?", "session_id": sid}).json()
+        assert third["is_followup"] is True and third["directorate"]["code"] == "M4"
+
+        alone = client.post(b.url + "/api/ask", json={"question": "And who handles that?"}).json()
+        assert alone["is_followup"] is False  # without the session there is nothing to follow up
+
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    assert r.llen(f"dgm:session:{sid}") == 3
+    r.close()
