@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
+from tests.helpers import ROOT
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -32,9 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "test-results" / "widget"
-DOCS = REPO / "docs"
+RESULTS = ROOT / "test-results" / "widget"
+DOCS = ROOT / "docs"
 
 STEP_MS = 5_000  # any single UI step
 ANSWER_MS = 12_000  # one round trip to /api/ask (the widget itself gives up after 15 s)
