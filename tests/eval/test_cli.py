@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import ROOT
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 PICK = ("d-route-m1-01", "d-route-m4-01", "d-route-m00-01", "d-theme-hrspec-01", "d-oos-01", "d-oos-05",
         "d-fu-01", "d-fu-02", "d-para-03", "d-ml-fr-01")
 
