@@ -13,6 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from assistant.models import Answer, Citation, DirectorateMatch
+from eval.dataset import QAItem
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 
@@ -101,3 +104,68 @@ async def ask_many(url: str, n: int, concurrency: int, time_limit_s: float,
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
         await asyncio.wait_for(asyncio.gather(*(worker(client) for _ in range(concurrency))), time_limit_s)
     return results
+
+
+# -- the eval tests' scripted asker, returning the assistant's real Answer type ---------------------------
+def _answer(question: str, session_id: str, *, texts: list[str] = (), code: str | None = None,
+            confidence: float = 0.9, abstained: bool = False) -> Answer:
+    citations = tuple(Citation(n=i, id=f"doc#{i}", title="Page", section=None, source=None, text=t,
+                               score=1.0 / i, doc_id="doc", start=0, end=len(t))
+                      for i, t in enumerate(texts, start=1))
+    directorate = None if code is None else DirectorateMatch(code=code, name=code, confidence=confidence,
+                                                             evidence_id=None)
+    return Answer(question=question, rewritten_query=f"rewritten: {question}", answer="…",
+                  abstained=abstained, citations=citations, directorate=directorate,
+                  secondary_directorate=None, session_id=session_id, timings_ms={"total": 1.0})
+
+
+OTHER = "Something unrelated about the corpus."
+SCRIPT = {
+    # question -> keyword arguments of _answer
+    "What does M1 do?": {"texts": ["The Directorate for Security Policy (M1) ...", OTHER], "code": "M1"},
+    "Who handles the UN?": {"texts": [OTHER, OTHER, "The Directorate for the United Nations (M2)"],
+                            "code": "M3", "confidence": 0.8},
+    "Define human rights": {"abstained": True},
+    "How do I renew my passport?": {"abstained": True},
+    "What is the weather in Ghent?": {"texts": [OTHER], "code": "M1", "confidence": 0.3},
+    "Tell me about disarmament": {"texts": [OTHER], "code": "M5"},
+    "Who handles that?": {"texts": [OTHER, "managing Belgian policy on non-proliferation"], "code": "M5"},
+    "Tell me about cyber": {"texts": [OTHER], "code": "M4"},
+    "And space?": {"texts": [OTHER, OTHER, OTHER, "cyber and space belong to M4"], "code": "M4",
+                   "confidence": 0.6},
+    "Qui gère le désarmement ?": {"texts": ["policy on non-proliferation"], "code": "M5"},
+}
+
+
+class ScriptedAsker:
+    """Deterministic answers; records every call; raises on an unscripted question."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str | None, int]] = []
+
+    def ask(self, question: str, session_id: str | None = None, top_k: int = 5,
+            directorate: str | None = None) -> Answer:
+        self.calls.append((question, session_id, top_k))
+        if question not in SCRIPT:
+            raise RuntimeError("index not loaded")
+        return _answer(question, session_id or f"s-{len(self.calls)}", **SCRIPT[question])
+
+
+def _item(id: str, kind: str, phrases: list[str], directorates: list[str], question: str | None = None,
+          turns: list[str] | None = None, language: str = "en") -> QAItem:
+    return QAItem(id=id, kind=kind, question=question, turns=turns, phrases=phrases,
+                  directorates=directorates, language=language)
+
+
+ITEMS = [
+    _item("r1", "route", ["Security Policy (M1)"], ["M1"], "What does M1 do?"),
+    _item("r2", "route", ["United Nations (M2)"], ["M2"], "Who handles the UN?"),
+    _item("t1", "theme", ["human rights are"], [], "Define human rights"),
+    _item("o1", "out_of_scope", [], [], "How do I renew my passport?"),
+    _item("o2", "out_of_scope", [], [], "What is the weather in Ghent?"),
+    _item("f1", "followup", ["non-proliferation"], ["M5"],
+          turns=["Tell me about disarmament", "Who handles that?"]),
+    _item("f2", "followup", ["cyber and space"], ["M4"], turns=["Tell me about cyber", "And space?"]),
+    _item("m1", "route", ["non-proliferation"], ["M5"], "Qui gère le désarmement ?", language="fr"),
+    _item("e1", "route", ["International Governance"], ["M7"], "This call fails"),
+]
