@@ -117,7 +117,9 @@ class Tab:
         return self.page.evaluate(f"() => JSON.parse(sessionStorage.getItem('{STORAGE_KEY}'))")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open it keeps an event loop running in the main
+# thread, so an asyncio.run() in any later test (the bench's HTTP section, say) would fail.
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is missing: apt-get install -y chromium"
