@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import CORPUS, cli_command, free_port
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus"
 
 
 @pytest.fixture(scope="session")
@@ -71,22 +70,6 @@ def assistant(settings, built_index, embedder):
 # The HTTP service, for real: `dgm-assistant serve` subprocesses on free 127.0.0.1 ports, and a Redis server.
 
 SERVE_READY_S = 60  # model + index load; a server that must build its index first gets more
-
-
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cli() -> list[str]:
-    import sys
-
-    script = Path(sys.executable).with_name("dgm-assistant")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
 
 
 class Service:
@@ -180,7 +163,7 @@ def start_service(workdir: Path, index_dir: Path, corpus_dir: Path, env: dict[st
     full_env.update(env or {})
     log_path = workdir / f"serve-{port}.log"
     with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
-        proc = subprocess.Popen([*_cli(), "serve"], cwd=workdir, env=full_env, stdout=log,
+        proc = subprocess.Popen([*cli_command(), "serve"], cwd=workdir, env=full_env, stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     service = Service(f"http://127.0.0.1:{port}", feedback, proc, index_dir, log_path,
                       full_env["DGM_DATABASE_URL"])

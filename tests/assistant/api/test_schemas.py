@@ -1,6 +1,8 @@
-"""Property-based API tests: schemathesis generates requests from /openapi.json of the running service
-(valid and invalid ones) and checks there is never a 5xx and every response matches the documented schema,
-status codes and content types. Bounded: at most 30 examples per operation and mode, no shrinking.
+"""Request and response bodies: the full contract of /api/ask, and property-based tests of the whole schema.
+
+schemathesis generates requests from /openapi.json of the running service (valid and invalid ones) and checks
+there is never a 5xx and every response matches the documented schema, status codes and content types.
+Bounded: at most 30 examples per operation and mode, no shrinking.
 
 schemathesis' lazy pytest loader (``from_fixture``) does not work with pytest 9, so the schema is loaded in
 the test from the `live_server` fixture and each operation's Hypothesis strategy is driven directly.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -20,6 +23,36 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from assistant.sessions import SESSION_ID_RE
+from tests.helpers import NATO, ask
+
+
+def test_ask_returns_the_full_contract(client: httpx.Client) -> None:
+    r = ask(client, NATO)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    expected = {"answer", "abstained", "citations", "directorate", "secondary_directorate", "rewritten_query",
+                "session_id", "timings_ms", "suggestions", "in_scope", "is_followup"}
+    assert expected <= set(body)
+    assert isinstance(body["answer"], str) and body["answer"]
+    assert body["abstained"] is False
+    assert SESSION_ID_RE.match(body["session_id"])
+    assert body["rewritten_query"] == NATO and body["is_followup"] is False
+    assert 0.0 <= body["in_scope"] <= 1.0 and isinstance(body["suggestions"], list)
+    assert body["timings_ms"] and all(isinstance(v, int | float) for v in body["timings_ms"].values())
+    assert 1 <= len(body["citations"]) <= 5
+    for i, c in enumerate(body["citations"], start=1):
+        assert c["n"] == i
+        assert {"id", "title", "section", "source", "text", "score", "doc_id", "start", "end"} <= set(c)
+        assert c["text"] and c["doc_id"] and isinstance(c["score"], float)
+        assert 0 <= c["start"] < c["end"]
+    d = body["directorate"]
+    assert d["code"] == "M1" and d["name"] and 0.0 <= d["confidence"] <= 1.0
+    assert d["evidence_id"] in {c["id"] for c in body["citations"]}
+    assert f"[{body['citations'][0]['n']}]" in body["answer"]
+
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXPECTED = {"POST /api/ask", "POST /api/feedback", "GET /api/directorates", "GET /api/health", "GET /api/ready"}

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
+from tests.helpers import ROOT
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -31,9 +33,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "test-results" / "widget"
-DOCS = REPO / "docs"
+RESULTS = ROOT / "test-results" / "widget"
+DOCS = ROOT / "docs"
 
 STEP_MS = 5_000  # any single UI step
 ANSWER_MS = 12_000  # one round trip to /api/ask (the widget itself gives up after 15 s)
@@ -115,7 +116,9 @@ class Tab:
         return self.page.evaluate(f"() => JSON.parse(sessionStorage.getItem('{STORAGE_KEY}'))")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API is open it keeps an event loop running in the main
+# thread, so an asyncio.run() in any later test (the bench's HTTP section, say) would fail.
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is missing: apt-get install -y chromium"

@@ -11,8 +11,9 @@ import pytest
 from eval.dataset import QAFormatError, QAItem, load_qa
 from ingest.catalogue import KNOWN_CODES
 from ingest.errors import DGMError
+from tests.helpers import ROOT
 
-EVAL_DIR = Path(__file__).resolve().parents[1] / "eval"
+EVAL_DIR = ROOT / "eval"
 
 GOOD = {"id": "x-1", "question": "What does M1 do?", "phrases": ["Security Policy"],
         "directorates": ["M1"], "kind": "route"}

@@ -12,9 +12,9 @@ import pytest
 from index import MULTILINGUAL_MODEL, EmbedderError, SentenceTransformerEmbedder, resolve_model
 from index.e5 import BUILD_META, PROMPTS, build_tokenizer, precompiled_charsmap, read_e5_file
 from index.embedders import embedder_name, int8_reduce_range
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-TEXTS = json.loads((Path(__file__).parent / "data" / "multilingual_texts.json").read_text(encoding="utf-8"))
+TEXTS = json.loads((ROOT / "tests" / "data" / "multilingual_texts.json").read_text(encoding="utf-8"))
 LANGS = ("en", "fr", "nl", "de")
 
 
@@ -187,13 +187,3 @@ def test_onnx_int8_export_stays_close_to_fp32(e5_models, e5_torch):
     p = int8.encode(passages)
     cos = np.concatenate([(q * ref_q).sum(axis=1), (p * ref_p).sum(axis=1)])
     assert cos.min() >= 0.98 and cos.mean() >= 0.995, cos
-
-
-@pytest.mark.slow
-def test_minilm_without_prompts_is_called_as_before(torch_embedder):
-    """A model that declares no prompts gets its texts unchanged: the vectors the indexes were built with."""
-    texts = ["Which directorate deals with NATO?", "climate change"]
-    assert torch_embedder.prompts == {}
-    np.testing.assert_array_equal(
-        torch_embedder.encode(texts),
-        torch_embedder._model.encode(texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True))

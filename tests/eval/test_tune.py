@@ -1,0 +1,59 @@
+"""Tuning on dev: the logistic fits of eval.tune, cross-validated, and never on the test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.config import Settings
+from eval import tune
+
+
+def _clusters(n: int = 60, dim: int = 16, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Two clusters of unit vectors (label 1 and 0) that overlap a little."""
+    rng = np.random.default_rng(seed)
+    centre = rng.normal(size=dim)
+    y = (np.arange(n) % 3 != 0).astype(float)  # unbalanced, as dev is
+    x = rng.normal(size=(n, dim)) * 0.6 + np.where(y[:, None] == 1, centre, -centre)
+    return x / np.linalg.norm(x, axis=1, keepdims=True), y
+
+
+def test_fit_logistic_separates_and_stays_finite_on_separable_data():
+    x, y = _clusters()
+    w = tune.fit_logistic(x, y, l2=0.01, balanced=True)
+    assert w.shape == (x.shape[1] + 1,) and np.isfinite(w).all()
+    pred = (w[0] + x @ w[1:]) > 0
+    assert np.array_equal(pred, y == 1)
+
+
+def test_folds_are_stratified_and_cover_every_item_once():
+    y = np.array([0.0] * 7 + [1.0] * 13)
+    folds = tune._folds(y, 5)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(y)))
+    assert all({0.0, 1.0} <= set(y[f].tolist()) for f in folds)
+    assert [f.tolist() for f in tune._folds(y, 5)] == [f.tolist() for f in folds]  # reproducible
+
+
+def test_question_model_is_cross_validated():
+    x, y = _clusters()
+    w, oof, l2, loss = tune.fit_question_model(x, y, grid=(0.01, 1.0, 100.0))
+    assert w.shape == (x.shape[1] + 1,)
+    assert l2 in (0.01, 1.0) and 0 < loss < 0.69  # better than a coin, and not the crippling penalty
+    # Out-of-fold probabilities: each item was scored by a model that never saw it.
+    assert oof.shape == y.shape and np.mean((oof >= 0.5) == (y == 1)) > 0.9
+
+
+def test_scope_cross_validation_scores_every_item_out_of_fold():
+    x, y = _clusters()
+    cv = tune.cross_validate_scope(x, y, l2=0.01)
+    assert len(cv) == 3 and all(0.8 < oos <= 1.0 and 0.0 <= ins < 0.2 for oos, ins in cv)
+    # Labels the features cannot explain: out of fold, the model is no better than chance.
+    noise = np.random.default_rng(0).permutation(y)
+    assert np.mean([oos + (1 - ins) for oos, ins in tune.cross_validate_scope(x, noise, l2=0.01)]) < 1.4
+
+
+def test_tuning_refuses_the_test_split():
+    with pytest.raises(ValueError, match="refusing to tune on a test split"):
+        tune.tune(Settings(), Path("eval/qa_test.jsonl"))

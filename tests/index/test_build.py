@@ -1,0 +1,106 @@
+"""Building an index: the manifest, reuse of embeddings and of the catalogue's vectors, atomic builds."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from index import PACKAGED_MODEL, SearchIndex, build_index
+from index.embedders import embedder_name
+from ingest import chunk_corpus
+
+pytestmark = pytest.mark.slow
+
+
+def test_build_writes_manifest_and_loads(built_index, embedder):
+    ix = SearchIndex.load(built_index, expected_model=embedder.name)
+    m = ix.manifest
+    assert m.model == embedder_name(PACKAGED_MODEL, "onnx-int8")
+    assert m.dimension == 384 and m.chunk_count == len(ix.chunks) > 20
+    assert m.index_type == "flat" and m.corpus_fingerprint and m.created_at
+    assert m.settings["chunk_max_words"] == 100
+    assert ix.catalogue is not None and len(ix.catalogue.directorates) == 10
+    scores, ids = ix.vectors.search(embedder.encode_query("Which directorate handles cyber issues?"), 5)
+    top_texts = [ix.chunks[i].text for i in ids[0]]
+    assert any("(M4) is dedicated" in t for t in top_texts)
+    s, i = ix.keywords.search("death penalty", 3)
+    assert "death penalty" in ix.chunks[int(i[0])].text
+
+
+def test_rebuilding_unchanged_corpus_embeds_nothing(tmp_path, corpus_copy, embedder):
+    chunks, cat = chunk_corpus(corpus_copy)
+    first = build_index(chunks, embedder, tmp_path / "ix", progress=False, catalogue=cat)
+    assert first.embedded == len(chunks) and first.reused == 0
+    again = build_index(chunks, embedder, tmp_path / "ix", progress=False, catalogue=cat)
+    assert again.embedded == 0 and again.reused == len(chunks)
+    # Only the versioned folder in use remains beside the symlink.
+    siblings = [p for p in tmp_path.iterdir() if p.name != "ix"]
+    assert len(siblings) == 1 and (tmp_path / "ix").resolve() == siblings[0]
+
+
+class _CountingEmbedder:
+    """Passes through to a real embedder and records every text it is asked to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.dim, self.seen = inner, inner.name, inner.dim, []
+
+    def encode(self, texts):
+        self.seen.extend(texts)
+        return self.inner.encode(texts)
+
+    def encode_query(self, text):
+        return self.inner.encode_query(text)
+
+
+def test_build_stores_the_catalogue_vectors_and_the_router_reads_them(tmp_path, corpus_copy, embedder):
+    """Routing's texts (each unit's profile, names, aliases and keywords) are embedded once, at build time:
+    loading the index embeds none of them, with exactly the vectors an embedding at start-up gives."""
+    from assistant.question import QuestionReader
+    from assistant.route import Router
+
+    chunks, cat = chunk_corpus(corpus_copy)
+    counting = _CountingEmbedder(embedder)
+    build_index(chunks, counting, tmp_path / "ix", progress=False, catalogue=cat)
+    texts = cat.profile_texts() + [t for _, t in cat.descriptors()]
+    assert set(texts) <= set(counting.seen) and len(texts) > 300
+    ix = SearchIndex.load(tmp_path / "ix")
+    np.testing.assert_array_equal(ix.vectors_of(cat.profile_texts()), embedder.encode(cat.profile_texts()))
+    assert ix.vectors_of(["a text the catalogue does not hold"]) is None
+
+    counting.seen.clear()
+    stored = Router(ix.catalogue, counting, ix.chunks, stored=ix.vectors_of)
+    assert counting.seen == []
+    fresh = Router(ix.catalogue, counting, ix.chunks)  # no stored vectors: embeds them itself
+    assert set(texts) <= set(counting.seen)
+    q = embedder.encode_query("Who fights disinformation campaigns?")
+    hits = []
+    question = QuestionReader(cat).read("Who fights disinformation campaigns?")
+    assert stored.route(question, q, hits) == fresh.route(question, q, hits)
+
+    # A rebuild with the same model and catalogue reuses them; a changed keyword list embeds again.
+    counting.seen.clear()
+    build_index(chunks, counting, tmp_path / "ix", progress=False, catalogue=cat)
+    assert counting.seen == []
+    d0 = cat.directorates[0]
+    changed = replace(cat, directorates=(replace(d0, keywords=(*d0.keywords, "strategic compass")),
+                                         *cat.directorates[1:]))
+    build_index(chunks, counting, tmp_path / "ix", progress=False, catalogue=changed)
+    assert "strategic compass" in counting.seen
+    assert SearchIndex.load(tmp_path / "ix").vectors_of(["strategic compass"]) is not None
+
+
+def test_interrupted_build_leaves_previous_index_loadable(tmp_path, corpus_copy, embedder):
+    chunks, cat = chunk_corpus(corpus_copy)
+    build_index(chunks[:10], embedder, tmp_path / "ix", progress=False, catalogue=cat)
+    before = SearchIndex.load(tmp_path / "ix")
+
+    def boom(done: int) -> None:
+        raise KeyboardInterrupt  # Ctrl-C after the first batch
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(chunks, embedder, tmp_path / "ix", progress=False, catalogue=cat, on_embedded=boom)
+    after = SearchIndex.load(tmp_path / "ix")
+    assert after.path == before.path and len(after.chunks) == 10
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ix-")] == [before.path.name]
