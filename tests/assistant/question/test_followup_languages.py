@@ -3,8 +3,6 @@ resolved follow-up is routed to. English rewrites stay as they were measured."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from assistant.models import Turn
@@ -12,8 +10,9 @@ from assistant.question import LANGUAGES, LanguageDetector, QuestionReader, reso
 from assistant.question.followup import followup_words
 from assistant.question.words import fill, joins, phrase_regex, unit_phrase
 from ingest import load_catalogue
+from tests.helpers import CORPUS
 
-CATALOGUE = load_catalogue(Path(__file__).resolve().parents[2] / "corpus")
+CATALOGUE = load_catalogue(CORPUS)
 
 
 @pytest.fixture(scope="module")
