@@ -8,7 +8,8 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from index import BuildReport, Embedder, SearchIndex, SentenceTransformerEmbedder, build_index
+from index import BuildReport, Embedder, IndexMissingError, SearchIndex, SentenceTransformerEmbedder, build_index
+from index.errors import REBUILD_HINT
 from ingest import chunk_corpus
 
 from .config import Settings
@@ -112,8 +113,12 @@ def load_engine(settings: Settings, embedder: Embedder | None = None, reranker=N
                 detector: LanguageDetector | None = None, index_dir: Path | None = None) -> Engine:
     """The index (``index_dir``, default the settings'), its question reader, retriever and router, with the
     fit found for it (`assistant.fit.load_fit`)."""
+    folder = Path(index_dir or settings.index_dir)
+    if not (folder.exists() or folder.is_symlink()):  # say so before the model, whose export may be missing too
+        raise IndexMissingError(f"no index at {folder}; {REBUILD_HINT} (`dgm-assistant serve` builds it when "
+                                "there is none)")
     embedder = embedder or make_embedder(settings)
-    index = SearchIndex.load(index_dir or settings.index_dir, expected_model=embedder.name)
+    index = SearchIndex.load(folder, expected_model=embedder.name)
     fit = load_fit(index.path, settings.fits_dir or settings.corpus_dir / "fits", embedder.name,
                    index.manifest.corpus_fingerprint)
     scope_weights = fit.scope
