@@ -19,21 +19,14 @@ from ingest.chunk import sentence_units
 from ingest.models import Block, Catalogue, Chunk, Directorate, Theme
 
 from .models import Citation, DirectorateMatch, Hit, Routing
-from .question import LANGUAGES, focus_query
+from .question import LANGUAGES, focus_query, stemmer
 from .question.words import Joins, fill, joins, lexicon_path, lexicon_section, unit_phrase
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 def _stems(text: str) -> frozenset[str]:
-    return frozenset(_stemmer().stemWords([w.lower() for w in _WORD.findall(text) if len(w) > 2]))
+    return frozenset(stemmer("en").stemWords([w.lower() for w in _WORD.findall(text) if len(w) > 2]))
 
 
 @lru_cache(maxsize=8192)

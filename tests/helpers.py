@@ -35,12 +35,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app) -> Iterator[str]:
-    """Serve an app with real uvicorn on a free 127.0.0.1 port; yields the base URL."""
+def serve_in_thread(app, **options) -> Iterator[str]:
+    """Serve an app with real uvicorn on a free 127.0.0.1 port (``options``: more uvicorn settings, e.g. the
+    service's own); yields the base URL."""
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on", **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

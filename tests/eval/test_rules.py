@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from eval.rules import count_rules
+from tests.helpers import ROOT
 
 
 def test_rules_are_counted_in_code_catalogue_and_lexicon(tmp_path: Path) -> None:
@@ -21,5 +22,5 @@ def test_rules_are_counted_in_code_catalogue_and_lexicon(tmp_path: Path) -> None
 
 
 def test_the_checkout_is_counted() -> None:
-    count = count_rules(Path(__file__).resolve().parents[1])
+    count = count_rules(ROOT)
     assert count.regex_alternatives > 0 and count.catalogue_entries > 0 and count.lexicon_words > 0

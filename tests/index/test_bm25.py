@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from index import SearchIndex
@@ -10,16 +11,28 @@ pytestmark = pytest.mark.slow
 
 
 def test_keyword_queries_read_the_vocabulary_without_growing_it(built_index):
-    """A query's BM25 ids are bm25s' own for it, and searching never adds to the tokenizer's tables: bm25s'
-    tokenize(update_vocab="never") caches every new word, so a service would grow with each word sent."""
-    kw = SearchIndex.load(built_index).keywords
-    tok = kw._tok
+    """An English query scores exactly as bm25s' own English tokenizer would over the same chunks, and
+    searching never adds to the index's tables (bm25s' tokenize(update_vocab="never") caches every new word,
+    so a service would grow with each word sent)."""
+    import bm25s
+    import Stemmer
+
+    ix = SearchIndex.load(built_index)
+    kw = ix.keywords
     query = "Who sends Belgians to watch over elections in other countries about the death penalty?"
-    sizes = (len(tok.word_to_stem), len(tok.word_to_id), len(tok.stem_to_sid))
+    sizes = {lang: len(ids) for lang, ids in kw._word_ids.items()}
     for i in range(200):
-        kw.search(f"{query} unseenword{i} xq{i}", 5)
-    assert (len(tok.word_to_stem), len(tok.word_to_id), len(tok.stem_to_sid)) == sizes
-    theirs = [int(t) for t in tok.tokenize([query], update_vocab="never", return_as="ids",
-                                           show_progress=False)[0] if t]
-    assert kw.query_ids(query) == theirs and theirs  # "death", "penalty", "other", "countries"
+        kw.search(f"{query} unseenword{i} xq{i}", 5, language=("en", "fr", "nl", "de")[i % 4])
+    assert {lang: len(ids) for lang, ids in kw._word_ids.items()} == sizes
+    tok = bm25s.tokenization.Tokenizer(stemmer=Stemmer.Stemmer("english"), stopwords="en")
+    texts = [c.embedding_text() for c in ix.chunks]
+    theirs = bm25s.BM25(k1=1.2, b=0.75)  # KeywordIndex.build's parameters
+    theirs.index(tok.tokenize(texts, update_vocab=True, return_as="tuple", show_progress=False), show_progress=False)
+    their_ids = [int(t) for t in tok.tokenize([query], update_vocab="never", return_as="ids",
+                                              show_progress=False)[0] if t]
+    assert their_ids and len(kw.query_ids(query)) == len(their_ids)  # "death", "penalty", "other", "countries"
+    ours = kw.search(query, len(texts))
+    expected = np.asarray(theirs.get_scores(their_ids), dtype=np.float32)
+    assert ours.ids.tolist() == [i for i in np.argsort(-expected, kind="stable") if expected[i] > 0]
+    np.testing.assert_allclose(ours.scores, expected[ours.ids], rtol=1e-6)
     assert kw.query_ids("the of and") == [] and kw.search("the of and", 5)[1].size == 0

@@ -18,21 +18,19 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from assistant.api import create_app
 from assistant.api.feedback import FeedbackStore
 from assistant.api.server import uvicorn_options
 from assistant.models import Turn
 from assistant.sessions import MemorySessionStore, RedisSessionStore, new_session_id
-from tests.conftest import free_port
+from tests.helpers import free_port, serve_in_thread
 
 NATO = "Which directorate deals with NATO?"
 FOLLOW_UP = "What about cyber?"
@@ -165,22 +163,7 @@ def test_redis_keys_expire_soon_unless_the_conversation_continues(redis_url: str
 
 
 # -- trusted proxies ----------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _serve_options(app, **options) -> Iterator[str]:
-    """The app on real uvicorn in a thread, with the given uvicorn options (the service's own)."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                                           lifespan="on", **options))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+_serve_options = serve_in_thread  # the app on real uvicorn in a thread, with the service's own options
 
 
 @pytest.mark.parametrize("trusted", [[], ["127.0.0.1"]])
