@@ -8,7 +8,15 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from index import BuildReport, Embedder, IndexMissingError, SearchIndex, SentenceTransformerEmbedder, build_index
+from index import (
+    BuildReport,
+    Embedder,
+    IndexMissingError,
+    Manifest,
+    SearchIndex,
+    SentenceTransformerEmbedder,
+    build_index,
+)
 from index.errors import REBUILD_HINT
 from ingest import chunk_corpus
 
@@ -76,7 +84,7 @@ def build(settings: Settings, embedder: Embedder | None = None,
     report = build_index(chunks, embedder, settings.index_dir, settings.index_type, settings=used,
                          progress=progress, catalogue=catalogue)
     if previous is not None and previous.model == report.model:
-        built = SearchIndex.load(settings.index_dir, verify=False).manifest
+        built = Manifest.read(Path(settings.index_dir).resolve())  # the manifest alone, not the whole index
         if built.corpus_fingerprint == previous.corpus_fingerprint:
             previous.write(Path(settings.index_dir).resolve() / FIT_FILE)  # same model, same corpus: it holds
     return report

@@ -37,6 +37,16 @@ class RetrievalOptions:
     mmr_lambda: float
     mode: str  # hybrid | dense | bm25
 
+    def __post_init__(self) -> None:
+        if self.candidates < 1:
+            raise ValueError(f"candidates must be at least 1, got {self.candidates}")
+        if self.mode not in ("hybrid", "dense", "bm25"):
+            raise ValueError(f"mode must be 'hybrid', 'dense' or 'bm25', got {self.mode!r}")
+        if self.fusion not in ("scores", "rrf"):
+            raise ValueError(f"fusion must be 'scores' or 'rrf', got {self.fusion!r}")
+        if not 0 <= self.mmr_lambda <= 1:
+            raise ValueError(f"mmr_lambda must be within [0, 1], got {self.mmr_lambda}")
+
 
 def score_fusion(dense: Sequence[tuple[int, float]], bm25: Sequence[tuple[int, float]], dense_weight: float,
                  bm25_weight: float) -> dict[int, float]:
@@ -93,36 +103,15 @@ class Retriever:
     Args:
         index: the loaded index (chunks, FAISS, BM25).
         embedder: the model that embedded the chunks.
-        candidates: how many candidates each retriever contributes before fusion.
-        fusion: ``scores`` (`score_fusion`) or ``rrf`` (`rrf`).
-        rrf_k: reciprocal-rank-fusion constant.
-        dense_weight, bm25_weight: weights of each retriever's scores (or ranking, with ``rrf``) in the fusion.
-        mmr_lambda: relevance/novelty trade-off for de-duplication.
-        mode: ``hybrid``, ``dense`` or ``bm25``.
+        options: the retrieval knobs (`RetrievalOptions`, validated there).
         reranker: an optional sentence-transformers ``CrossEncoder`` applied to the fused candidates.
     """
 
     def __init__(self, index: SearchIndex, embedder: Embedder, options: RetrievalOptions, reranker=None) -> None:
-        candidates, mode, fusion, mmr_lambda = options.candidates, options.mode, options.fusion, options.mmr_lambda
-        if candidates < 1:
-            raise ValueError(f"candidates must be at least 1, got {candidates}")
-        if mode not in ("hybrid", "dense", "bm25"):
-            raise ValueError(f"mode must be 'hybrid', 'dense' or 'bm25', got {mode!r}")
-        if fusion not in ("scores", "rrf"):
-            raise ValueError(f"fusion must be 'scores' or 'rrf', got {fusion!r}")
-        if not 0 <= mmr_lambda <= 1:
-            raise ValueError(f"mmr_lambda must be within [0, 1], got {mmr_lambda}")
         self.index = index
         self.embedder = embedder
         self.options = options
-        self.candidates = candidates
-        self.rrf_k = options.rrf_k
-        self.dense_weight = options.dense_weight
-        self.bm25_weight = options.bm25_weight
-        self.mmr_lambda = mmr_lambda
-        self.mode = mode
         self.reranker = reranker
-        self.fusion = fusion
 
     def _allowed(self, doc_id: str | None, directorate: str | None) -> np.ndarray | None:
         if doc_id is None and directorate is None:
@@ -140,14 +129,15 @@ class Retriever:
         overrides the retriever's own (``hybrid``, ``dense`` or ``bm25``) for this call; ``language``: the
         query's, for its keyword analysis (English when None).
         """
-        mode = mode or self.mode
+        o = self.options
+        mode = mode or o.mode
         t0 = time.perf_counter()
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         allowed = self._allowed(doc_id, directorate)
         n = len(self.index.chunks)
         # With a filter, look deeper so enough allowed candidates survive it.
-        depth = min(n, self.candidates if allowed is None else max(self.candidates * 10, 200))
+        depth = min(n, o.candidates if allowed is None else max(o.candidates * 10, 200))
         dense: list[tuple[int, float]] = []
         bm25: list[tuple[int, float]] = []
         if mode in ("hybrid", "dense"):
@@ -160,13 +150,12 @@ class Retriever:
         if allowed is not None:
             dense = [(i, s) for i, s in dense if allowed[i]]
             bm25 = [(i, s) for i, s in bm25 if allowed[i]]
-        dense, bm25 = dense[: self.candidates], bm25[: self.candidates]
+        dense, bm25 = dense[: o.candidates], bm25[: o.candidates]
         t1 = time.perf_counter()
-        if self.fusion == "rrf":
-            fused = rrf([([i for i, _ in dense], self.dense_weight), ([i for i, _ in bm25], self.bm25_weight)],
-                        self.rrf_k)
+        if o.fusion == "rrf":
+            fused = rrf([([i for i, _ in dense], o.dense_weight), ([i for i, _ in bm25], o.bm25_weight)], o.rrf_k)
         else:
-            fused = score_fusion(dense, bm25, self.dense_weight, self.bm25_weight)
+            fused = score_fusion(dense, bm25, o.dense_weight, o.bm25_weight)
         order = sorted(fused, key=lambda i: -fused[i])
         rerank: dict[int, float] = {}
         if self.reranker is not None and order:
@@ -175,7 +164,7 @@ class Retriever:
             rerank = {i: float(s) for i, s in zip(order, np.atleast_1d(rr), strict=True)}
             order = sorted(order, key=lambda i: -rerank[i])
             fused = {i: rerank[i] for i in order}
-        picked = mmr(order, fused, self.index.embeddings, k, self.mmr_lambda)
+        picked = mmr(order, fused, self.index.embeddings, k, o.mmr_lambda)
         d_score = dict(dense)
         d_rank = {i: r for r, (i, _) in enumerate(dense, start=1)}
         b_score = dict(bm25)
