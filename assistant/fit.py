@@ -25,9 +25,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .route import RouterWeights
+from .route import SIGNALS, RouterWeights
 from .scope import ScopeWeights
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,16 @@ class RouterFit(BaseModel):
     # The softmax temperature over the units' cosines: each model spreads its cosines differently (MiniLM's
     # between units differ by ~0.1, multilingual-e5's by ~0.02), so it is fit per model; absent: the default.
     temperature: float | None = None
+    # The weights of routing's signals (`assistant.route.SIGNALS`), fit per model; absent: the code's defaults.
+    signals: dict[str, float] | None = None
+
+    @field_validator("signals")
+    @classmethod
+    def _known_signals(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        unknown = sorted(set(value or ()) - set(SIGNALS))
+        if unknown:
+            raise ValueError(f"unknown routing signals {unknown}; known: {list(SIGNALS)}")
+        return value
 
 
 class Fit(BaseModel):
@@ -80,6 +90,8 @@ class Fit(BaseModel):
         if self.router.temperature is not None:
             router_w = replace(router_w, similarity_temperature=self.router.temperature,
                                descriptor_temperature=self.router.temperature)
+        if self.router.signals:
+            router_w = replace(router_w, **self.router.signals)
         return scope_w, router_w
 
     def write(self, path: Path) -> None:

@@ -15,10 +15,14 @@ from ingest.models import Catalogue, Chunk, Directorate
 from .models import DirectorateMatch, Hit, Routing, RoutingSignals
 from .question import Phrase, Question, is_acronym, phrase_pattern, stemmer
 
+# The per-unit signals routing adds up: the columns of `unit_features`, the order of `RouterWeights.signal_weights`.
+SIGNALS = ("explicit", "keyword", "similarity", "descriptors", "labels", "prior")
+
 
 @dataclass(frozen=True)
 class RouterWeights:
-    """How much each signal counts; tuned on eval/qa_dev.jsonl."""
+    """How much each signal counts. The six signal weights below are the defaults when no fit gives its own:
+    `dgm-assistant tune` fits them per model on dev (eval/tune.py, a pairwise logistic regression)."""
 
     explicit: float = 3.0
     # One of a unit's own listed topics, found in the question, outweighs the top passages' labels and the
@@ -38,6 +42,10 @@ class RouterWeights:
     # Platt scaling of the score margin into a confidence (fit on dev by `dgm-assistant calibrate`).
     calib_a: float = 2.0
     calib_b: float = -0.5
+
+    def signal_weights(self) -> np.ndarray:
+        """The weights of `SIGNALS`, in that order."""
+        return np.array([getattr(self, s) for s in SIGNALS], dtype=float)
 
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
@@ -107,6 +115,15 @@ def _keyword_weight(phrase: str) -> float:
 
 def _saturate(x: float) -> float:
     return 1.0 - math.exp(-x)
+
+
+def unit_features(signals: RoutingSignals, prior: str | None, codes: Sequence[str]) -> np.ndarray:
+    """Each unit's evidence as one row of `SIGNALS` (explicit mention, saturated keyword weight, remit-profile
+    and descriptor softmax, passage labels, the conversation's unit): routing scores a unit by the dot product
+    of its row with the weights, and the tuning fits those weights on the same rows."""
+    return np.array([[signals.explicit.get(c, 0.0), _saturate(signals.keywords.get(c, 0.0)),
+                      signals.similarity.get(c, 0.0), signals.descriptors.get(c, 0.0), signals.labels.get(c, 0.0),
+                      1.0 if c == prior else 0.0] for c in codes], dtype=float)
 
 
 class Router:
@@ -243,10 +260,9 @@ class Router:
         signals = RoutingSignals(explicit=explicit, keywords=keywords, themes=themes, labels=labels,
                                  similarity={c: round(v, 4) for c, v in sim.items() if v >= 0.01},
                                  descriptors={c: round(v, 4) for c, v in desc.items() if v >= 0.01})
-        score = {c: w.explicit * explicit.get(c, 0.0) + w.keyword * _saturate(keywords.get(c, 0.0))
-                 + w.similarity * sim.get(c, 0.0) + w.descriptors * desc.get(c, 0.0)
-                 + w.labels * labels.get(c, 0.0)
-                 + (w.prior if c == prior else 0.0) for c in self.codes}
+        # Scored from the signals as recorded (rounded, the smallest dropped), exactly what the tuning reads.
+        score = dict(zip(self.codes, (unit_features(signals, prior, self.codes) @ w.signal_weights()).tolist(),
+                         strict=True))
         ranked = sorted(self.codes, key=lambda c: -score[c])
         if restrict is not None:
             ranked.remove(restrict)

@@ -279,12 +279,20 @@ def bench(
         help="Folder for bench.json / bench.md (--out eval/reports replaces the committed report)",
         show_default="$XDG_CACHE_HOME/dgm-assistant/bench, else ~/.cache/dgm-assistant/bench")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per measurement; reports give medians")] = 3,
+    compare_model: Annotated[list[str] | None, typer.Option(
+        help="Another embedding model measured side by side in the same run (repeatable; --compare-model '' "
+             "for none)", show_default="the other packaged model")] = None,
 ) -> None:
     """Benchmark latency, throughput, cold start, build and (with --scale) large synthetic corpora."""
     from eval.bench import main as bench_main
+    from index import MULTILINGUAL_MODEL, PACKAGED_MODEL
 
+    settings = _settings()
+    if compare_model is None:
+        compare_model = [m for m in (PACKAGED_MODEL, MULTILINGUAL_MODEL) if m != settings.embedding_model]
     try:
-        code = bench_main(_settings(), out, scale=scale, plot=plot, http=http, repeats=repeats, console=console)
+        code = bench_main(settings, out, scale=scale, plot=plot, http=http, repeats=repeats, console=console,
+                          compare_models=[m for m in compare_model if m])
     except (DGMError, ValueError) as exc:
         raise _fail(exc) from None
     raise typer.Exit(code=code)

@@ -9,8 +9,13 @@ regressions, balanced between in-scope and off-topic questions:
 - the question model, over the questions' embeddings, its L2 penalty chosen by stratified 5-fold log-loss;
 - the scope model, over the scope features (the question model's out-of-fold log-odds among them, so it
   learns how far to trust it on questions it has not seen);
-- the routing calibration (Platt scaling of the routing margin into a confidence), after choosing routing's
-  softmax temperature over the units' cosines (each model spreads its cosines differently) on a small grid.
+- routing's signal weights (explicit mention, keywords, remit similarity, descriptors, passage labels, the
+  conversation's unit): a pairwise logistic regression on each routed dev question's per-unit signal rows
+  (`assistant.route.unit_features`), the right unit's row against each other unit's, its penalty and
+  routing's softmax temperature over the units' cosines (each model spreads its cosines differently) chosen
+  by cross-validated routing accuracy;
+- the routing calibration (Platt scaling of the routing margin into a confidence), on the dev questions asked
+  again with those weights.
 
 ``--write`` stores the fit in the index folder (``fit.json``, with the model and corpus fingerprint it was
 made for); ``--ship`` also in the corpus's fits folder, where a fresh build finds it (`assistant.fit`).
@@ -26,12 +31,14 @@ import numpy as np
 
 from assistant.config import Settings
 from assistant.fit import FIT_FILE, Fit, QuestionFit, RouterFit, ScopeFit, shipped_fit_path
+from assistant.route import SIGNALS, RouterWeights, unit_features
 from assistant.scope import FEATURES, QUESTION_LOGIT_CAP
 
 from .dataset import load_qa
 
 QUESTION_L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 TEMPERATURE_GRID = (0.005, 0.01, 0.02, 0.03)  # routing's softmax temperature over the units' cosines
+ROUTER_L2_GRID = (0.01, 0.1, 1.0, 10.0)  # the signal weights' penalty, chosen by cross-validated accuracy
 TRACE_DEPTH = 10  # passages retrieved per dev question, as the evaluation asks for
 FOLDS = 5
 
@@ -115,24 +122,33 @@ class Collected:
     labels: np.ndarray  # 1 in scope, 0 off-topic
     margins: list[tuple[float, int]]  # (routing margin, routed correctly) of the routed in-scope items
     vectors: np.ndarray  # the embedded questions (what the question model reads)
+    # Per in-scope question with a unit to route to: its units' signal rows and which units are right.
+    routing: list[tuple[np.ndarray, np.ndarray]]
 
     @property
     def routing_accuracy(self) -> float:
         return float(np.mean([ok for _, ok in self.margins])) if self.margins else 0.0
 
 
-def collect(settings: Settings, qa: Path, temperature: float | None = None) -> Collected:
+def collect(settings: Settings, qa: Path, temperature: float | None = None,
+            weights: RouterWeights | None = None) -> Collected:
     """Ask every dev item through the pipeline and keep what its stages saw (the last turn of a conversation,
-    earlier turns asked first in the same session); ``temperature``: routing's, instead of the current fit's."""
+    earlier turns asked first in the same session); ``temperature``: routing's, instead of the current fit's;
+    ``weights``: routing's signal weights and temperature, instead of the current fit's."""
     from dataclasses import replace
 
     from assistant.factory import load_assistant
 
     assistant = load_assistant(settings, use_abstention=False)
     engine = assistant.engine
+    if weights is not None:
+        engine.router.weights = replace(weights, calib_a=engine.router.weights.calib_a,
+                                        calib_b=engine.router.weights.calib_b)
     if temperature is not None:
         engine.router.weights = replace(engine.router.weights, similarity_temperature=temperature,
                                         descriptor_temperature=temperature)
+    codes = list(engine.router.codes)
+    rows: list[tuple[np.ndarray, np.ndarray]] = []
     feats: list[dict[str, float]] = []
     labels: list[int] = []
     margins: list[tuple[float, int]] = []
@@ -149,20 +165,94 @@ def collect(settings: Settings, qa: Path, temperature: float | None = None) -> C
         labels.append(0 if item.kind == "out_of_scope" else 1)
         if item.directorates and trace.routing.primary is not None:
             margins.append((trace.routing.margin, int(trace.routing.primary.code in item.directorates)))
+        gold = np.array([c in item.directorates for c in codes])
+        if item.kind != "out_of_scope" and gold.any() and not gold.all():
+            rows.append((unit_features(trace.routing.signals, trace.question.prior, codes), gold))
     return Collected(engine.embedder.name, engine.router.weights.similarity_temperature,
                      engine.index.manifest.corpus_fingerprint, engine.index.path, feats,
-                     np.array(labels, dtype=float), margins, np.array(vecs))
+                     np.array(labels, dtype=float), margins, np.array(vecs), rows)
+
+
+def _pairs(rows: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each question's right units' rows minus its other units' rows (and the mirror, labelled 0), weighted so
+    that every question counts once."""
+    diffs, weights = [], []
+    for feats, gold in rows:
+        d = (feats[gold][:, None, :] - feats[~gold][None, :, :]).reshape(-1, feats.shape[1])
+        diffs.append(d)
+        weights.append(np.full(len(d), 1.0 / len(d)))
+    x = np.concatenate(diffs)
+    w = np.concatenate(weights)
+    return np.concatenate([x, -x]), np.concatenate([np.ones(len(x)), np.zeros(len(x))]), np.concatenate([w, w])
+
+
+def _fit_signals(rows: list[tuple[np.ndarray, np.ndarray]], l2: float) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+
+    x, y, w = _pairs(rows)
+    model = LogisticRegression(C=1.0 / l2, fit_intercept=False, max_iter=1000, tol=1e-8)
+    model.fit(x, y, sample_weight=w * len(rows))
+    return model.coef_[0]
+
+
+def routing_accuracy(rows: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarray) -> float:
+    """The share of questions whose best-scoring unit under ``weights`` is a right one."""
+    return float(np.mean([gold[int(np.argmax(feats @ weights))] for feats, gold in rows])) if rows else 0.0
+
+
+def fit_router_signals(rows: list[tuple[np.ndarray, np.ndarray]], grid: tuple[float, ...] = ROUTER_L2_GRID,
+                       k: int = FOLDS) -> tuple[dict[str, float], float, float]:
+    """Routing's signal weights, fit on every question with the penalty that routes the most questions right
+    out of fold. The weights are scaled to the defaults' total, so the margin-based settings that read them
+    (disagreement penalty, secondary ratio) keep their meaning. Returns the weights, the out-of-fold routing
+    accuracy and the penalty."""
+    from sklearn.model_selection import KFold
+
+    splits = list(KFold(n_splits=k, shuffle=True, random_state=0).split(np.zeros(len(rows))))
+    best: tuple[float, float] | None = None
+    for l2 in grid:
+        hits = 0.0
+        for train, held in splits:
+            w = _fit_signals([rows[i] for i in train], l2)
+            hits += routing_accuracy([rows[i] for i in held], w) * len(held)
+        acc = hits / len(rows)
+        if best is None or acc > best[0] + 1e-9:
+            best = (acc, l2)
+    assert best is not None
+    acc, l2 = best
+    w = _fit_signals(rows, l2)
+    scale = float(RouterWeights().signal_weights().sum()) / float(np.abs(w).sum())
+    return {s: round(float(v) * scale, 4) for s, v in zip(SIGNALS, w, strict=True)}, acc, l2
 
 
 def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
     """Fit on the dev file ``qa`` with the settings' model and index; ``say`` reports the fit's figures."""
     if "test" in qa.name:
         raise ValueError(f"refusing to tune on a test split ({qa}): use the dev file")
-    # Routing's temperature: the one that routes the most dev questions right (ties: the sharper one).
-    runs = [collect(settings, qa, t) for t in TEMPERATURE_GRID]
-    data = max(runs, key=lambda r: (r.routing_accuracy, -r.temperature))
-    say("routing temperature by dev routing accuracy: "
-        + ", ".join(f"{r.temperature} {r.routing_accuracy:.3f}" for r in runs) + f" -> {data.temperature}")
+    # Routing's signal weights for each temperature; the temperature whose weights route the most dev questions
+    # right out of fold (ties: the sharper one). The questions are then asked again with them, so the scope
+    # model and the calibration read what the assistant will do.
+    # The code's default weights compete too, at each temperature: fitted weights are kept only when they route
+    # more dev questions right out of fold than the defaults do (which no fold saw being chosen either).
+    from dataclasses import replace
+
+    runs = [(collect(settings, qa, t), t) for t in TEMPERATURE_GRID]
+    defaults = RouterWeights()
+    candidates: list[tuple[float, float, dict[str, float] | None]] = []
+    for r, t in runs:
+        fitted, cv_acc, router_l2 = fit_router_signals(r.routing)
+        default_acc = routing_accuracy(r.routing, defaults.signal_weights())
+        say(f"routing at temperature {t}: fitted signal weights (L2 {router_l2}) route {cv_acc:.3f} of the dev "
+            f"questions right out of fold, the defaults {default_acc:.3f}: "
+            + ", ".join(f"{k} {v}" for k, v in fitted.items()))
+        candidates += [(cv_acc, t, fitted), (default_acc, t, None)]
+    # Best accuracy; ties: the defaults (fewer fitted numbers), then the sharper temperature.
+    _, temperature, signals = max(candidates, key=lambda c: (c[0], c[2] is None, -c[1]))
+    say(f"-> temperature {temperature}, " + ("fitted signal weights" if signals else "the default signal weights"))
+    weights = replace(defaults, similarity_temperature=temperature, descriptor_temperature=temperature,
+                      **(signals or {}))
+    data = collect(settings, qa, weights=weights)
+    say(f"dev routing accuracy with them: {data.routing_accuracy:.3f}")
     y = data.labels
     qw, oof, q_l2, q_loss = fit_question_model(data.vectors, y)
     say(f"question model on {len(y)} dev items: L2 {q_l2} by {FOLDS}-fold log-loss {q_loss:.3f}; out of fold it "
@@ -188,7 +278,7 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
               scope=ScopeFit(bias=round(float(w[0]), 4),
                              weights={k: round(float(v), 4) for k, v in zip(FEATURES, w[1:], strict=True)}),
               router=RouterFit(calib_a=round(float(cw[1]), 4), calib_b=round(float(cw[0]), 4),
-                               temperature=data.temperature),
+                               temperature=temperature, signals=signals),
               question=QuestionFit(bias=round(float(qw[0]), 5), weights=[round(float(v), 5) for v in qw[1:]],
                                    l2=q_l2, cv_log_loss=round(q_loss, 4)))
     if not all(math.isfinite(v) for v in fit.scope.weights.values()):

@@ -24,12 +24,14 @@ from .scale import SCALE_SIZES, scale_bm25, scale_vectors
 from .sections import (
     SYNTHETIC_BUILD_CHUNKS,
     VARIANTS,
+    backend_of,
     bench_build,
     bench_http,
     bench_inprocess,
     bench_quality,
     bench_threads,
     make_variant_embedder,
+    model_variant,
     qa_paths,
     qa_questions,
     served_backends,
@@ -56,7 +58,8 @@ def default_out_dir() -> Path:
 
 def main(settings: Settings, out_dir: Path | None = None, scale: bool = False, plot: bool = False,
          http: bool = True, repeats: int = 3, console: Console | None = None, *,
-         variants: Sequence[str] = VARIANTS, synthetic: int = SYNTHETIC_BUILD_CHUNKS,
+         compare_models: Sequence[str] = (), variants: Sequence[str] = VARIANTS,
+         synthetic: int = SYNTHETIC_BUILD_CHUNKS,
          max_questions: int | None = None, http_levels: Sequence[int] = HTTP_LEVELS,
          scale_sizes: Sequence[int] = SCALE_SIZES) -> int:
     """Run the benchmark, print a table, write bench.json and bench.md (and PNGs with ``plot``) to ``out_dir``.
@@ -70,6 +73,8 @@ def main(settings: Settings, out_dir: Path | None = None, scale: bool = False, p
         http: start `dgm-assistant serve` and measure it over HTTP.
         repeats: runs per measurement; reports give the median.
         console: a rich console to print progress and the table to (None: a new one on standard output).
+        compare_models: other embedding models measured in the same run beside the settings' one, with the
+            default backend (variant ``<model>:<backend>``), served over HTTP like it.
         variants, synthetic, max_questions, http_levels, scale_sizes: smaller runs (tests); the defaults are the
             full benchmark.
 
@@ -85,6 +90,8 @@ def main(settings: Settings, out_dir: Path | None = None, scale: bool = False, p
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
         raise ValueError(f"variants must be among {', '.join(VARIANTS)}, got {list(variants)}")
+    others = [model_variant(m, settings.embedding_backend) for m in compare_models if m != settings.embedding_model]
+    variants = [*variants, *others]
     out_dir = default_out_dir() if out_dir is None else Path(out_dir)
     console = console or Console()
     t_start = time.perf_counter()
@@ -125,14 +132,15 @@ def main(settings: Settings, out_dir: Path | None = None, scale: bool = False, p
             # The default backend, and torch (the reference) to compare; the fp32 ONNX export sits between them
             # in-process, and serving it too would take the run past ten minutes.
             served = [b for b in served_backends() if b in variants and b in (settings.embedding_backend, "torch")]
-            for backend in served:
+            for backend in [*served, *others]:
                 vs = variant_settings(settings, backend, work)
                 if not (vs.index_dir / "manifest.json").exists():
                     report.errors.append(f"http {backend}: no index was built")
                     continue
                 # The default backend is also served by one worker per core: each process has its own GIL.
                 cores = os.cpu_count() or 1
-                worker_counts = [1] + ([cores] if backend == settings.embedding_backend and cores > 1 else [])
+                worker_counts = [1] + ([cores] if backend_of(backend) == settings.embedding_backend and cores > 1
+                                       else [])
                 for workers in worker_counts:
                     # The other backends are compared at the two target levels only (keeps the run short).
                     levels = (http_levels if backend == settings.embedding_backend

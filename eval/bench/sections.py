@@ -72,20 +72,37 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 
 # -- variants: backend settings and embedders -------------------------------------------------------------
+def backend_of(variant: str) -> str:
+    """A variant's embedding backend: the variant itself (``onnx-int8``), or what follows another model's name
+    (``multilingual-e5-small:onnx-int8``, a model compared with the default one in the same run)."""
+    return variant.rpartition(":")[2]
+
+
+def model_variant(model: str, backend: str) -> str:
+    """The variant that runs ``model`` (another than the settings') with ``backend``."""
+    return f"{model}:{backend}"
+
+
 def variant_settings(settings: Settings, variant: str, root: Path) -> Settings:
     """The settings of one variant, with its own index folder under ``root`` (never the developer's var/)."""
-    backend = variant if variant in served_backends() else "onnx"
-    return settings.model_copy(update={"embedding_backend": backend, "index_dir": root / variant / "index",
-                                       "feedback_path": root / variant / "feedback.jsonl",
-                                       "corpus_dir": Path(settings.corpus_dir).absolute()})
+    backend = backend_of(variant)
+    model, _, _ = variant.rpartition(":")
+    folder = root / variant.replace(":", "_")
+    update: dict[str, object] = {"embedding_backend": backend if backend in served_backends() else "onnx",
+                                 "index_dir": folder / "index", "feedback_path": folder / "feedback.jsonl",
+                                 "corpus_dir": Path(settings.corpus_dir).absolute()}
+    if model:
+        update["embedding_model"] = model
+    return settings.model_copy(update=update)
 
 
 def make_variant_embedder(settings: Settings, variant: str, for_build: bool, threads: int | None = None):
     """The factory's embedder; for a variant the settings cannot name yet (onnx-int8), the same construction."""
     from assistant.factory import make_embedder
 
-    if variant in served_backends():
-        return make_embedder(settings.model_copy(update={"embedding_backend": variant}), for_build=for_build)
+    backend = backend_of(variant)
+    if backend in served_backends():
+        return make_embedder(settings.model_copy(update={"embedding_backend": backend}), for_build=for_build)
     from index.embedders import set_threads
     from index.onnx import OnnxEmbedder, export_onnx, onnx_dir
 
@@ -113,7 +130,7 @@ def bench_build(settings: Settings, variant: str, synthetic: int = SYNTHETIC_BUI
 
     embedder, load_s = _timed(lambda: make_variant_embedder(settings, variant, for_build=True))
     export_s = None
-    if variant != "torch":
+    if backend_of(variant) != "torch":
         export_s = (read_export_meta(Path(embedder.path)) or {}).get("seconds")
     report = build(settings, embedder=embedder, progress=False)
     from ingest.models import Chunk
@@ -184,13 +201,13 @@ def bench_threads(settings: Settings, variant: str, questions: Sequence[str], pa
     out = []
     shared = None
     for threads in thread_counts:
-        if variant == "torch":
+        if backend_of(variant) == "torch":
             shared = shared or make_variant_embedder(settings, variant, for_build=False)
             embedder = shared
             set_threads(threads)
         else:
             embedder = OnnxEmbedder(onnx_dir(settings.index_dir, settings.embedding_model), threads=threads,
-                                    quantized=variant == "onnx-int8", query_cache_size=0,
+                                    quantized=backend_of(variant) == "onnx-int8", query_cache_size=0,
                                     reduce_range=settings.int8_reduce_range)
         for q in questions[:10]:
             embedder.encode([q])

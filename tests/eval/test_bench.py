@@ -337,3 +337,18 @@ def test_two_workers_are_measured_with_conversations_in_redis(tmp_path, settings
     md = bench.render_markdown(bench.BenchReport(created="now", machine=bench.machine_info(),
                                                  default_backend="onnx-int8", repeats=1, http=[res]))
     assert "2 workers" in md and "conversations in redis" in md
+
+
+def test_a_compared_model_runs_with_its_own_model_backend_and_folder(tmp_path, settings):
+    """`bench --compare-model` measures another model beside the default one: its variant names the model and
+    the backend, and its settings build it into a folder of its own."""
+    from eval.bench.sections import backend_of, model_variant, variant_settings
+    from index import MULTILINGUAL_MODEL
+
+    variant = model_variant(MULTILINGUAL_MODEL, "onnx-int8")
+    assert backend_of(variant) == "onnx-int8" and backend_of("onnx") == "onnx"
+    other = variant_settings(settings, variant, tmp_path)
+    same = variant_settings(settings, "onnx-int8", tmp_path)
+    assert other.embedding_model == MULTILINGUAL_MODEL and other.embedding_backend == "onnx-int8"
+    assert same.embedding_model == settings.embedding_model
+    assert other.index_dir != same.index_dir and other.index_dir.is_relative_to(tmp_path)
