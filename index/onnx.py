@@ -34,6 +34,7 @@ from .embedders import (
     resolve_model,
 )
 from .errors import EmbedderError
+from .folders import replace_folder
 
 log = logging.getLogger(__name__)
 
@@ -205,10 +206,7 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
         def forward(self, *tensors):
             return self.inner(dict(zip(input_names, tensors, strict=True)))["sentence_embedding"]
 
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    def write(tmp: Path) -> None:
         sample = st.tokenizer(["a short query", "a somewhat longer passage of text to embed"], padding=True,
                               return_tensors="pt")
         args = tuple(sample[n] for n in input_names)
@@ -241,12 +239,8 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
                 "int8": {qfile: qopts} if quantize else {},
                 "seconds": round(time.perf_counter() - t0, 2)}
         (tmp / EXPORT_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    replace_folder(folder, write)
     log.info("exported %s to ONNX at %s in %.1f s", model, folder, time.perf_counter() - t0)
     return folder
 
