@@ -110,7 +110,6 @@ class Collected:
     model: str
     temperature: float  # the routing temperature the items were asked with
     corpus_fingerprint: str
-    index_path: Path
     features: list[dict[str, float]]
     labels: np.ndarray  # 1 in scope, 0 off-topic
     margins: list[tuple[float, int]]  # (routing margin, routed correctly) of the routed in-scope items
@@ -150,7 +149,7 @@ def collect(settings: Settings, qa: Path, temperature: float | None = None) -> C
         if item.directorates and trace.routing.primary is not None:
             margins.append((trace.routing.margin, int(trace.routing.primary.code in item.directorates)))
     return Collected(engine.embedder.name, engine.router.weights.similarity_temperature,
-                     engine.index.manifest.corpus_fingerprint, engine.index.path, feats,
+                     engine.index.manifest.corpus_fingerprint, feats,
                      np.array(labels, dtype=float), margins, np.array(vecs))
 
 
