@@ -38,14 +38,26 @@ def _language(code: str | None) -> str:
     return code if code in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def stemmer(language: str = DEFAULT_LANGUAGE):
+    """The Snowball stemmer of a language (PyStemmer), English for a language without one here: one instance
+    per language and process, shared by the keyword index and the assistant's word matching (PyStemmer
+    stems while holding the GIL, so threads may share it)."""
+    return _stemmer(_language(language))
+
+
+@functools.cache
+def _stemmer(language: str):
+    import Stemmer
+
+    return Stemmer.Stemmer(LANGUAGES[language][0])
+
+
 class _Analyzer:
     """One language's analysis: lower-case words, without its stop words, stemmed (stems cached)."""
 
     def __init__(self, language: str) -> None:
-        import Stemmer
-
-        algorithm, stopwords = LANGUAGES[language]
-        self._stemmer = Stemmer.Stemmer(algorithm)
+        stopwords = LANGUAGES[language][1]
+        self._stemmer = stemmer(language)
         self._stop = frozenset(getattr(_bm25s().stopwords, stopwords))
 
     def words(self, text: str) -> list[str]:
