@@ -102,10 +102,9 @@ class KeywordIndex:
         when the corpus has none in the query's language).
 
         Words the corpus lacks in that exact form are left out even when their stem is indexed ("elections"
-        against "election"). Counting them by stem was measured on dev: BM25 alone gained (hit@3 0.816 ->
-        0.839) but the assistant barely did (0.960 -> 0.966), and the abstention lost more under
-        cross-validation (off-topic declined 0.961 -> 0.953, in-scope wrongly declined 0.028 -> 0.036,
-        12 shuffles): off-topic questions then match more words.
+        against "election"). Counting them by stem helped BM25 alone more than the assistant, and cost the
+        abstention more than that: off-topic questions then match more words (docs/performance.md, "Tried
+        and not kept").
         """
         lang = _language(language)
         words = analyzer(lang).words(query)

@@ -278,8 +278,9 @@ class E5Tokenizer:
     """The engine's tokenizer on SentencePiece: the file's code-point map (``str.translate``), runs of spaces
     collapsed, then SentencePiece's unigram Viterbi with one U+2581 in front, and ``<s> ... </s>``.
 
-    The ``tokenizers`` Unigram model of tokenizer.json gives the same ids but holds ~280 MiB for this
-    250k-piece vocabulary; SentencePiece ~55 MiB, which is what a serving worker can afford. Every text the
+    The ``tokenizers`` Unigram model of tokenizer.json gives the same ids but holds about five times the
+    memory for this 250k-piece vocabulary (docs/performance.md); SentencePiece's share is what a serving
+    worker can afford. Every text the
     embedders feed starts with its prompt, so the leading-space case (where the two would differ) never comes.
 
     Args:
