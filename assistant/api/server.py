@@ -60,12 +60,12 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's settings for the service (its defaults leave the limits below open or trusting).
 
     - the httptools protocol with a time limit, a size limit and a header count on each request's head
-      (`protocol.GuardedHttpToolsProtocol`); the body's limits are the app's. Measured with wrk on
-      /api/health, 16 connections, this machine: h11 858 requests/s, httptools 887, the guarded httptools
-      898 (the app dominates; the guard costs nothing measurable). h11's ``h11_max_incomplete_event_size``
-      alone would bound the head's size but neither its time nor its header count. Granian (hyper) has a
-      header read timeout of its own, but would replace uvicorn's worker supervision, log configuration
-      and signal handling that `serve` relies on, for limits a 100-line subclass gives;
+      (`protocol.GuardedHttpToolsProtocol`); the body's limits are the app's. The guard costs nothing
+      measurable, the app dominates (docs/performance.md, "What moved the figures"). h11's
+      ``h11_max_incomplete_event_size`` alone would bound the head's size but neither its time nor its
+      header count. Granian (hyper) has a header read timeout of its own, but would replace uvicorn's
+      worker supervision, log configuration and signal handling that `serve` relies on, for limits a
+      100-line subclass gives;
     - X-Forwarded-For/-Proto believed only from ``trusted_proxies`` (uvicorn trusts 127.0.0.1 by default,
       so a client on the same host, or a proxy there that passes the header on, could pick its address and
       with it its rate limit);

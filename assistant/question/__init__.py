@@ -4,12 +4,14 @@ composing read, so no later stage parses the wording again."""
 
 from __future__ import annotations
 
+from index import stemmer  # the keyword index's own stemmers: a stem here is the one BM25 indexed
+
 from .followup import Resolved, asks_who, resolve, topic_of
 from .kind import question_type
 from .language import LanguageDetector
 from .names import Phrase, is_acronym, phrase_pattern
 from .reader import Question, QuestionReader
-from .words import LANGUAGES, content_words, focus_query, frame_words, is_foreign, lexicon, stemmer
+from .words import LANGUAGES, content_words, focus_query, frame_words, is_foreign, lexicon
 
 __all__ = [
     "LANGUAGES",

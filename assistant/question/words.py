@@ -181,17 +181,6 @@ def _foreign_words() -> frozenset[str]:
     return frozenset().union(*(lexicon(lang)["function_words"] for lang in LANGUAGES if lang != "en"))
 
 
-_STEMMERS = {"en": "english", "fr": "french", "nl": "dutch", "de": "german"}
-
-
-@functools.cache
-def stemmer(language: str = "en"):
-    """The Snowball stemmer of a language (PyStemmer), one per process; English for unknown languages."""
-    import Stemmer
-
-    return Stemmer.Stemmer(_STEMMERS.get(language, "english"))
-
-
 def content_words(text: str) -> list[str]:
     """The words of a text that are not question frame words, end dots stripped."""
     frame = frame_words()

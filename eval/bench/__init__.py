@@ -28,63 +28,10 @@ docs/performance.md.
 from __future__ import annotations
 
 from .job import default_out_dir, main
-from .load import HTTP_LEVELS, http_level, load_tool
-from .machine import REFERENCE_ROUNDS, StealMeter, machine_info, peak_rss_mib, reference_ms
-from .procs import RssSampler, ServedProcess, redis_server
-from .render import default_notes, render_markdown, summary_table, write_plots, write_reports
-from .results import (
-    QUALITY_FIGURES,
-    STAGES,
-    BenchReport,
-    BuildResult,
-    HttpLevel,
-    HttpResult,
-    InProcessResult,
-    Machine,
-    NprobePoint,
-    QualityResult,
-    ScaleBM25Result,
-    ScaleVectorsResult,
-    Stats,
-    TargetCheck,
-    ThreadResult,
-    load_report,
-    median_stats,
-    stats,
-)
-from .scale import RECALL_K, SCALE_SIZES, exact_top_k, recall_at_k, scale_bm25, scale_vectors
-from .sections import (
-    SYNTHETIC_BUILD_CHUNKS,
-    VARIANTS,
-    bench_build,
-    bench_http,
-    bench_inprocess,
-    bench_quality,
-    bench_threads,
-    qa_paths,
-    qa_questions,
-    served_backends,
-)
-from .synthetic import ClusteredVectors, case_variant, synthetic_chunks, zipf_texts, zipf_vocabulary
-from .targets import HTTP_TARGET_LEVEL, RECALL_TARGET, check_targets
+from .render import render_markdown, write_reports
+from .results import BenchReport, load_report
+from .targets import check_targets
 
-__all__ = [
-    # the job
-    "main", "default_out_dir",
-    # results and reports
-    "BenchReport", "BuildResult", "HttpLevel", "HttpResult", "InProcessResult", "Machine", "NprobePoint",
-    "QualityResult", "ScaleBM25Result", "ScaleVectorsResult", "Stats", "TargetCheck", "ThreadResult",
-    "QUALITY_FIGURES", "STAGES", "stats", "median_stats", "load_report",
-    "check_targets", "HTTP_TARGET_LEVEL", "RECALL_TARGET",
-    "render_markdown", "write_reports", "write_plots", "summary_table", "default_notes",
-    # sections
-    "bench_build", "bench_inprocess", "bench_threads", "bench_quality", "bench_http", "scale_vectors",
-    "scale_bm25", "VARIANTS", "SYNTHETIC_BUILD_CHUNKS", "HTTP_LEVELS", "SCALE_SIZES", "RECALL_K",
-    "served_backends", "qa_paths", "qa_questions", "http_level", "load_tool",
-    # the machine and the processes
-    "machine_info", "reference_ms", "REFERENCE_ROUNDS", "StealMeter", "peak_rss_mib",
-    "ServedProcess", "RssSampler", "redis_server",
-    # synthetic data and search helpers
-    "ClusteredVectors", "zipf_vocabulary", "zipf_texts", "synthetic_chunks", "case_variant",
-    "recall_at_k", "exact_top_k",
-]
+# The job and its report; the sections, meters and generators are used from their modules.
+__all__ = ["BenchReport", "check_targets", "default_out_dir", "load_report", "main", "render_markdown",
+           "write_reports"]

@@ -65,8 +65,9 @@ async def httpx_load(url: str, questions: Sequence[str], concurrency: int, reque
 
 
 # wrk (Debian's `wrk` package) drives the load when it is installed: a C load generator costs the shared
-# cores ~0.1 ms of CPU per request where the Python client costs ~2-4 ms, so it measures the service rather
-# than the client. Its Lua script sends pre-made bodies in turn and prints its summary as one JSON line.
+# cores a small fraction of the CPU per request that the Python client costs (docs/performance.md), so it
+# measures the service rather than the client. Its Lua script sends pre-made bodies in turn and prints its
+# summary as one JSON line.
 WRK_SCRIPT = Path(__file__).with_name("ask.lua")
 WRK_SECONDS = 4  # per level and run: bounded in time, and long enough for several hundred requests
 

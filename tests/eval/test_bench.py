@@ -13,16 +13,11 @@ import numpy as np
 import pytest
 
 from eval import bench
-from eval.bench import render
+from eval.bench import procs, render, results, scale, sections, synthetic
+from eval.bench.machine import machine_info, reference_ms
 from index.embedders import embedder_name
 
 REPORTS = Path(__file__).resolve().parents[2] / "eval" / "reports"
-
-
-def test_the_public_surface_is_complete():
-    assert len(bench.__all__) == len(set(bench.__all__))
-    missing = [name for name in bench.__all__ if not hasattr(bench, name)]
-    assert not missing, missing
 
 
 def test_the_default_report_folder_is_outside_the_repository(monkeypatch, tmp_path):
@@ -37,7 +32,7 @@ def test_the_committed_report_renders_again_from_its_json():
     """bench.md is a function of bench.json: the committed pair agrees, notes included."""
     report = bench.load_report(REPORTS / "bench.json")
     assert bench.render_markdown(report) == (REPORTS / "bench.md").read_text(encoding="utf-8")
-    assert bench.default_notes(report) == report.notes
+    assert render.default_notes(report) == report.notes
     assert [t.model_dump() for t in bench.check_targets(report)] == [t.model_dump() for t in report.targets]
 
 
@@ -52,7 +47,7 @@ def test_prose_paragraphs_are_joined_and_filled_in():
 # -- pure helpers -----------------------------------------------------------------------------------------
 def test_stats_percentiles_match_numpy():
     values = list(range(1, 101))
-    s = bench.stats(values)
+    s = results.stats(values)
     assert s.n == 100
     assert s.p50 == pytest.approx(np.percentile(values, 50))
     assert s.p95 == pytest.approx(np.percentile(values, 95))
@@ -61,70 +56,70 @@ def test_stats_percentiles_match_numpy():
 
 
 def test_stats_of_nothing_has_no_figures():
-    s = bench.stats([])
+    s = results.stats([])
     assert s.n == 0 and s.p50 is None and s.p99 is None
 
 
 def test_median_stats_takes_each_figure_median():
-    runs = [bench.stats([1.0, 2.0, 3.0]), bench.stats([10.0, 20.0, 30.0]), bench.stats([4.0, 5.0, 6.0])]
-    m = bench.median_stats(runs)
+    runs = [results.stats([1.0, 2.0, 3.0]), results.stats([10.0, 20.0, 30.0]), results.stats([4.0, 5.0, 6.0])]
+    m = results.median_stats(runs)
     assert m.p50 == pytest.approx(5.0)
     assert m.max == pytest.approx(6.0)
-    assert bench.median_stats([]).n == 0
+    assert results.median_stats([]).n == 0
 
 
 def test_recall_at_k_counts_overlap_and_ignores_missing_ids():
     exact = np.array([[0, 1, 2, 3], [4, 5, 6, 7]])
     approx = np.array([[3, 2, 9, -1], [4, 5, 6, 7]])
-    assert bench.recall_at_k(approx, exact, k=4) == pytest.approx((2 / 4 + 1.0) / 2)
-    assert bench.recall_at_k(exact, exact, k=2) == 1.0
+    assert scale.recall_at_k(approx, exact, k=4) == pytest.approx((2 / 4 + 1.0) / 2)
+    assert scale.recall_at_k(exact, exact, k=2) == 1.0
     with pytest.raises(ValueError, match="as many rows"):
-        bench.recall_at_k(approx[:1], exact, k=4)
+        scale.recall_at_k(approx[:1], exact, k=4)
     with pytest.raises(ValueError, match="k must be at least 1"):
-        bench.recall_at_k(approx, exact, k=0)
+        scale.recall_at_k(approx, exact, k=0)
 
 
 def test_exact_top_k_matches_a_full_sort_across_blocks():
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((257, 16)).astype(np.float32)
     queries = rng.standard_normal((5, 16)).astype(np.float32)
-    scores, ids = bench.exact_top_k(queries, vectors, k=7, block=50)
+    scores, ids = scale.exact_top_k(queries, vectors, k=7, block=50)
     want = np.argsort(-(queries @ vectors.T), axis=1)[:, :7]
     np.testing.assert_array_equal(ids, want)
     np.testing.assert_allclose(scores, np.take_along_axis(queries @ vectors.T, want, 1), rtol=1e-5)
 
 
 def test_clustered_vectors_are_unit_deterministic_and_clustered():
-    dist = bench.ClusteredVectors.make(dim=32, topics=20, subtopics=5, seed=1)
+    dist = synthetic.ClusteredVectors.make(dim=32, topics=20, subtopics=5, seed=1)
     x = dist.sample(2000, seed=2)
     assert x.shape == (2000, 32) and x.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5)
     np.testing.assert_array_equal(x, dist.sample(2000, seed=2))
     # Nearest neighbours are much closer than for uniformly random unit vectors.
     q = dist.sample(20, seed=3)
-    nearest, _ = bench.exact_top_k(q, x, k=1)
+    nearest, _ = scale.exact_top_k(q, x, k=1)
     rand = np.random.default_rng(4).standard_normal((2000, 32)).astype(np.float32)
     rand /= np.linalg.norm(rand, axis=1, keepdims=True)
-    nearest_random, _ = bench.exact_top_k(q, rand, k=1)
+    nearest_random, _ = scale.exact_top_k(q, rand, k=1)
     assert nearest.mean() > nearest_random.mean() + 0.2
     with pytest.raises(ValueError, match="at least 1"):
-        bench.ClusteredVectors.make(dim=0)
+        synthetic.ClusteredVectors.make(dim=0)
 
 
 def test_zipf_texts_follow_the_vocabulary_ranks():
-    vocab = bench.zipf_vocabulary(300, seed=0)
+    vocab = synthetic.zipf_vocabulary(300, seed=0)
     assert len(vocab) == len(set(vocab)) == 300
-    texts = bench.zipf_texts(500, 12, vocab, seed=1)
+    texts = synthetic.zipf_texts(500, 12, vocab, seed=1)
     assert len(texts) == 500 and all(len(t.split()) == 12 for t in texts)
     words = " ".join(texts).split()
     assert words.count(vocab[0]) > 5 * max(1, words.count(vocab[100]))
     with pytest.raises(ValueError):
-        bench.zipf_texts(1, 0, vocab)
+        synthetic.zipf_texts(1, 0, vocab)
 
 
 def test_synthetic_chunks_have_real_lengths_and_distinct_hashes():
     source = ["alpha beta gamma delta", "one two three four five six seven eight", "x y"]
-    chunks = bench.synthetic_chunks(40, source, seed=0)
+    chunks = synthetic.synthetic_chunks(40, source, seed=0)
     assert len(chunks) == 40
     assert len({c.content_hash for c in chunks}) == 40
     lengths = {len(s.split()) for s in source}
@@ -132,30 +127,30 @@ def test_synthetic_chunks_have_real_lengths_and_distinct_hashes():
         words = c.text.split()[:-2]  # without the "(variant i)" suffix
         assert len(words) <= max(lengths)
     with pytest.raises(ValueError, match="no words"):
-        bench.synthetic_chunks(1, [""])
+        synthetic.synthetic_chunks(1, [""])
 
 
 def test_scale_helpers_on_tiny_corpora():
-    vec = bench.scale_vectors(3000, n_queries=20, dim=32)
+    vec = scale.scale_vectors(3000, n_queries=20, dim=32)
     assert vec.n == 3000 and vec.sweep and 0.0 <= vec.recall_at_10 <= 1.0
     assert vec.nprobe in [p.nprobe for p in vec.sweep]
     assert vec.index_mib > 0 and vec.search.n == 20
-    kw = bench.scale_bm25(2000, words_per_doc=10, vocabulary=500, n_queries=20)
+    kw = scale.scale_bm25(2000, words_per_doc=10, vocabulary=500, n_queries=20)
     assert kw.n == 2000 and kw.query.n == 20 and kw.index_mib > 0
 
 
 def _fake_report() -> bench.BenchReport:
-    s = bench.stats([1.0, 2.0, 3.0])
-    lv = bench.HttpLevel(concurrency=16, cached=False, requests=100, errors=0, seconds=0.2, answers_per_s=500.0,
+    s = results.stats([1.0, 2.0, 3.0])
+    lv = results.HttpLevel(concurrency=16, cached=False, requests=100, errors=0, seconds=0.2, answers_per_s=500.0,
                          latency=s)
     lv1 = lv.model_copy(update={"concurrency": 1})
     return bench.BenchReport(
-        created="2026-01-01T00:00:00+00:00", machine=bench.machine_info(), default_backend="onnx", repeats=1,
-        inprocess=[bench.InProcessResult(variant="onnx", questions=3, repeats=1, total=s,
-                                         stages={k: s for k in bench.STAGES}, wall=s, cpu=s, warm_cache_total=s)],
-        build=[bench.BuildResult(variant="onnx", model_load_s=1.0, export_s=0.5, shipped_chunks=3, shipped_s=0.1,
+        created="2026-01-01T00:00:00+00:00", machine=machine_info(), default_backend="onnx", repeats=1,
+        inprocess=[results.InProcessResult(variant="onnx", questions=3, repeats=1, total=s,
+                                         stages={k: s for k in results.STAGES}, wall=s, cpu=s, warm_cache_total=s)],
+        build=[results.BuildResult(variant="onnx", model_load_s=1.0, export_s=0.5, shipped_chunks=3, shipped_s=0.1,
                                  synthetic_chunks=100, synthetic_s=0.2, chunks_per_s=500.0)],
-        http=[bench.HttpResult(variant="onnx", workers=1, model_threads=2, cold_start_s=[2.0],
+        http=[results.HttpResult(variant="onnx", workers=1, model_threads=2, cold_start_s=[2.0],
                                cold_start_median_s=2.0, ready_rss_mib=300.0, peak_rss_mib=700.0, levels=[lv1, lv],
                                client_cpu_s=1.0)],
     )
@@ -179,15 +174,15 @@ def test_reports_are_written_with_their_sections(tmp_path):
     md = (tmp_path / "bench.md").read_text()
     assert "## Targets" in md and "cores" in md and "## HTTP /api/ask" in md
     assert [p.name for p in paths] == ["bench.json", "bench.md"]
-    pngs = bench.write_plots(report, tmp_path)
+    pngs = render.write_plots(report, tmp_path)
     assert {p.name for p in pngs} == {"bench_inprocess.png", "bench_http.png"}
     assert all(p.stat().st_size > 1000 for p in pngs)
 
 
 def test_the_machine_speed_reference_is_recorded_and_reported():
-    machine = bench.machine_info()
+    machine = machine_info()
     assert len(machine.reference_ms) == 1 and 0 < machine.reference_ms[0] < 10_000
-    machine.reference_ms.append(bench.reference_ms(rounds=2))
+    machine.reference_ms.append(reference_ms(rounds=2))
     md = bench.render_markdown(bench.BenchReport(created="now", machine=machine, default_backend="onnx",
                                                  repeats=1))
     start, end = machine.reference_ms
@@ -196,16 +191,16 @@ def test_the_machine_speed_reference_is_recorded_and_reported():
 
 def test_case_variants_differ_in_text_but_not_in_tokens():
     q = "Which directorate deals with the UN Security Council?"
-    variants = [bench.case_variant(q, n) for n in range(64)]
+    variants = [synthetic.case_variant(q, n) for n in range(64)]
     assert variants[0] == q
     assert len(set(variants)) == 64
     assert {v.lower() for v in variants} == {q.lower()}
     with pytest.raises(ValueError):
-        bench.case_variant(q, -1)
+        synthetic.case_variant(q, -1)
 
 
 def test_qa_questions_take_the_scored_turn():
-    questions = bench.qa_questions(bench.qa_paths())
+    questions = sections.qa_questions(sections.qa_paths())
     assert len(questions) > 100 and all(q.strip() for q in questions)
 
 
@@ -287,7 +282,7 @@ def test_main_writes_the_report(tmp_path, settings, monkeypatch):
     data = json.loads((out / "bench.json").read_text())
     assert data["default_backend"] == "onnx" and not data["errors"]
     assert data["inprocess"][0]["variant"] == "onnx"
-    assert set(data["inprocess"][0]["stages"]) == set(bench.STAGES)
+    assert set(data["inprocess"][0]["stages"]) == set(results.STAGES)
     assert data["build"][0]["synthetic_chunks"] == 40
     assert data["build"][0]["synthetic_runs"] == 2  # the default backend's build is repeated like the rest
     # (each in a fresh folder: a rebuild in the same one reuses the embeddings, which bench_build refuses
@@ -304,7 +299,7 @@ def test_http_section_against_a_real_service(tmp_path, settings, built_index, to
     Python client and with wrk (Debian's package, which `make test` installs)."""
     if tool == "wrk" and shutil.which("wrk") is None:
         pytest.skip("wrk is not installed: apt-get install -y wrk (`make system-deps` does it as root)")
-    res = bench.bench_http(settings, "torch", ["Which directorate deals with NATO?", "Who handles the UN?"],
+    res = sections.bench_http(settings, "torch", ["Which directorate deals with NATO?", "Who handles the UN?"],
                            repeats=1, work=tmp_path, levels=(2,), tool=tool)
     assert res.error is None, res.error
     assert res.cold_start_median_s and res.cold_start_median_s > 0
@@ -322,9 +317,9 @@ def test_two_workers_are_measured_with_conversations_in_redis(tmp_path, settings
     """The bench's multi-worker configuration, as deployed: its own redis-server, which the answers write to."""
     import redis
 
-    with bench.redis_server(tmp_path) as url:
+    with procs.redis_server(tmp_path) as url:
         assert url is not None and url.startswith("redis://127.0.0.1:")
-        res = bench.bench_http(settings.model_copy(update={"workers": 2, "session_url": url}), "onnx-int8",
+        res = sections.bench_http(settings.model_copy(update={"workers": 2, "session_url": url}), "onnx-int8",
                                ["Which directorate deals with NATO?", "Who handles the UN?"], repeats=1,
                                work=tmp_path, levels=(2,), tool="httpx")
         client = redis.Redis.from_url(url)
@@ -334,7 +329,7 @@ def test_two_workers_are_measured_with_conversations_in_redis(tmp_path, settings
     assert res.workers == 2 and res.sessions == "redis"
     assert all(lv.errors == 0 for lv in res.levels)
     assert stored > 0  # the conversations went to Redis, not to the workers' memory
-    md = bench.render_markdown(bench.BenchReport(created="now", machine=bench.machine_info(),
+    md = bench.render_markdown(bench.BenchReport(created="now", machine=machine_info(),
                                                  default_backend="onnx-int8", repeats=1, http=[res]))
     assert "2 workers" in md and "conversations in redis" in md
 

@@ -36,3 +36,15 @@ def test_keyword_queries_read_the_vocabulary_without_growing_it(built_index):
     assert ours.ids.tolist() == [i for i in np.argsort(-expected, kind="stable") if expected[i] > 0]
     np.testing.assert_allclose(ours.scores, expected[ours.ids], rtol=1e-6)
     assert kw.query_ids("the of and") == [] and kw.search("the of and", 5)[1].size == 0
+
+
+def test_each_language_has_one_stemmer_shared_by_the_index_and_the_question():
+    """The keyword index and the assistant's word matching stem with the same instance (one per language and
+    process); a language without a stemmer here is analysed as English."""
+    from assistant.question import stemmer as question_stemmer
+    from index.bm25 import analyzer, stemmer
+
+    for language in ("en", "fr", "nl", "de"):
+        assert stemmer(language) is analyzer(language)._stemmer is question_stemmer(language)
+    assert len({id(stemmer(lang)) for lang in ("en", "fr", "nl", "de")}) == 4
+    assert stemmer("xx") is stemmer("en") is analyzer("xx")._stemmer
