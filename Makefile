@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run build test lint system-deps clean
+.PHONY: install run build test lint system-deps js-deps clean
 
 # torch first, from the local CPU build: any other spec pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -23,9 +23,9 @@ run: install
 build: install
 	HF_HUB_OFFLINE=1 $(BIN)/dgm-assistant build
 
-# Debian's chromium (browser tests), redis-server (two-replica test) and wrk (the benchmark's load generator);
-# installed when missing and root.
-SYSTEM_DEPS := chromium redis-server wrk
+# Debian's chromium (browser tests), redis-server (two-replica test), wrk (the benchmark's load generator) and
+# npm (the browser tests' axe-core); installed when missing and root.
+SYSTEM_DEPS := chromium redis-server wrk npm
 system-deps:
 	@missing=""; for c in $(SYSTEM_DEPS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
 	if [ -n "$$missing" ]; then \
@@ -36,7 +36,15 @@ system-deps:
 	  fi; \
 	fi
 
-test: install system-deps
+# The browser tests' JavaScript (axe-core, the accessibility audit), exactly as package-lock.json pins it.
+JS_STAMP := node_modules/.package-lock.json
+$(JS_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
+js-deps: system-deps $(JS_STAMP)
+
+test: install system-deps js-deps
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 lint: install
@@ -44,4 +52,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var out test-results
+	rm -rf $(VENV) var out test-results node_modules

@@ -83,7 +83,7 @@ def citations_from(hits: Sequence[Hit]) -> tuple[Citation, ...]:
         out.append(Citation(n=i, id=h.chunk.id, title=h.chunk.doc_title, section=h.chunk.section,
                             source=h.chunk.source or None, text=h.chunk.text, score=round(float(h.score), 6),
                             doc_id=h.chunk.doc_id, start=h.chunk.start, end=h.chunk.end, url=url,
-                            link=text_fragment(url, h.chunk.text) if url else None))
+                            link=text_fragment(url, h.chunk.text) if url else None, twins=h.chunk.twins))
     return tuple(out)
 
 

@@ -40,6 +40,7 @@ class Citation:
     end: int
     url: str | None = None  # the page's address, when it has one
     link: str | None = None  # that address opened at the passage (a text fragment, #:~:text=...)
+    twins: tuple[tuple[str, str], ...] = ()  # the same page in other languages, (language, URL), from ingest
 
 
 @dataclass(frozen=True)

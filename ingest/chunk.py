@@ -119,5 +119,6 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
                 language=doc.meta.language,
                 directorates=codes,
                 themes=theme_names,
+                twins=doc.meta.twins,
             ))
     return chunks

@@ -113,6 +113,7 @@ class Chunk:
     language: str = "en"
     directorates: tuple[str, ...] = ()
     themes: tuple[str, ...] = ()
+    twins: tuple[tuple[str, str], ...] = ()  # the page in other languages, (language, URL): its DocumentMeta's
 
     def embedding_text(self) -> str:
         """The text that is embedded and keyword-indexed: section heading plus passage."""
@@ -133,6 +134,7 @@ class Chunk:
             "language": self.language,
             "directorates": list(self.directorates),
             "themes": list(self.themes),
+            "twins": dict(self.twins),
         }
 
     @classmethod
@@ -151,6 +153,7 @@ class Chunk:
             language=d.get("language", "en"),
             directorates=tuple(d.get("directorates", ())),
             themes=tuple(d.get("themes", ())),
+            twins=tuple(sorted((str(k), str(v)) for k, v in (d.get("twins") or {}).items())),
         )
 
 

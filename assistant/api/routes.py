@@ -22,6 +22,7 @@ from .schemas import (
     HealthResponse,
     IndexInfo,
     ReadyResponse,
+    WidgetConfig,
 )
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -61,6 +62,11 @@ def api_router(settings: Settings) -> APIRouter:
                 summary="The DGM's directorates and services, each with a starter question")
     async def directorates(assistant: AssistantDep) -> list[DirectorateInfo]:
         return [DirectorateInfo.from_directorate(d) for d in assistant.catalogue.directorates]
+
+    @router.get("/config", response_model=WidgetConfig, summary="The limits a client needs: question length, top_k")
+    async def config() -> WidgetConfig:
+        return WidgetConfig(max_question_chars=settings.max_question_chars, top_k=settings.top_k,
+                            max_top_k=settings.max_top_k)
 
     @router.get("/health", response_model=HealthResponse, summary="Liveness: the process answers")
     async def health() -> HealthResponse:

@@ -53,11 +53,14 @@ class CitationOut(BaseModel):
     end: int
     url: str | None = Field(default=None, description="The page's address, when it has one")
     link: str | None = Field(default=None, description="The page opened at the passage (a #:~:text= fragment)")
+    twins: dict[str, str] = Field(default_factory=dict, description="The same page in other languages, "
+                                  "language -> URL (its hreflang alternates, the page's own language included)")
 
     @classmethod
     def from_citation(cls, c: Citation) -> CitationOut:
         return cls(n=c.n, id=c.id, title=c.title, section=c.section, source=c.source, text=c.text,
-                   score=c.score, doc_id=c.doc_id, start=c.start, end=c.end, url=c.url, link=c.link)
+                   score=c.score, doc_id=c.doc_id, start=c.start, end=c.end, url=c.url, link=c.link,
+                   twins=dict(c.twins))
 
 
 class DirectorateOut(BaseModel):
@@ -142,6 +145,14 @@ class FeedbackRequest(_Request):
     answer: str = Field(max_length=12000)
     rating: Literal["up", "down"]
     comment: str | None = Field(None, max_length=2000)
+
+
+class WidgetConfig(BaseModel):
+    """The service's limits a client needs before it asks (the widget reads them instead of repeating them)."""
+
+    max_question_chars: int = Field(description="Longest question accepted; a longer one is refused with 422")
+    top_k: int = Field(description="Passages cited per answer when a request gives no top_k")
+    max_top_k: int = Field(description="Largest top_k a request may ask for")
 
 
 class HealthResponse(BaseModel):

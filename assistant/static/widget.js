@@ -13,6 +13,8 @@
  * (textContent / createTextNode), never parsed as HTML. Stable test hooks are data-testid attributes.
  * The conversation (session id and messages) survives a reload of the tab through sessionStorage.
  *
+ * The service's limits (the longest question) come from its GET /api/config, read at start: never repeated here.
+ *
  * One IIFE in sections: UI texts; configuration from the <script> tag; server data, checked before use;
  * state kept in sessionStorage; HTTP (the widget's files and the service's calls); styles; DOM helpers;
  * accessibility and scrolling; rendering (builds DOM from a message, nothing else); the widget (its
@@ -23,14 +25,14 @@
 
   var HOST_TAG = "dgm-assistant-widget";
   var STORAGE_KEY = "dgm-assistant";
-  var MAX_CHARS = 1000; // the service's limit on a question; it answers 422 beyond
   var TIMEOUT_MS = 15000; // per request, enforced with an AbortController
   var ASSET_TIMEOUT_MS = 5000; // the widget's own stylesheet and strings, which it waits for before showing
-  var TOP_K = 5;
   var MAX_STARTERS = 5;
 
   // ---------------------------------------------------------------- UI texts (the widget's own, not answers)
   var LANGUAGES = ["en", "fr", "nl", "de"];
+  // Each language's own name (an endonym reads the same in every UI language): the label of a page's twin.
+  var LANGUAGE_NAMES = { en: "English", fr: "français", nl: "Nederlands", de: "Deutsch" };
 
   // English is built in, so the widget never waits for it and falls back on it; it is also served as
   // i18n/en.json (tests/test_api.py checks the two agree). The other languages are fetched from i18n/.
@@ -46,16 +48,23 @@
     "placeholder": "Ask a question…",
     "send": "Send",
     "counter": "{n} / {max} characters",
-    "welcome": "Ask me about Belgium's multilateral policy and which directorate of the DGM deals " +
-      "with a topic. Answers cite the pages of the FPS Foreign Affairs.",
+    "counterNoMax": "{n} characters",
+    "welcome": "Ask me about Belgium's multilateral policy and which directorate of the DGM " +
+      "deals with a topic. Answers cite the pages of the FPS Foreign Affairs.",
     "startersLabel": "Try asking",
     "typing": "The assistant is writing an answer…",
     "you": "You",
     "assistant": "Assistant",
     "notCovered": "Not covered",
+    "notice": "Note",
     "sources": "Sources",
     "showSource": "Source {n}: {title}",
     "hideSource": "Hide source",
+    "openPassage": "Open the page at this passage",
+    "newTab": "(opens in a new tab)",
+    "thisPageIn": "This page in",
+    "remit": "The unit's remit",
+    "related": "Related passages",
     "section": "Section",
     "confidence": "confidence {p}%",
     "directorate": "Directorate",
@@ -68,7 +77,7 @@
     "announce": "New answer: ",
     "network": "The assistant could not be reached. Check your connection and try again.",
     "timeout": "The assistant took too long to answer.",
-    "tooLong": "Your question is too long (1,000 characters at most).",
+    "tooLong": "Your question is too long ({max} characters at most).",
     "rateLimited": "Too many questions in a short time. Try again in {s} seconds.",
     "rateLimitedLater": "Too many questions in a short time. Please wait a moment and try again.",
     "server": "The assistant is temporarily unavailable. Please try again later.",
@@ -138,13 +147,34 @@
     return { code: str(d.code), name: str(d.name), confidence: isFinite(conf) ? conf : null };
   }
 
+  /** A web address (http or https) or null: anything else (javascript:, data:, a file path) never becomes a link. */
+  function webAddress(value) {
+    return typeof value === "string" && /^https?:\/\/[^\s]+$/i.test(value) ? value : null;
+  }
+
+  /** A page's versions in the widget's languages, {lang: address}, from the API's `twins`. */
+  function cleanTwins(twins) {
+    var out = {};
+    if (!twins || typeof twins !== "object") return out;
+    LANGUAGES.forEach(function (lang) {
+      var url = webAddress(twins[lang]);
+      if (url) out[lang] = url;
+    });
+    return out;
+  }
+
   function cleanCitation(c, i) {
     if (!c || typeof c !== "object") return null;
     var n = parseInt(c.n, 10);
     return {
       n: isFinite(n) ? n : i + 1, id: str(c.id), title: str(c.title) || str(c.id), section: optStr(c.section),
-      source: optStr(c.source), text: str(c.text)
+      source: optStr(c.source), text: str(c.text), url: webAddress(c.url), link: webAddress(c.link),
+      twins: cleanTwins(c.twins), role: c.role === "remit" || c.role === "answer" ? c.role : null
     };
+  }
+
+  function cleanList(list, clean) {
+    return (Array.isArray(list) ? list : []).map(clean).filter(Boolean);
   }
 
   /** The assistant message kept in memory and in sessionStorage, built from an /api/ask body. */
@@ -155,7 +185,9 @@
       answer: str(body.answer),
       language: LANGUAGES.indexOf(body.language) >= 0 ? body.language : null, // the answer's, not the UI's
       abstained: body.abstained === true,
-      citations: (Array.isArray(body.citations) ? body.citations : []).map(cleanCitation).filter(Boolean),
+      citations: cleanList(body.citations, cleanCitation),
+      related: cleanList(body.related, cleanCitation), // passages the API offers apart from the citations
+      notice: optStr(body.notice),
       directorate: cleanDirectorate(body.directorate),
       secondary: cleanDirectorate(body.secondary_directorate || body.secondary),
       suggestions: (Array.isArray(body.suggestions) ? body.suggestions : []).filter(function (s) {
@@ -221,7 +253,7 @@
         if (m.role === "user") return m;
         return {
           role: "assistant", question: m.question, answer: m.answer, language: m.language, abstained: m.abstained,
-          citations: m.citations,
+          citations: m.citations, related: m.related, notice: m.notice,
           directorate: m.directorate, secondary_directorate: m.secondary, suggestions: m.suggestions,
           feedback: m.feedback
         };
@@ -249,7 +281,7 @@
     return {
       ask: function (question, sessionId, signal) {
         return request(endpoint, t, "POST", "/api/ask", {
-          question: question, session_id: sessionId, top_k: TOP_K, directorate: null
+          question: question, session_id: sessionId, top_k: null, directorate: null // top_k: the service's
         }, signal);
       },
       feedback: function (sessionId, m, rating) {
@@ -305,6 +337,15 @@
     if (res.status === 413) return { kind: "http", status: 413, message: detail || t.tooLong, retry: false };
     if (res.status >= 500) return { kind: "http", status: res.status, message: t.server, retry: true };
     return { kind: "http", status: res.status, message: detail || t.invalid, retry: false };
+  }
+
+  /** The service's limits from GET /api/config: {maxChars} (null when the call fails: the widget then shows no
+   *  limit and the service's own refusal explains it). Never rejects. */
+  function loadLimits(endpoint) {
+    return fetchAsset(endpoint + "/api/config", "json").then(function (body) {
+      var max = parseInt(body && body.max_question_chars, 10);
+      return { maxChars: isFinite(max) && max > 0 ? max : null };
+    }, function () { return { maxChars: null }; });
   }
 
   // ---------------------------------------------------------------- styles (widget.css, in the shadow root)
@@ -397,6 +438,27 @@
     setTimeout(function () { live.textContent = text; }, 50);
   }
 
+  var FOCUSABLE = "button, a[href], textarea, input, select, [tabindex]:not([tabindex='-1'])";
+
+  /** Keeps Tab and Shift+Tab inside the open panel (a dialog): past the last control comes the first again. */
+  function trapFocus(panel, shadow, e) {
+    var items = Array.prototype.filter.call(panel.querySelectorAll(FOCUSABLE), function (el) {
+      return !el.disabled && el.getClientRects().length > 0;
+    });
+    if (!items.length) return;
+    var first = items[0];
+    var last = items[items.length - 1];
+    var active = shadow.activeElement;
+    var inside = active && panel.contains(active);
+    if (e.shiftKey && (!inside || active === first)) {
+      e.preventDefault();
+      focusQuietly(last);
+    } else if (!e.shiftKey && (!inside || active === last)) {
+      e.preventDefault();
+      focusQuietly(first);
+    }
+  }
+
   /** Moves focus without scrolling the host page. */
   function focusQuietly(el) {
     el.focus({ preventScroll: true });
@@ -434,7 +496,7 @@
   // prefix `uid`, the message list `list`, and the actions ask(question), retry() and rate(m, rating).
 
   /** The panel and its launcher, with the handles the widget drives; `on` holds the buttons' actions. */
-  function buildShell(t, title, uid, on) {
+  function buildShell(t, title, uid, maxChars, on) {
     var ui = {};
     ui.launcher = h("button", {
       type: "button", class: "launcher", "data-testid": "launcher", "aria-expanded": "false",
@@ -444,8 +506,9 @@
       class: "messages", "data-testid": "messages", role: "region", "aria-label": t.conversation, tabindex: "0"
     });
     ui.input = h("textarea", {
-      id: uid + "-input", class: "input", "data-testid": "input", rows: "1", maxlength: String(MAX_CHARS),
-      placeholder: t.placeholder, "aria-describedby": uid + "-counter", autocomplete: "off"
+      id: uid + "-input", class: "input", "data-testid": "input", rows: "1",
+      maxlength: maxChars ? String(maxChars) : null, placeholder: t.placeholder,
+      "aria-describedby": uid + "-counter", autocomplete: "off"
     });
     ui.send = h("button", {
       type: "button", class: "send", "data-testid": "send", "aria-label": t.send, title: t.send, onclick: on.submit
@@ -461,7 +524,8 @@
       title: t.newConversation, onclick: on.newConversation
     }, [icon("compose", 20)]);
     ui.panel = h("div", {
-      id: uid + "-panel", class: "panel", role: "dialog", "aria-label": title, "data-testid": "panel", hidden: true
+      id: uid + "-panel", class: "panel", role: "dialog", "aria-modal": "true", "aria-label": title,
+      "data-testid": "panel", hidden: true
     }, [
       h("div", { class: "header" }, [h("h2", { class: "title", text: title }), newBtn, ui.close]),
       ui.list,
@@ -506,18 +570,25 @@
   function renderAnswer(view, m, index) {
     var t = view.t;
     var passage = citationPanel(view, view.uid + "-cit-" + index);
-    var body = h("p", { class: "answer-text" });
-    appendAnswerText(body, m.answer, m.citations, function (c) {
-      return passage.toggleFor(c, h("button", {
-        type: "button", class: "marker", "data-testid": "citation-marker",
-        "aria-label": fmt(t.showSource, { n: c.n, title: c.title }), title: c.title
-      }, [String(c.n)]));
+    var body = h("div", { class: "answer-text" });
+    appendBlocks(body, m.answer, function (el, text) {
+      appendAnswerText(el, text, m.citations, function (c) {
+        return passage.toggleFor(c, h("button", {
+          type: "button", class: "marker", "data-testid": "citation-marker",
+          "aria-label": sourceLabel(t, c), title: c.title
+        }, [String(c.n)]));
+      });
     });
 
     var children = [];
     if (m.abstained) {
       children.push(h("div", { class: "abstain-label", "data-testid": "not-covered" }, [
         icon("info", 16), t.notCovered
+      ]));
+    }
+    if (m.notice) {
+      children.push(h("p", { class: "notice", "data-testid": "notice" }, [
+        icon("info", 16), h("span", { class: "sr-only", text: t.notice + ": " }), h("span", { text: m.notice })
       ]));
     }
     children.push(body);
@@ -527,6 +598,7 @@
     if (meta.length) children.push(h("div", { class: "meta" }, meta));
     if (m.citations.length) children.push(renderSources(t, m.citations, passage.toggleFor));
     children.push(passage.el);
+    if (m.related.length) children.push(renderRelated(t, m.related));
     if (m.suggestions.length) children.push(renderSuggestions(view, m.suggestions));
     children.push(renderFeedback(view, m));
 
@@ -580,6 +652,76 @@
     return { el: el, toggleFor: toggleFor };
   }
 
+  // A list item on its own line ("- cyber;", "• space") and the separators of a list run into one line
+  // ("areas: - cyber; - space; - ..."): a dash counts only after a colon or semicolon, so "Counter Terrorism -
+  // Countering" stays a sentence; a bullet counts anywhere.
+  var ITEM_LINE = /^\s*[-\u2013\u2022\u25AA\u25E6*]\s+(\S.*)$/;
+  var INLINE_ITEM = /([:;])\s+[-\u2013\u2022]\s+(?=\S)|\s+[\u2022\u25AA]\s+(?=\S)/g;
+
+  /** A text cut into paragraphs and lists: [{list: false, text}] or [{list: true, items: [text, ...]}]. */
+  function textBlocks(text) {
+    var blocks = [];
+    function item(t) {
+      var last = blocks[blocks.length - 1];
+      if (!last || !last.list) blocks.push(last = { list: true, items: [] });
+      last.items.push(t);
+    }
+    str(text).split("\n").forEach(function (line) {
+      var m = ITEM_LINE.exec(line);
+      if (m) return item(m[1]);
+      var parts = inlineItems(line);
+      if (!parts) {
+        if (line.trim()) blocks.push({ list: false, text: line });
+        return;
+      }
+      if (parts.lead.trim()) blocks.push({ list: false, text: parts.lead });
+      blocks.push({ list: true, items: [] });
+      parts.items.forEach(item);
+    });
+    return blocks;
+  }
+
+  /** "lead: - a; - b; - c" as {lead: "lead:", items: ["a;", "b;", "c"]}, or null below two separators. Each
+   *  separator's colon or semicolon stays with the text before it: only the dash goes. */
+  function inlineItems(line) {
+    var cuts = [];
+    var m;
+    INLINE_ITEM.lastIndex = 0;
+    while ((m = INLINE_ITEM.exec(line)) !== null) {
+      cuts.push({ at: m.index, keep: m[1] || "", end: m.index + m[0].length });
+    }
+    if (cuts.length < 2) return null;
+    var pieces = [];
+    var from = 0;
+    cuts.forEach(function (c) {
+      pieces.push(line.slice(from, c.at) + c.keep);
+      from = c.end;
+    });
+    pieces.push(line.slice(from));
+    return { lead: pieces[0], items: pieces.slice(1).filter(function (p) { return p.trim(); }) };
+  }
+
+  /** Fills `parent` with the paragraphs and lists of `text`, each piece's text put in by `fill(el, text)`. */
+  function appendBlocks(parent, text, fill) {
+    textBlocks(text).forEach(function (b) {
+      if (!b.list) {
+        var p = h("p", { class: "para" });
+        fill(p, b.text);
+        parent.appendChild(p);
+        return;
+      }
+      var ul = h("ul", { class: "list", "data-testid": "list" });
+      b.items.forEach(function (itemText) {
+        var li = h("li");
+        fill(li, itemText);
+        ul.appendChild(li);
+      });
+      parent.appendChild(ul);
+    });
+  }
+
+  function appendPlain(el, text) { el.appendChild(document.createTextNode(text)); }
+
   /** Splits the answer on [n] / [n, m] markers; known citations become buttons, the rest stays text. */
   function appendAnswerText(parent, text, citations, makeMarker) {
     var byN = {};
@@ -607,18 +749,67 @@
     });
     return h("div", { class: "sources" }, [h("p", { class: "sources-label", text: t.sources })]
       .concat(pages.map(function (page) {
+        var url = page.citations.map(function (c) { return c.url; }).filter(Boolean)[0];
+        // The page's title opens the page; each numbered button opens its passage below the answer.
+        var name = url
+          ? h("a", { class: "source-title", href: url, target: "_blank", rel: "noopener noreferrer",
+            title: page.title, "data-testid": "source-link" }, [page.title, newTabHint(t)])
+          : h("span", { class: "source-title", title: page.title, text: page.title });
         return h("div", { class: "source-row" }, page.citations.map(function (c) {
           return toggleFor(c, h("button", {
-            type: "button", class: "marker", "data-testid": "citation-source",
-            "aria-label": fmt(t.showSource, { n: c.n, title: c.title }), title: c.section || c.title
+            type: "button", class: "marker" + (c.role === "remit" ? " marker-remit" : ""),
+            "data-testid": "citation-source", "aria-label": sourceLabel(t, c), title: c.section || c.title
           }, [String(c.n)]));
-        }).concat([h("span", { class: "source-title", title: page.title, text: page.title })]));
+        }).concat([name]));
       })));
+  }
+
+  /** The accessible name of a citation's button: its number, page and, when added for that, the remit role. */
+  function sourceLabel(t, c) {
+    return fmt(t.showSource, { n: c.n, title: c.title }) + (c.role === "remit" ? " (" + t.remit + ")" : "");
+  }
+
+  /** Said to screen readers after a link's text: the link opens another tab. */
+  function newTabHint(t) {
+    return h("span", { class: "sr-only", text: " " + t.newTab });
+  }
+
+  /** A link that opens `href` in a new tab; its text, then (for screen readers) that it opens a new tab, unless
+   *  `attrs` give it a whole aria-label. */
+  function pageLink(t, href, text, attrs) {
+    var hint = attrs && attrs["aria-label"] ? null : newTabHint(t);
+    var a = h("a", { href: href, target: "_blank", rel: "noopener noreferrer" }, [text, hint]);
+    Object.keys(attrs || {}).forEach(function (k) { a.setAttribute(k, attrs[k]); });
+    return a;
+  }
+
+  /** "This page in: FR NL DE", the page's versions in the other languages (the page's own left out). */
+  function renderTwins(t, c) {
+    var others = LANGUAGES.filter(function (lang) { return c.twins[lang] && c.twins[lang] !== c.url; });
+    if (!others.length) return null;
+    return h("p", { class: "citation-twins", "data-testid": "citation-twins" }, [t.thisPageIn + ": "]
+      .concat(others.map(function (lang) {
+        return pageLink(t, c.twins[lang], lang.toUpperCase(), {
+          hreflang: lang, "data-testid": "twin", "aria-label": LANGUAGE_NAMES[lang] + " " + t.newTab
+        });
+      })));
+  }
+
+  /** The passages the API offers apart from the citations: a short list, each opening its page. */
+  function renderRelated(t, related) {
+    var items = related.map(function (c) {
+      var label = c.section ? c.title + " — " + c.section : c.title;
+      var href = c.link || c.url;
+      return h("li", { "data-testid": "related" }, [href ? pageLink(t, href, label) : label]);
+    });
+    return h("div", { class: "related" }, [
+      h("p", { class: "sources-label", text: t.related }), h("ul", { class: "related-list" }, items)
+    ]);
   }
 
   function fillCitation(t, el, c, onHide) {
     el.textContent = "";
-    el.setAttribute("aria-label", fmt(t.showSource, { n: c.n, title: c.title }));
+    el.setAttribute("aria-label", sourceLabel(t, c));
     el.appendChild(h("div", { class: "citation-head" }, [
       h("p", { class: "citation-title", "data-testid": "citation-title" }, [
         h("span", { text: "[" + c.n + "] " }), c.title
@@ -627,15 +818,26 @@
         type: "button", class: "icon-btn", "aria-label": t.hideSource, title: t.hideSource, onclick: onHide
       }, [icon("close", 16)])
     ]));
-    if (c.section) el.appendChild(h("p", { class: "citation-section", text: t.section + ": " + c.section }));
-    if (c.source) {
-      // Only web addresses become links; anything else (javascript:, data:, ...) stays plain text.
-      var link = /^https?:\/\//i.test(c.source)
-        ? h("a", { href: c.source, target: "_blank", rel: "noopener noreferrer", text: c.source })
-        : document.createTextNode(c.source);
-      el.appendChild(h("p", { class: "citation-source" }, [link]));
+    if (c.role === "remit") {
+      el.appendChild(h("p", { class: "citation-role", "data-testid": "citation-role", text: t.remit }));
     }
-    el.appendChild(h("p", { class: "citation-text", "data-testid": "citation-text", text: c.text }));
+    if (c.section) el.appendChild(h("p", { class: "citation-section", text: t.section + ": " + c.section }));
+    var href = c.link || c.url || webAddress(c.source);
+    if (href) {
+      // Opens the page scrolled to the passage's sentence (a #:~:text= fragment) when the API gave one.
+      el.appendChild(h("p", { class: "citation-source" }, [
+        pageLink(t, href, t.openPassage, { "data-testid": "citation-link" })
+      ]));
+    } else if (c.source) {
+      // Not a web address (a file, or javascript:, data: ...): plain text, never a link.
+      el.appendChild(h("p", { class: "citation-source", text: c.source }));
+    }
+    var twins = renderTwins(t, c);
+    if (twins) el.appendChild(twins);
+    // Focusable: a long passage scrolls inside its box, and keyboard users must be able to scroll it too.
+    var passage = h("div", { class: "citation-text", "data-testid": "citation-text", tabindex: "0" });
+    appendBlocks(passage, c.text, appendPlain);
+    el.appendChild(passage);
   }
 
   function renderBadge(t, d, secondary) {
@@ -708,7 +910,7 @@
 
   // ---------------------------------------------------------------- the widget
   /** Builds the widget into `shadow` and runs it: the state, the actions, and a redraw after each change. */
-  function mountWidget(cfg, t, shadow) {
+  function mountWidget(cfg, t, limits, shadow) {
     var title = cfg.title || t.title;
     var api = apiClient(cfg.endpoint, t);
     var saved = loadState();
@@ -722,7 +924,8 @@
       controller: null // aborts the pending question on "new conversation"
     };
     var uid = "dgm" + Math.random().toString(36).slice(2, 8);
-    var ui = buildShell(t, title, uid, {
+    var maxChars = limits.maxChars;
+    var ui = buildShell(t, title, uid, maxChars, {
       toggle: function () { toggle(); },
       submit: function () { submit(); },
       close: function () { close(true); },
@@ -742,6 +945,8 @@
       if (e.key === "Escape" && state.open) {
         e.preventDefault();
         close(true);
+      } else if (e.key === "Tab" && state.open) {
+        trapFocus(ui.panel, shadow, e);
       }
     });
 
@@ -785,8 +990,8 @@
 
     function updateCounter() {
       var n = ui.input.value.length;
-      ui.counter.textContent = fmt(t.counter, { n: n, max: MAX_CHARS });
-      ui.counter.classList.toggle("over", n > MAX_CHARS);
+      ui.counter.textContent = maxChars ? fmt(t.counter, { n: n, max: maxChars }) : fmt(t.counterNoMax, { n: n });
+      ui.counter.classList.toggle("over", !!maxChars && n > maxChars);
     }
 
     function setInput(text) {
@@ -840,10 +1045,17 @@
         if (typeof body.session_id === "string" && body.session_id) state.sessionId = body.session_id;
         var m = answerMessage(question, body);
         state.messages.push(m);
-        announce(ui.live, t.announce + (m.abstained ? t.notCovered + ". " : "") + m.answer);
+        // Announced once, whole, when it has arrived (the live region is never filled piece by piece).
+        announce(ui.live, t.announce + (m.notice ? m.notice + " " : "") + (m.abstained ? t.notCovered + ". " : "") +
+          m.answer);
       }, function (err) {
         if (controller.signal.aborted || err.kind === "cancelled") return;
-        state.error = { message: err.message || t.server, retry: !!err.retry, question: question };
+        var message = err.message || t.server;
+        // A refusal of a question longer than the service's limit says the limit in the widget's language.
+        if ((err.status === 413 || err.status === 422) && maxChars && question.length > maxChars) {
+          message = fmt(t.tooLong, { max: maxChars.toLocaleString(cfg.lang) });
+        }
+        state.error = { message: message, retry: !!err.retry, question: question };
         if (!err.retry) {
           // The service refused this question (e.g. too long): give it back to edit, drop the bubble.
           var last = state.messages[state.messages.length - 1];
@@ -903,8 +1115,9 @@
     host.id = "dgm-assistant-root";
     var shadow = host.attachShadow({ mode: "open" });
     (document.body || document.documentElement).appendChild(host);
-    Promise.all([loadStrings(cfg.assets, cfg.lang), loadStyles(shadow, cfg.assets + "widget.css")])
-      .then(function (loaded) { mountWidget(cfg, loaded[0], shadow); });
+    Promise.all([loadStrings(cfg.assets, cfg.lang), loadLimits(cfg.endpoint),
+      loadStyles(shadow, cfg.assets + "widget.css")])
+      .then(function (loaded) { mountWidget(cfg, loaded[0], loaded[1], shadow); });
   }
 
   var cfg = readConfig(findScript());

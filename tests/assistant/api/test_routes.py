@@ -100,6 +100,14 @@ def test_control_characters_and_markup_are_plain_text(client: httpx.Client) -> N
     assert "<script>" in body["rewritten_query"]  # kept as text, never interpreted or stripped into code
 
 
+def test_config_gives_the_limits_a_client_needs(client: httpx.Client, settings) -> None:
+    """The widget reads the longest question from the service instead of repeating it."""
+    body = client.get("/api/config").json()
+    assert body == {"max_question_chars": settings.max_question_chars, "top_k": settings.top_k,
+                    "max_top_k": settings.max_top_k}
+    assert "MAX_CHARS" not in client.get("/widget.js").text and "1000" not in client.get("/widget.js").text
+
+
 def test_widget_texts_are_served_per_language(client: httpx.Client) -> None:
     en = client.get("/i18n/en.json")
     assert en.status_code == 200 and en.headers["content-type"].startswith("application/json")

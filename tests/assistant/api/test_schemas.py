@@ -48,6 +48,7 @@ def test_ask_returns_the_full_contract(client: httpx.Client) -> None:
         assert {"id", "title", "section", "source", "text", "score", "doc_id", "start", "end"} <= set(c)
         assert c["text"] and c["doc_id"] and isinstance(c["score"], float)
         assert 0 <= c["start"] < c["end"]
+        assert isinstance(c["twins"], dict)  # the page in other languages (none in the shipped corpus)
     d = body["directorate"]
     assert d["code"] == "M1" and d["name"] and 0.0 <= d["confidence"] <= 1.0
     assert d["evidence_id"] in {c["id"] for c in body["citations"]}
@@ -55,7 +56,8 @@ def test_ask_returns_the_full_contract(client: httpx.Client) -> None:
 
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-EXPECTED = {"POST /api/ask", "POST /api/feedback", "GET /api/directorates", "GET /api/health", "GET /api/ready"}
+EXPECTED = {"POST /api/ask", "POST /api/feedback", "GET /api/directorates", "GET /api/config", "GET /api/health",
+            "GET /api/ready"}
 MAX_EXAMPLES = 30
 TIME_BOUND_S = 240
 

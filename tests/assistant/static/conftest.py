@@ -1,0 +1,61 @@
+"""Fixtures of the widget's browser tests: one Chromium per module, tabs in fresh contexts on the live service."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.assistant.static.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, STEP_MS, Tab
+
+
+# Per module, not per session: while Playwright's sync API is open it keeps an event loop running in the main
+# thread, so an asyncio.run() in any later test (the bench's HTTP section, say) would fail.
+@pytest.fixture(scope="module")
+def chromium_browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_tab(chromium_browser: Browser, live_server: Any) -> Iterator[Callable[..., Tab]]:
+    """Opens tabs in fresh contexts (own sessionStorage) that record console errors and dialogs; on the live
+    service, or on the one at `url`."""
+    contexts = []
+
+    def make(viewport: tuple[int, int] = DESKTOP, url: str | None = None, bypass_csp: bool = False) -> Tab:
+        # bypass_csp: the accessibility audit injects axe-core, an inline script the demo page's CSP forbids.
+        context = chromium_browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                               bypass_csp=bypass_csp)
+        context.set_default_timeout(STEP_MS)
+        contexts.append(context)
+        page = context.new_page()
+        tab = Tab(page=page, url=(url or live_server.url).rstrip("/"))
+        page.on("console", lambda msg: tab.console_errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: tab.console_errors.append(f"page error: {exc}"))
+
+        def on_dialog(dialog: Any) -> None:
+            tab.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        return tab
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def tab(new_tab: Callable[..., Tab]) -> Tab:
+    return new_tab()
