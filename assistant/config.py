@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         100, ge=10, le=1000, description="Upper bound on words per chunk (sentences are never cut)")
     chunk_overlap: int = Field(
         1, ge=0, le=10, description="Sentences repeated between consecutive chunks of a paragraph")
+    structure_min_units: int = Field(
+        3, ge=1, description="Units a page must name ('The Directorate for X (M1) ...') to be read as a structure "
+                             "page, whose units make the catalogue")
     index_type: Literal["flat", "hnsw", "ivf"] = Field("flat", description="FAISS index type: exact or approximate")
 
     # Retrieval

@@ -76,7 +76,8 @@ def ensure_export(settings: Settings) -> None:
 def build(settings: Settings, embedder: Embedder | None = None,
           progress: bool = True) -> BuildReport:
     """corpus -> chunks -> index folder, per the settings."""
-    chunks, catalogue = chunk_corpus(settings.corpus_dir, settings.chunk_max_words, settings.chunk_overlap)
+    chunks, catalogue = chunk_corpus(settings.corpus_dir, settings.chunk_max_words, settings.chunk_overlap,
+                                     settings.structure_min_units)
     embedder = embedder or make_embedder(settings, for_build=True)
     used = {"chunk_max_words": settings.chunk_max_words, "chunk_overlap": settings.chunk_overlap,
             "corpus_dir": str(settings.corpus_dir), "embedding_backend": settings.embedding_backend}

@@ -1,8 +1,9 @@
 """Count the hand-written rules the assistant's decisions rest on, wherever they live.
 
 A rule here is one regex alternative in a raw-string pattern of the stages' code (ingest/, index/,
-assistant/), one keyword, alias or anchor entry of the corpus data (``corpus/*.yaml``), or one word of the
-question lexicon's word lists (``assistant/question/lexicon/*.yaml``; text templates are not rules). The
+assistant/) or in a unit pattern of the structure-page parser (``ingest/patterns/*.yaml``), one keyword,
+alias or anchor entry of the corpus data (``corpus/*.yaml``), or one word of the question lexicon's word lists
+(``assistant/question/lexicon/*.yaml``) and of the parser's unit words; text templates are not rules. The
 project's aim is to have decisions come from the corpus and fitted models: `dgm-assistant eval` prints the
 count so that it is watched.
 """
@@ -66,6 +67,10 @@ def count_rules(root: Path = Path(".")) -> RuleCount:
     catalogue = sum(_entries(yaml.safe_load(p.read_text(encoding="utf-8")), CATALOGUE_KEYS)
                     for p in sorted((root / "corpus").glob("*.yaml")))
     lexicon = 0
+    for p in sorted((root / "ingest" / "patterns").glob("*.yaml")):
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        alts += sum(str(u).count("|") + 1 for u in data.get("units", []))
+        lexicon += _entries(data.get("kinds", {}), None)
     for p in sorted((root / "assistant" / "question" / "lexicon").glob("*.yaml")):
         data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         lexicon += _entries({k: v for k, v in data.items() if not k.endswith(("templates", "texts"))}, None)

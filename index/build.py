@@ -165,7 +165,7 @@ def build_index(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path, in
         VectorStore.build(vectors, index_type).save(new_dir / VECTORS_FILE)
         KeywordIndex.build([c.embedding_text() for c in chunks], [c.language for c in chunks]).save(new_dir / BM25_DIR)
         if catalogue is not None:
-            (new_dir / CATALOGUE_FILE).write_text(json.dumps(catalogue.to_dict(), ensure_ascii=False, indent=1),
+            (new_dir / CATALOGUE_FILE).write_text(catalogue.model_dump_json(indent=1),
                                                   encoding="utf-8")
             cv = catalogue_vectors(catalogue, embedder, index_dir)
             np.savez(new_dir / CATALOGUE_VECTORS_FILE, profiles=cv["profiles"], profile_texts=cv["profile_texts"],

@@ -71,7 +71,7 @@ class SearchIndex:
             vectors = VectorStore.load(folder / VECTORS_FILE, manifest.index_type)
             keywords = KeywordIndex.load(folder / BM25_DIR)
             cat_path = folder / CATALOGUE_FILE
-            catalogue = (Catalogue.from_dict(json.loads(cat_path.read_text(encoding="utf-8")))
+            catalogue = (Catalogue.model_validate_json(cat_path.read_text(encoding="utf-8"))
                          if cat_path.is_file() else None)
             text_vectors: dict[str, np.ndarray] = {}
             if (folder / CATALOGUE_VECTORS_FILE).is_file():

@@ -1,153 +1,177 @@
-"""Load and validate ``directorates.yaml`` and ``themes.yaml``."""
+"""The catalogue: the units the corpus's structure pages give, merged with the curated additions of
+``directorates.yaml`` (optional), and the theme map of ``themes.yaml`` (optional).
+
+Both YAML files are read into pydantic models; an error names the file, the entry and the field.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import CatalogueError
-from .models import Catalogue, Directorate, Theme
+from .models import Catalogue, Directorate, Document, Theme, _Name, _Prose, _Text, _Words
+from .readers import load_documents
+from .units import MIN_UNITS, ParsedUnit, parse_units
 
-# The ten units named on the structure page; the catalogue must hold each exactly once.
-KNOWN_CODES: tuple[str, ...] = ("M1", "M2", "M3", "M4", "M5", "ME6", "M7", "MD8", "M0.1", "M0.0")
+log = logging.getLogger(__name__)
 
-# Belgium's other languages, in which a unit's name (and a theme's `outside_dgm`) may be given; English is the
-# entry's own field.
-TRANSLATED_LANGUAGES: tuple[str, ...] = ("fr", "nl", "de")
+DIRECTORATES_FILE = "directorates.yaml"
+THEMES_FILE = "themes.yaml"
+# The language a unit's own ``name`` and ``remit`` are in when a structure page gives them in it.
+BASE_LANGUAGE = "en"
 
-_DIRECTORATE_FIELDS = ("code", "name", "short_name", "kind", "remit", "aliases", "keywords", "shared_with")
-_OPTIONAL_DIRECTORATE_FIELDS = ("names",)
-_THEME_FIELDS = ("name", "headings", "anchors", "directorates")
+M = TypeVar("M", bound=BaseModel)
 
 
-def _read_yaml(path: Path, key: str) -> list[Any]:
-    if not path.is_file():
-        raise CatalogueError(f"{path}: file not found")
+class UnitAddition(BaseModel):
+    """One entry of ``directorates.yaml``: what a person adds to a unit the structure page gives (aliases,
+    its name in a language no page gives, a shorter name), or a whole unit that no page names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    code: _Text
+    name: _Text | None = None
+    short_name: _Text | None = None
+    kind: Literal["directorate", "service"] | None = None
+    remit: _Prose | None = None
+    aliases: _Words = ()
+    keywords: _Words = ()
+    shared_with: _Words = ()
+    names: dict[Literal["fr", "nl", "de"], _Name] = Field(default_factory=dict)
+
+
+class DirectoratesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    directorates: tuple[UnitAddition, ...] = ()
+
+    @field_validator("directorates")
+    @classmethod
+    def _unique_codes(cls, entries: tuple[UnitAddition, ...]) -> tuple[UnitAddition, ...]:
+        codes = [e.code for e in entries]
+        repeated = sorted({c for c in codes if codes.count(c) > 1})
+        if repeated:
+            raise ValueError(f"duplicate code(s) {', '.join(map(repr, repeated))}")
+        return entries
+
+
+class ThemesFile(BaseModel):
+    """``themes.yaml``; validated with the catalogue's codes as context (``{"codes": ...}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    themes: tuple[Theme, ...] = ()
+
+    @field_validator("themes")
+    @classmethod
+    def _known_codes(cls, themes: tuple[Theme, ...], info: ValidationInfo) -> tuple[Theme, ...]:
+        codes: tuple[str, ...] | None = (info.context or {}).get("codes")
+        for i, t in enumerate(themes, start=1):
+            bad = [c for c in t.directorates if codes is not None and c not in codes]
+            if bad:
+                raise ValueError(f"entry {i} ({t.name}): unknown directorate code(s) {', '.join(bad)}; "
+                                 f"the corpus's units: {', '.join(codes or ())}")
+        names = [t.name for t in themes]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"duplicate theme(s) {', '.join(map(repr, repeated))}")
+        return themes
+
+
+def _where(data: Any, loc: tuple[int | str, ...]) -> str:
+    """'entry 3 (M3): names.nk' for the location of a validation error in a ``{key: [entries]}`` file."""
+    if len(loc) >= 2 and isinstance(loc[1], int):
+        entry = data[loc[0]][loc[1]] if isinstance(data, dict) else None
+        label = f"entry {loc[1] + 1}"
+        if isinstance(entry, dict) and (entry.get("code") or entry.get("name")):
+            label += f" ({entry.get('code') or entry.get('name')})"
+        rest = ".".join(str(x) for x in loc[2:] if x != "[key]")
+        return f"{label}: '{rest}'" if rest else label
+    return f"'{'.'.join(map(str, loc))}'" if loc else "the file"
+
+
+def _read(path: Path, model: type[M], context: dict[str, Any] | None = None) -> M:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CatalogueError(f"{path}: cannot be read: {exc}") from exc
     except yaml.YAMLError as exc:
         raise CatalogueError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get(key), list):
-        raise CatalogueError(f"{path}: expected a top-level '{key}:' list")
-    return data[key]
+    try:
+        return model.model_validate(data if data is not None else {}, context=context)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_where(data, e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors())
+        raise CatalogueError(f"{path}: {problems}") from None
 
 
-def _str_list(path: Path, label: str, field: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise CatalogueError(f"{path}: {label}: '{field}' must be a list of non-empty strings, got {value!r}")
-    return tuple(v.strip() for v in value)
+def load_additions(path: Path) -> tuple[UnitAddition, ...]:
+    """The curated additions of a ``directorates.yaml``."""
+    return _read(path, DirectoratesFile).directorates
 
 
-def _translations(path: Path, label: str, field: str, english: str, value: Any) -> tuple[tuple[str, str], ...]:
-    """An optional ``{fr: ..., nl: ..., de: ...}`` mapping of a text in Belgium's other languages."""
-    if value is None:
-        return ()
-    if not isinstance(value, dict):
-        raise CatalogueError(f"{path}: {label}: '{field}' must map a language to a text, like "
-                             f"{{fr: ..., nl: ..., de: ...}}, got {value!r}")
-    unknown = [str(k) for k in value if k not in TRANSLATED_LANGUAGES]
-    if unknown:
-        raise CatalogueError(f"{path}: {label}: '{field}' has unknown language(s) {', '.join(map(repr, unknown))}; "
-                             f"known: {', '.join(TRANSLATED_LANGUAGES)} (English is '{english}')")
-    bad = [k for k, v in value.items() if not isinstance(v, str) or not v.strip()]
-    if bad:
-        raise CatalogueError(f"{path}: {label}: '{field}' must give a non-empty text for {', '.join(bad)}")
-    return tuple((k, " ".join(value[k].split())) for k in TRANSLATED_LANGUAGES if k in value)
+def load_themes(path: Path, codes: Sequence[str]) -> tuple[Theme, ...]:
+    """The theme map of a ``themes.yaml``; a code that is not among ``codes`` is an error."""
+    return _read(path, ThemesFile, {"codes": tuple(codes)}).themes
 
 
-def load_directorates(path: Path) -> tuple[Directorate, ...]:
-    """Read the directorate catalogue; every error names the file and the entry."""
-    entries = _read_yaml(path, "directorates")
-    seen: set[str] = set()
-    out: list[Directorate] = []
-    for i, entry in enumerate(entries, start=1):
-        label = f"entry {i}" + (f" ({entry.get('code')})" if isinstance(entry, dict) and entry.get("code") else "")
-        if not isinstance(entry, dict):
-            raise CatalogueError(f"{path}: {label}: expected a mapping, got {entry!r}")
-        missing = [f for f in _DIRECTORATE_FIELDS if f not in entry]
-        if missing:
-            raise CatalogueError(f"{path}: {label}: missing field(s) {', '.join(missing)}")
-        unknown = sorted(set(entry) - set(_DIRECTORATE_FIELDS) - set(_OPTIONAL_DIRECTORATE_FIELDS))
-        if unknown:
-            raise CatalogueError(f"{path}: {label}: unknown field(s) {', '.join(unknown)}")
-        code = str(entry["code"]).strip()
-        if code not in KNOWN_CODES:
-            raise CatalogueError(f"{path}: {label}: unknown code {code!r}; known codes: {', '.join(KNOWN_CODES)}")
-        if code in seen:
-            raise CatalogueError(f"{path}: {label}: duplicate code {code!r}")
-        seen.add(code)
-        for f in ("name", "short_name", "remit", "kind"):
-            if not isinstance(entry[f], str) or not entry[f].strip():
-                raise CatalogueError(f"{path}: {label}: '{f}' must be a non-empty string")
-        if entry["kind"] not in ("directorate", "service"):
-            raise CatalogueError(f"{path}: {label}: 'kind' must be 'directorate' or 'service', got {entry['kind']!r}")
-        shared = entry["shared_with"]
-        out.append(
-            Directorate(
-                code=code,
-                name=entry["name"].strip(),
-                short_name=entry["short_name"].strip(),
-                remit=" ".join(entry["remit"].split()),
-                aliases=_str_list(path, label, "aliases", entry["aliases"]),
-                keywords=_str_list(path, label, "keywords", entry["keywords"]),
-                shared_with=() if shared == [] else _str_list(path, label, "shared_with", shared),
-                kind=entry["kind"],
-                names=_translations(path, label, "names", "name", entry.get("names")),
-            )
-        )
-    absent = [c for c in KNOWN_CODES if c not in seen]
-    if absent:
-        raise CatalogueError(f"{path}: missing entries for {', '.join(absent)}")
-    return tuple(out)
+def _unit(parsed: ParsedUnit) -> dict[str, Any]:
+    """A parsed unit's fields, in the base language when a structure page gives it, else the first one."""
+    base = BASE_LANGUAGE if BASE_LANGUAGE in parsed.names else next(iter(parsed.names))
+    remit_language = base if base in parsed.remits else next(iter(parsed.remits))
+    return {"code": parsed.code, "kind": parsed.kind, "name": parsed.names[base],
+            "short_name": parsed.short_names[base], "remit": parsed.remits[remit_language],
+            "names": {lang: n for lang, n in parsed.names.items() if lang != base},
+            "remits": {lang: r for lang, r in parsed.remits.items() if lang != remit_language}}
 
 
-def load_themes(path: Path, codes: tuple[str, ...] = KNOWN_CODES) -> tuple[Theme, ...]:
-    """Read the theme -> directorate map; unknown codes and duplicate names are errors."""
-    entries = _read_yaml(path, "themes")
-    seen: set[str] = set()
-    out: list[Theme] = []
-    for i, entry in enumerate(entries, start=1):
-        label = f"entry {i}" + (f" ({entry.get('name')})" if isinstance(entry, dict) and entry.get("name") else "")
-        if not isinstance(entry, dict):
-            raise CatalogueError(f"{path}: {label}: expected a mapping, got {entry!r}")
-        missing = [f for f in _THEME_FIELDS if f not in entry]
-        if missing:
-            raise CatalogueError(f"{path}: {label}: missing field(s) {', '.join(missing)}")
-        name = str(entry["name"]).strip()
-        if name in seen:
-            raise CatalogueError(f"{path}: {label}: duplicate theme {name!r}")
-        seen.add(name)
-        dirs = tuple(entry["directorates"] or ())
-        bad = [c for c in dirs if c not in codes]
-        if bad:
-            raise CatalogueError(f"{path}: {label}: unknown directorate code(s) {', '.join(map(str, bad))}")
-        outside = str(entry.get("outside_dgm", "") or "")
-        if not dirs and not outside:
-            raise CatalogueError(
-                f"{path}: {label}: a theme with no DGM directorate must say who holds it ('outside_dgm')")
-        translations = _translations(path, label, "outside_dgm_translations", "outside_dgm",
-                                     entry.get("outside_dgm_translations"))
-        if translations and not outside:
-            raise CatalogueError(f"{path}: {label}: 'outside_dgm_translations' translates an empty 'outside_dgm'")
-        out.append(
-            Theme(
-                name=name,
-                directorates=dirs,
-                headings=_str_list(path, label, "headings", entry["headings"] or []),
-                anchors=_str_list(path, label, "anchors", entry["anchors"] or []),
-                outside_dgm=outside,
-                keywords=_str_list(path, label, "keywords", entry.get("keywords") or []),
-                outside_dgm_translations=translations,
-            )
-        )
-    return tuple(out)
+def merge_units(parsed: dict[str, ParsedUnit], additions: Sequence[UnitAddition],
+                source: Path | str = DIRECTORATES_FILE) -> tuple[Directorate, ...]:
+    """The corpus's units with the curated additions applied: a field an entry gives wins over the page's.
+
+    Args:
+        parsed: the units the structure pages give (``units.parse_units``), in page order.
+        additions: the entries of ``directorates.yaml``; one for a code no page names must give the whole unit
+            (at least its name and remit) and comes after the pages' units.
+        source: the file the additions come from, for messages.
+    """
+    fields = {code: _unit(p) for code, p in parsed.items()}
+    for i, entry in enumerate(additions, start=1):
+        given = entry.model_dump(exclude_unset=True, exclude={"code"})
+        if entry.code not in fields:
+            if entry.name is None or entry.remit is None:
+                pages = ", ".join(fields) or "none"
+                raise CatalogueError(f"{source}: entry {i} ({entry.code}): no structure page of the corpus names "
+                                     f"unit {entry.code!r} (the pages name: {pages}); fix the code, or give the "
+                                     f"unit's name and remit to add it")
+            fields[entry.code] = {"code": entry.code, "short_name": entry.short_name or entry.name}
+        unit = fields[entry.code]
+        unit.update({k: v for k, v in given.items() if k != "names"})
+        unit["names"] = {**unit.get("names", {}), **entry.names}
+    return tuple(Directorate.model_validate(f) for f in fields.values())
 
 
-def load_catalogue(corpus_dir: Path) -> Catalogue:
-    """Load ``directorates.yaml`` and (if present) ``themes.yaml`` from a corpus folder."""
-    directorates = load_directorates(corpus_dir / "directorates.yaml")
-    themes_path = corpus_dir / "themes.yaml"
-    themes = load_themes(themes_path, tuple(d.code for d in directorates)) if themes_path.exists() else ()
+def load_catalogue(corpus_dir: Path, documents: Sequence[Document] | None = None,
+                   min_units: int = MIN_UNITS) -> Catalogue:
+    """The catalogue of a corpus folder: its structure pages' units, ``directorates.yaml``'s additions and
+    ``themes.yaml``'s theme map (both files optional).
+
+    Args:
+        corpus_dir: the corpus folder.
+        documents: its documents when already read (else they are read here).
+        min_units: how many units a page must name to be a structure page.
+    """
+    corpus_dir = Path(corpus_dir)
+    docs = load_documents(corpus_dir) if documents is None else documents
+    path = corpus_dir / DIRECTORATES_FILE
+    additions = load_additions(path) if path.is_file() else ()
+    directorates = merge_units(parse_units(docs, min_units), additions, path)
+    if not directorates:
+        log.warning("%s: no structure page (a page naming at least %d units, such as 'The Directorate for X "
+                    "(M1)') and no unit in %s: the catalogue is empty", corpus_dir, min_units, DIRECTORATES_FILE)
+    themes_path = corpus_dir / THEMES_FILE
+    themes = load_themes(themes_path, [d.code for d in directorates]) if themes_path.is_file() else ()
     return Catalogue(directorates=directorates, themes=themes)

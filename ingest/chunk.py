@@ -78,7 +78,8 @@ def pack(units: list[tuple[int, int]], text: str, max_words: int, overlap: int) 
 
 
 def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
-                   themes: tuple[Theme, ...] = (), drop: frozenset[str] = frozenset()) -> list[Chunk]:
+                   themes: tuple[Theme, ...] = (), drop: frozenset[str] = frozenset(),
+                   codes: tuple[str, ...] = ()) -> list[Chunk]:
     """Cut a document into sentence-bounded chunks labelled with directorates and themes.
 
     Args:
@@ -87,6 +88,7 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
         overlap: number of sentences repeated at the start of the next chunk of the same paragraph.
         themes: the curated theme map, for directorate labels of policy-theme paragraphs.
         drop: paragraphs to leave out, as ``boilerplate.paragraph_key``s (the site's repeated boilerplate).
+        codes: the catalogue's unit codes; a paragraph that names one is labelled with it.
 
     Returns:
         Chunks in document order; ``start``/``end`` index ``doc.text``.
@@ -99,7 +101,7 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
     for block in split_blocks(doc.text):
         if drop and paragraph_key(block.text) in drop:
             continue
-        codes, theme_names = block_labels(block.text, block.section, themes)
+        labels, theme_names = block_labels(block.text, block.section, themes, codes)
         units = sentence_units(block, doc.meta.language)
         for a, b in pack(units, block.text, max_words, overlap):
             text = block.text[a:b]
@@ -117,7 +119,7 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
                 content_hash=h,
                 source=doc.meta.source_url,
                 language=doc.meta.language,
-                directorates=codes,
+                directorates=labels,
                 themes=theme_names,
                 twins=doc.meta.twins,
             ))

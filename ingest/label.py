@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from .catalogue import KNOWN_CODES
 from .models import Theme
 from .models import codes_in as _codes_in
 
 
-def codes_in(text: str, codes: tuple[str, ...] = KNOWN_CODES) -> tuple[str, ...]:
+def codes_in(text: str, codes: tuple[str, ...]) -> tuple[str, ...]:
     """Directorate codes named in a text, in order of first mention, without repeats."""
     return _codes_in(text, codes)
 
@@ -24,10 +23,11 @@ def themes_for(text: str, section: str | None, themes: tuple[Theme, ...]) -> tup
     return tuple(t for t in themes if any(h.lower() == sec for h in t.headings))
 
 
-def block_labels(text: str, section: str | None, themes: tuple[Theme, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Directorate codes and theme names for one paragraph."""
+def block_labels(text: str, section: str | None, themes: tuple[Theme, ...],
+                 codes: tuple[str, ...] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Directorate codes (those of ``codes`` the paragraph names, then its themes') and theme names."""
     matched = themes_for(text, section, themes)
-    codes = list(codes_in(text))
+    found = list(codes_in(text, codes))
     for t in matched:
-        codes.extend(t.directorates)
-    return tuple(dict.fromkeys(codes)), tuple(t.name for t in matched)
+        found.extend(t.directorates)
+    return tuple(dict.fromkeys(found)), tuple(t.name for t in matched)

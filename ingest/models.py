@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 
 @functools.lru_cache(maxsize=16)
@@ -157,70 +160,78 @@ class Chunk:
         )
 
 
-@dataclass(frozen=True)
-class Directorate:
-    """One DGM unit from ``corpus/directorates.yaml``."""
+# The languages a unit's name, remit or a theme's ``outside_dgm`` may be given in besides the catalogue's own.
+Language = Literal["en", "fr", "nl", "de"]
+_Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
-    code: str
-    name: str
-    short_name: str
-    remit: str
-    aliases: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()
-    shared_with: tuple[str, ...] = ()
-    kind: str = "directorate"  # or "service" for the horizontal services
-    # The unit's name in Belgium's other languages, as (language, name) pairs: French, Dutch, German.
-    names: tuple[tuple[str, str], ...] = ()
+
+def _one_line(value: object) -> object:
+    """Runs of whitespace (a YAML folded block, a page's line breaks) read as one space."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+_Prose = Annotated[str, BeforeValidator(_one_line)]
+_Name = Annotated[str, BeforeValidator(_one_line), StringConstraints(min_length=1)]
+_Words = tuple[_Text, ...]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Directorate(_Frozen):
+    """One unit of a directorate-general: read from the corpus's structure page, with curated additions."""
+
+    code: _Text
+    name: _Text
+    short_name: str = ""
+    remit: _Prose = ""
+    aliases: _Words = ()
+    keywords: _Words = ()
+    shared_with: _Words = ()
+    kind: Literal["directorate", "service"] = "directorate"
+    # The unit's name in other languages (``{fr: ..., nl: ..., de: ...}``), as it follows an article in a sentence.
+    names: dict[Language, _Name] = Field(default_factory=dict)
+    # The unit's remit in other languages, where a structure page in that language gives it.
+    remits: dict[Language, _Name] = Field(default_factory=dict)
 
     def name_in(self, language: str | None) -> str:
-        """The unit's name in ``language`` (ISO 639-1); the English ``name`` when the catalogue has none."""
-        return next((n for lang, n in self.names if lang == language), self.name)
-
-    def to_dict(self) -> dict:
-        return {
-            "code": self.code,
-            "name": self.name,
-            "short_name": self.short_name,
-            "remit": self.remit,
-            "aliases": list(self.aliases),
-            "keywords": list(self.keywords),
-            "shared_with": list(self.shared_with),
-            "kind": self.kind,
-            "names": dict(self.names),
-        }
+        """The unit's name in ``language`` (ISO 639-1); the catalogue's ``name`` when it has none there."""
+        return self.names.get(language, self.name) if language else self.name  # type: ignore[call-overload]
 
 
-@dataclass(frozen=True)
-class Theme:
-    """A policy theme of the themes page, mapped to the DGM units responsible for it (maybe none)."""
+class Theme(_Frozen):
+    """A policy theme of the themes page, mapped to the units responsible for it (maybe none)."""
 
-    name: str
-    directorates: tuple[str, ...]
-    headings: tuple[str, ...] = ()
-    anchors: tuple[str, ...] = ()
-    outside_dgm: str = ""  # who handles it when no DGM unit does
-    # Words that name the theme in a question; given for the themes no DGM unit holds, whose topics no unit's
+    name: _Text
+    directorates: _Words = ()
+    headings: _Words = ()
+    anchors: _Words = ()
+    outside_dgm: _Prose = ""  # who handles it when no unit does
+    # Words that name the theme in a question; given for the themes no unit holds, whose topics no unit's
     # keywords name (a question about migration names a topic of the pages, though no directorate's).
-    keywords: tuple[str, ...] = ()
-    # ``outside_dgm`` in Belgium's other languages, as (language, text) pairs.
-    outside_dgm_translations: tuple[tuple[str, str], ...] = ()
+    keywords: _Words = ()
+    # ``outside_dgm`` in other languages.
+    outside_dgm_translations: dict[Language, _Name] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _someone_holds_it(self) -> Theme:
+        if not self.directorates and not self.outside_dgm:
+            raise ValueError("a theme with no directorate must say who holds it ('outside_dgm')")
+        if self.outside_dgm_translations and not self.outside_dgm:
+            raise ValueError("'outside_dgm_translations' translates an empty 'outside_dgm'")
+        return self
 
     def outside_dgm_in(self, language: str | None) -> str:
         """``outside_dgm`` in ``language`` (ISO 639-1); the English text when the catalogue has none."""
-        return next((t for lang, t in self.outside_dgm_translations if lang == language), self.outside_dgm)
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "directorates": list(self.directorates), "headings": list(self.headings),
-                "anchors": list(self.anchors), "outside_dgm": self.outside_dgm, "keywords": list(self.keywords),
-                "outside_dgm_translations": dict(self.outside_dgm_translations)}
+        return self.outside_dgm_translations.get(language, self.outside_dgm) if language else self.outside_dgm  # type: ignore[call-overload]
 
 
-@dataclass(frozen=True)
-class Catalogue:
-    """The directorate catalogue and the theme map, validated."""
+class Catalogue(_Frozen):
+    """The units and the theme map, validated; the index keeps a copy (``model_dump_json``)."""
 
     directorates: tuple[Directorate, ...]
-    themes: tuple[Theme, ...] = field(default=())
+    themes: tuple[Theme, ...] = ()
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -230,27 +241,11 @@ class Catalogue:
         """The catalogue's codes named in ``text``, in order of first mention, without repeats."""
         return codes_in(text, self.codes)
 
-    def to_dict(self) -> dict:
-        return {"directorates": [d.to_dict() for d in self.directorates], "themes": [t.to_dict() for t in self.themes]}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Catalogue:
-        return cls(
-            directorates=tuple(Directorate(**{**x, "aliases": tuple(x["aliases"]), "keywords": tuple(x["keywords"]),
-                                              "shared_with": tuple(x["shared_with"]),
-                                              "names": tuple(x.get("names", {}).items())})
-                               for x in d["directorates"]),
-            themes=tuple(Theme(name=t["name"], directorates=tuple(t["directorates"]), headings=tuple(t["headings"]),
-                               anchors=tuple(t["anchors"]), outside_dgm=t.get("outside_dgm", ""),
-                               keywords=tuple(t.get("keywords", ())),
-                               outside_dgm_translations=tuple(t.get("outside_dgm_translations", {}).items()))
-                         for t in d.get("themes", ())),
-        )
-
     def profile_texts(self) -> list[str]:
         """One text per unit, in catalogue order: its name, code, remit and topics, which a question is
         compared with as a whole."""
-        return [f"{d.name} ({d.code}). {d.remit} Topics: {', '.join(d.keywords)}." for d in self.directorates]
+        return [f"{d.name} ({d.code}). {d.remit}" + (f" Topics: {', '.join(d.keywords)}." if d.keywords else "")
+                for d in self.directorates]
 
     def descriptors(self) -> list[tuple[int, str]]:
         """Each unit's name, aliases and keywords one by one, as (unit's position, text): contiguous per unit,

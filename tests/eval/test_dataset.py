@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from eval.dataset import QAFormatError, QAItem, load_qa
-from ingest.catalogue import KNOWN_CODES
+from ingest import load_catalogue
 from ingest.errors import DGMError
-from tests.helpers import ROOT
+from tests.helpers import CORPUS, ROOT
 
 EVAL_DIR = ROOT / "eval"
 
@@ -37,7 +37,7 @@ def test_test_set_meets_quotas() -> None:
     kinds = Counter(i.kind for i in items)
     assert len(items) >= 120
     route_codes = Counter(c for i in items if i.kind == "route" for c in i.directorates)
-    for code in KNOWN_CODES:
+    for code in load_catalogue(CORPUS).codes:
         assert route_codes[code] >= 6, f"only {route_codes[code]} route items for {code}"
     assert kinds["out_of_scope"] >= 15
     assert kinds["followup"] >= 15
@@ -89,7 +89,7 @@ def test_blank_lines_are_skipped_and_turns_accepted(tmp_path: Path) -> None:
 def test_bad_line_names_file_line_and_field(tmp_path: Path, bad: str, field: str | None, words: str) -> None:
     path = _write(tmp_path, [_line(), "", bad, _line(id="x-9")])
     with pytest.raises(QAFormatError) as info:
-        load_qa(path, codes=KNOWN_CODES)  # the codes of the assistant's catalogue
+        load_qa(path, codes=load_catalogue(CORPUS).codes)  # the codes of the assistant's catalogue
     message = str(info.value)
     assert message.startswith(f"{path} line 3: ")
     if field is not None:

@@ -16,9 +16,13 @@ def test_rules_are_counted_in_code_catalogue_and_lexicon(tmp_path: Path) -> None
         "directorates:\n  - code: M1\n    keywords: [x, y]\n    aliases: [z]\n    remit: not counted\n")
     (tmp_path / "assistant" / "question" / "lexicon" / "en.yaml").write_text(
         "frame_words: [a, b]\nanswer_templates: {x: 'not a rule'}\n")
+    (tmp_path / "ingest" / "patterns").mkdir(parents=True)
+    (tmp_path / "ingest" / "patterns" / "en.yaml").write_text(
+        "kinds: {directorate: [Directorate], service: [service]}\nname_format: '{short} {kind}'\n"
+        "units: ['[Tt]he {kind} (?:for|of) {words}', 'the {code}']\n")
     count = count_rules(tmp_path)
-    assert (count.regex_alternatives, count.catalogue_entries, count.lexicon_words) == (3, 3, 2)
-    assert count.total == 8 and str(count).startswith("8 hand-written rules")
+    assert (count.regex_alternatives, count.catalogue_entries, count.lexicon_words) == (6, 3, 4)
+    assert count.total == 13 and str(count).startswith("13 hand-written rules")
 
 
 def test_the_checkout_is_counted() -> None:

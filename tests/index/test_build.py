@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
@@ -84,8 +82,8 @@ def test_build_stores_the_catalogue_vectors_and_the_router_reads_them(tmp_path, 
     build_index(chunks, counting, tmp_path / "ix", progress=False, catalogue=cat)
     assert counting.seen == []
     d0 = cat.directorates[0]
-    changed = replace(cat, directorates=(replace(d0, keywords=(*d0.keywords, "strategic compass")),
-                                         *cat.directorates[1:]))
+    changed = cat.model_copy(update={"directorates": (
+        d0.model_copy(update={"keywords": (*d0.keywords, "strategic compass")}), *cat.directorates[1:])})
     build_index(chunks, counting, tmp_path / "ix", progress=False, catalogue=changed)
     assert "strategic compass" in counting.seen
     assert SearchIndex.load(tmp_path / "ix").vectors_of(["strategic compass"]) is not None

@@ -54,7 +54,7 @@ def test_chunk_ids_are_stable_and_offsets_point_into_the_source(docs):
 
 def test_overlap_repeats_sentences(docs):
     doc = docs["dgm-structure"]
-    chunks = chunk_document(doc, max_words=25, overlap=1)
+    chunks = chunk_document(doc, max_words=25, overlap=1, codes=("M1", "M2"))
     m1 = [c for c in chunks if c.directorates == ("M1",)]
     assert len(m1) >= 2
     first_last = m1[0].text.split(". ")[-1]

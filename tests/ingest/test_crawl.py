@@ -195,11 +195,6 @@ def _by_path(report) -> dict:
     return {urlsplit(r.url).path: r for r in report.results}
 
 
-def _catalogue(corpus: Path) -> None:
-    for name in ("directorates.yaml", "themes.yaml"):
-        shutil.copy(ROOT / "corpus" / name, corpus / name)
-
-
 # --- one crawl --------------------------------------------------------------------------------------------
 
 def test_crawl_follows_robots_and_sitemaps_and_lists_every_outcome(site, tmp_path):
@@ -244,7 +239,6 @@ def test_crawl_follows_robots_and_sitemaps_and_lists_every_outcome(site, tmp_pat
 def test_a_crawled_site_ingests_with_urls_languages_and_no_boilerplate(site, tmp_path):
     corpus = tmp_path / "corpus"
     crawl_site(site.url("/"), corpus, FAST)
-    _catalogue(corpus)
     chunks, _ = chunk_corpus(corpus)
     docs = {d.meta.source_url: d for d in load_documents(corpus)}
 

@@ -109,8 +109,6 @@ def _export(tmp_path: Path) -> Path:
         dst = corpus / "pages" / page.relative_to(SITE)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(page, dst)
-    for name in ("directorates.yaml", "themes.yaml"):
-        shutil.copy(ROOT / "corpus" / name, corpus / name)
     return corpus
 
 
