@@ -15,9 +15,20 @@ import httpx
 
 from assistant.models import Answer, Citation, DirectorateMatch
 from eval.dataset import QAItem
+from ingest.chunk import sentence_units
+from ingest.models import Block, Chunk
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
+
+
+def passage(n: int, text: str, **fields) -> Chunk:
+    """A chunk of the document "doc" at position ``n``, its sentences split as ingestion splits them (``fields``:
+    any other of the chunk's fields, e.g. ``directorates``, ``themes``, ``language``, ``section``)."""
+    units = tuple(sentence_units(Block(text=text, start=0, end=len(text), section=None)))
+    base = dict(id=f"doc-{n:03d}-x", doc_id="doc", doc_title="Doc", section=None, position=n, text=text, start=0,
+                end=len(text), content_hash="x", sentences=units)
+    return Chunk(**{**base, **fields})
 
 
 # -- the HTTP service -----------------------------------------------------------------------------------------
