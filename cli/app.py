@@ -194,6 +194,8 @@ def evaluate(
     top_k: Annotated[int, typer.Option(help="Passages requested per question (ranking depth)")] = 10,
     quiet: Annotated[bool, flag("--quiet", "-q", help="No progress bar")] = False,
     index: Annotated[Path | None, setting("index_dir", "Index folder")] = None,
+    qrels: Annotated[Path | None, typer.Option(help="Citation labels (JSON Lines) for citation precision and "
+                                                    "recall; default qrels/<split>.jsonl beside the Q&A file")] = None,
     with_growth: Annotated[bool, flag("--with-growth", help="Also evaluate the assistant over the corpus plus "
                                                             "the growth fixture (eval/growth/), nothing retuned, "
                                                             "as the configuration full+growth")] = False,
@@ -239,7 +241,8 @@ def evaluate(
                 askers["full+growth"] = _growth_assistant(_settings(index_dir=index), full)
             except (DGMError, ValueError) as exc:
                 raise _fail(exc) from None
-    raise typer.Exit(eval_main(qa, askers, report, fail_under, fail_over, top_k=top_k, quiet=quiet))
+    raise typer.Exit(eval_main(qa, askers, report, fail_under, fail_over, top_k=top_k, quiet=quiet, qrels=qrels,
+                               corpus=_settings().corpus_dir))
 
 
 def _growth_assistant(settings: Settings, seeds):
