@@ -162,7 +162,7 @@ def render_markdown(report: EvalReport, charts: Sequence[str] = ()) -> str:
            f"- Q&A file: `{report.qa or '(in memory)'}`; {report.n_items} items "
            f"({', '.join(f'{k} {n}' for k, n in report.items_by_kind.items())})",
            f"- Configurations: {', '.join(names)} (thresholds are checked on **{names[-1]}**)",
-           f"- Citations asked per answer: {report.top_k}; run at {report.created}",
+           f"- Passages retrieved per answer (cited or related): {report.top_k}; run at {report.created}",
            "- *Overall* and *by kind* = the English items; *by language* = every item in each language. "
            "Ranking figures cover items with "
            "expected phrases and read every passage shown, cited or related, in retrieval order; an in-scope "
