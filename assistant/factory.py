@@ -149,7 +149,9 @@ def engine_loader(settings: Settings, engine: Engine) -> Callable[[Path], Engine
 def ask_options(settings: Settings, **switches: bool) -> AskOptions:
     """The per-question options from the settings; ``switches`` turn stages off (use_router=False, ...)."""
     return AskOptions(mode=settings.retrieval_mode, abstain_threshold=settings.abstain_threshold,
-                      max_question_chars=settings.max_question_chars, max_top_k=settings.max_top_k, **switches)
+                      max_question_chars=settings.max_question_chars, max_top_k=settings.max_top_k,
+                      unquoted_ratio=settings.cite_unquoted_ratio, later_ratio=settings.quote_later_ratio,
+                      suggestions=settings.suggestions, **switches)
 
 
 def load_assistant(settings: Settings, embedder: Embedder | None = None, **switches: bool) -> Assistant:

@@ -26,9 +26,10 @@ class Hit:
     rerank: float | None = None
 
 
-@dataclass(frozen=True)
-class Citation:
-    n: int
+@dataclass(frozen=True, kw_only=True)
+class Passage:
+    """A retrieved passage as the answer shows it: where it comes from and how it ranked."""
+
     id: str
     title: str
     section: str | None
@@ -41,6 +42,26 @@ class Citation:
     url: str | None = None  # the page's address, when it has one
     link: str | None = None  # that address opened at the passage (a text fragment, #:~:text=...)
     twins: tuple[tuple[str, str], ...] = ()  # the same page in other languages, (language, URL), from ingest
+    rank: int = 0  # its place in the retrieved list, best first from 1 (0: not retrieved)
+
+
+ROLES = ("answer", "remit")  # why a passage is cited
+
+
+@dataclass(frozen=True, kw_only=True)
+class Citation(Passage):
+    """A passage the answer stands on, numbered as the answer refers to it ([1] is referred to first).
+
+    ``role``: ``answer`` when the answer quotes it (or it scores as well as the passages quoted), ``remit``
+    when it is the named unit's remit passage, cited for the sentence that names the unit.
+    """
+
+    n: int
+    role: str = "answer"
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"citation role must be one of {', '.join(ROLES)}, got {self.role!r}")
 
 
 @dataclass(frozen=True)
@@ -72,7 +93,8 @@ class Routing:
 
     primary: DirectorateMatch | None
     secondary: DirectorateMatch | None = None
-    disagreement: bool = False
+    disagreement: bool = False  # the signals with evidence favour different units (it lowers the confidence)
+    uncertain: bool = False  # the primary's confidence is below the router's caveat threshold: the answer says so
     no_fit: str | None = None  # why no DGM directorate fits, when that is the finding
     signals: RoutingSignals = field(default_factory=RoutingSignals)
     profile_max: float = 0.0  # best cosine between the question and a unit's remit profile
@@ -101,13 +123,14 @@ class Turn:
 
 @dataclass(frozen=True)
 class Answer:
-    """What the assistant says: text with [n] markers, the numbered citations, the directorate."""
+    """What the assistant says: text with [n] markers, the numbered citations, the directorate, and the other
+    passages retrieved (``related``)."""
 
     question: str
     rewritten_query: str
     answer: str
     abstained: bool
-    citations: tuple[Citation, ...]
+    citations: tuple[Citation, ...]  # the passages the answer stands on, in the order it refers to them
     directorate: DirectorateMatch | None
     secondary_directorate: DirectorateMatch | None
     session_id: str
@@ -117,6 +140,7 @@ class Answer:
     suggestions: tuple[str, ...] = ()  # closest covered topics, offered when abstaining
     language: str | None = None  # the question's language (ISO 639-1), when detected
     notice: str | None = None  # e.g. the conversation could not be restored: answered on its own
+    related: tuple[Passage, ...] = ()  # the other retrieved passages, best first: not sources of the answer
     trace: Trace | None = field(default=None, compare=False, repr=False)  # what each stage saw, on request
 
     def to_dict(self) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 from index import Embedder, SearchIndex
 from ingest.models import Catalogue
 
-from .compose import abstention_text, citations_from, compose
+from .compose import abstention_text, cite, compose, suggestion_topics
 from .errors import InputError, SessionsUnavailable
 from .models import Answer, DirectorateMatch, Hit, Routing, Trace, Turn
 from .question import LanguageDetector, QuestionReader
@@ -48,6 +48,11 @@ class AskOptions:
     abstain_threshold: float
     max_question_chars: int
     max_top_k: int
+    # Which passages are sources (`assistant.compose.cite` / `compose`): the settings cite_unquoted_ratio and
+    # quote_later_ratio; and how many topics a refusal offers.
+    unquoted_ratio: float | None
+    later_ratio: float
+    suggestions: int
     use_router: bool = True  # off: the directorate is the best passage's label
     use_abstention: bool = True  # off: always answer
     use_followups: bool = True  # off: the turns are concatenated
@@ -175,7 +180,8 @@ class Assistant:
         Args:
             question: the user's message (a follow-up is resolved from the session's earlier turns).
             session_id: continue this conversation; a new id is made when None.
-            top_k: how many passages to cite (1..20).
+            top_k: how many passages to retrieve (1..20): those the answer stands on are its citations, the
+                others its related passages.
             directorate: restrict passages to this directorate's and route to it.
             document: restrict passages to this document id.
             trace: also return what each stage saw (`Answer.trace`), for the evaluation and the tuning.
@@ -208,9 +214,9 @@ class Assistant:
         t = time.perf_counter()
         decision = scope(q, retrieval, routing if opts.use_router else None, self.scope_weights, query_vec=qv)
         abstained = opts.use_abstention and decision.probability < opts.abstain_threshold
+        catalogue = engine.router.catalogue
         if abstained:
-            suggestions = tuple(dict.fromkeys(
-                (h.chunk.themes[0] if h.chunk.themes else (h.chunk.section or h.chunk.doc_title)) for h in hits[:3]))
+            suggestions = suggestion_topics(hits, catalogue, q.language, limit=opts.suggestions)
             answer = Answer(question=text, rewritten_query=q.query,
                             answer=abstention_text(suggestions, q.kind, q.language),
                             abstained=True, citations=(), directorate=None, secondary_directorate=None,
@@ -219,16 +225,17 @@ class Assistant:
         else:
             if opts.use_router and routing.primary is not None and routing.primary.evidence_id:
                 hits = self._with_evidence(engine, hits, routing, top_k, lead=q.asks_unit)
-            citations = citations_from(hits)
-            catalogue = engine.router.catalogue
-            body = compose(q.query, hits, citations, routing, q.asks_unit, language=q.language, catalogue=catalogue)
+            composed = compose(q.query, hits, routing, q.asks_unit, later_ratio=opts.later_ratio,
+                               language=q.language, catalogue=catalogue)
+            citations, related = cite(hits, composed, routing, unquoted_ratio=opts.unquoted_ratio)
+            body = composed.text
             if self.generator is not None:
                 body = self.generator.rewrite(q.query, citations, fallback=body)
             answer = Answer(question=text, rewritten_query=q.query, answer=body, abstained=False,
                             citations=citations, directorate=_localized(routing.primary, catalogue, q.language),
                             secondary_directorate=_localized(routing.secondary, catalogue, q.language), session_id=sid,
                             timings_ms={}, in_scope=round(decision.probability, 4),
-                            is_followup=q.is_followup, language=q.language)
+                            is_followup=q.is_followup, language=q.language, related=related)
         timings["compose"] = (time.perf_counter() - t) * 1000
         turn = Turn(question=text, rewritten=q.query, topic=q.topic,
                     directorate=answer.directorate.code if answer.directorate else None, abstained=abstained)

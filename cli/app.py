@@ -124,22 +124,35 @@ def _print_answer(ans) -> None:
         s = ans.secondary_directorate
         console.print(f"[bold]Also:[/] {s.code} — {s.name} (confidence {s.confidence:.2f})")
     if ans.citations:
-        table = Table(title="Cited passages", show_lines=True)
+        table = Table(title="Cited passages (in the order the answer refers to them)", show_lines=True)
         table.add_column("n", justify="right")
         table.add_column("source / section")
         table.add_column("passage")
         for c in ans.citations:
             where = f"{escape(c.title)}\n[dim]{escape(c.section or '-')}[/]\n[dim]{c.id}[/]"
+            if c.role == "remit":
+                where += "\n[bold]the directorate's remit[/]"
             if c.link:
                 where += f"\n[link={c.link}]{escape(c.url or c.link)}[/link]"
             table.add_row(str(c.n), where, escape(c.text))
+        console.print(table)
+    if ans.related:
+        table = Table(title="Related passages (retrieved, not cited)")
+        table.add_column("rank", justify="right")
+        table.add_column("source / section")
+        table.add_column("passage")
+        for p in ans.related:
+            first = " ".join(p.text.split())
+            table.add_row(str(p.rank), f"{escape(p.title)} [dim]· {escape(p.section or '-')}[/]",
+                          escape(first[:120] + ("…" if len(first) > 120 else "")))
         console.print(table)
 
 
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in plain language")],
-    top_k: Annotated[int | None, setting("top_k", "Passages to cite (1-20)", "--top-k", "-k")] = None,
+    top_k: Annotated[int | None, setting("top_k", "Passages to retrieve (1-20): cited or related",
+                                         "--top-k", "-k")] = None,
     directorate: Annotated[str | None, typer.Option(help="Restrict to a directorate code, e.g. M4")] = None,
     document: Annotated[str | None, typer.Option(help="Restrict to a document id")] = None,
     as_json: Annotated[bool, flag("--json", help="Print the answer as JSON")] = False,
@@ -181,6 +194,8 @@ def evaluate(
     top_k: Annotated[int, typer.Option(help="Passages requested per question (ranking depth)")] = 10,
     quiet: Annotated[bool, flag("--quiet", "-q", help="No progress bar")] = False,
     index: Annotated[Path | None, setting("index_dir", "Index folder")] = None,
+    qrels: Annotated[Path | None, typer.Option(help="Citation labels (JSON Lines) for citation precision and "
+                                                    "recall; default qrels/<split>.jsonl beside the Q&A file")] = None,
     with_growth: Annotated[bool, flag("--with-growth", help="Also evaluate the assistant over the corpus plus "
                                                             "the growth fixture (eval/growth/), nothing retuned, "
                                                             "as the configuration full+growth")] = False,
@@ -226,7 +241,8 @@ def evaluate(
                 askers["full+growth"] = _growth_assistant(_settings(index_dir=index), full)
             except (DGMError, ValueError) as exc:
                 raise _fail(exc) from None
-    raise typer.Exit(eval_main(qa, askers, report, fail_under, fail_over, top_k=top_k, quiet=quiet))
+    raise typer.Exit(eval_main(qa, askers, report, fail_under, fail_over, top_k=top_k, quiet=quiet, qrels=qrels,
+                               corpus=_settings().corpus_dir))
 
 
 def _growth_assistant(settings: Settings, seeds):

@@ -6,7 +6,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
+from ingest.errors import DGMError
+
 from .dataset import QAFormatError, load_qa
+from .qrels import default_qrels, load_qrels, pages_of
 from .rules import count_rules
 from .runner import METRICS, Asker, MetricSet, known_codes, run_eval
 
@@ -74,8 +77,12 @@ def check_thresholds(figures: MetricSet, fail_under: Mapping[str, float],
 
 
 def main(qa: Path, askers: dict[str, Asker], report_dir: Path | None, fail_under: list[str],
-         fail_over: list[str], top_k: int, quiet: bool) -> int:
+         fail_over: list[str], top_k: int, quiet: bool, qrels: Path | None = None,
+         corpus: Path | None = None) -> int:
     """Run the evaluation and return the exit code.
+
+    ``qrels``: the citation labels (default: ``qrels/<split>.jsonl`` beside the Q&A file, when it exists),
+    located on the pages of ``corpus`` (the corpus folder the index was built from).
 
     0 = every threshold met; 1 = a threshold missed or every call of a configuration failed;
     2 = bad arguments or an invalid Q&A file. Thresholds are checked on the last configuration
@@ -95,11 +102,18 @@ def main(qa: Path, askers: dict[str, Asker], report_dir: Path | None, fail_under
         if top_k < 1:
             raise ValueError(f"top_k must be greater than 0, got {top_k}")
         items = load_qa(qa, codes=known_codes(list(askers.values())[0]) if "growth" not in qa.parts else None)
-    except (ValueError, QAFormatError) as exc:
+        labels_path = qrels or default_qrels(qa)
+        labels = None
+        if labels_path is not None:
+            if corpus is None:
+                raise ValueError("citation labels need the corpus folder whose pages they quote; pass corpus")
+            labels = load_qrels(labels_path, pages_of(corpus), ids=[i.id for i in items])
+    except (ValueError, QAFormatError, DGMError) as exc:
         errors.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
 
-    report = run_eval(askers, items, top_k=top_k, progress=not quiet).model_copy(update={"qa": str(qa)})
+    report = run_eval(askers, items, top_k=top_k, progress=not quiet, qrels=labels).model_copy(
+        update={"qa": str(qa), "qrels": str(labels_path) if labels_path is not None else None})
     # --quiet only silences the progress bar: the figures are the point of the command.
     for table in summary_tables(report):
         console.print(table)

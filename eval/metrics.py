@@ -161,3 +161,46 @@ def calibration(confidences: Sequence[float], correct: Sequence[bool], n_bins: i
         if conf is not None and acc is not None:
             ece += len(idx) / len(confidences) * abs(acc - conf)
     return Calibration(n=len(confidences), bins=bins, ece=ece if confidences else None)
+
+
+def citation_scores(shown: Mapping[str, Sequence[tuple[str, int]]], labelled: Mapping[str, Sequence[tuple[str, int]]],
+                    covered: Mapping[str, Sequence[str]]) -> dict[str, dict[str, float]]:
+    """Score the citations an answer shows against graded labels, with ranx.
+
+    Args:
+        shown: query id -> (passage id, grade) per citation shown, in order; grade 0 = not relevant.
+        labelled: query id -> (quote id, grade) per labelled quote.
+        covered: query id -> the quote ids that some shown citation covers.
+
+    Returns:
+        query id -> ``precision`` (share of the shown citations that are relevant; absent when nothing is
+        shown) and ``recall`` (share of the labelled quotes a shown citation covers; 0 when nothing is shown,
+        absent when the item is labelled with no quote).
+    """
+    if not labelled:
+        return {}
+    from ranx import Qrels, Run, evaluate
+
+    def scored(ids: Sequence[str]) -> dict[str, float]:
+        return {i: float(len(ids) - r) for r, i in enumerate(ids)} or {_NOTHING_RETURNED: 1.0}
+
+    ids = [q for q in labelled if shown.get(q)]
+    out: dict[str, dict[str, float]] = {q: {} for q in labelled}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba's uint64 -> int64 cast notice inside ranx
+        if ids:
+            # Passage-level labels for what was shown: a citation is relevant with the grade of what it covers.
+            qrels = {q: {p: g for p, g in shown[q] if g > 0} or {_NEVER_RETRIEVED: 1} for q in ids}
+            run = Run.from_dict({q: scored([p for p, _ in shown[q]]) for q in ids})
+            evaluate(Qrels.from_dict(qrels), run, ["precision"], make_comparable=True)
+            for q in ids:
+                out[q]["precision"] = float(run.scores["precision"].get(q, 0.0))
+        # Quote-level labels for recall: each labelled quote once, found when a citation covers it.
+        quoted = [q for q in labelled if labelled[q]]
+        if quoted:
+            qrels_q = {q: dict(labelled[q]) for q in quoted}
+            run_q = Run.from_dict({q: scored(list(dict.fromkeys(covered.get(q, ())))) for q in quoted})
+            evaluate(Qrels.from_dict(qrels_q), run_q, ["recall"], make_comparable=True)
+            for q in quoted:
+                out[q]["recall"] = float(run_q.scores["recall"].get(q, 0.0))
+    return out

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .dataset import KINDS
-from .runner import METRICS, ConfigReport, EvalReport, ItemResult, MetricSet
+from .runner import METRICS, CitationRecord, ConfigReport, EvalReport, ItemResult, MetricSet
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -18,16 +18,19 @@ OVERALL = "overall"  # the English items together
 # Column headings of the per-kind tables, in order.
 _KIND_COLUMNS = {"hit@1": "hit@1", "hit@3": "hit@3", "hit@5": "hit@5",
                  "mrr@10": "MRR@10", "ndcg@10": "nDCG@10",
+                 "citation_precision": "cit P", "citation_recall": "cit R", "citations_per_answer": "cit/ans",
                  "directorate_accuracy": "dir acc", "in_scope_abstained": "in-scope abst",
                  "oos_abstained": "oos abst", "followup_success": "follow-up",
                  "latency_p50_ms": "p50 ms", "latency_p95_ms": "p95 ms"}
 
 
 def fmt(metric: str, value: float | None) -> str:
-    """A figure for display: rates with 3 decimals, latencies in whole ms, "–" when not measured."""
+    """A figure for display: rates with 3 decimals, latencies with 1, "–" when not measured."""
     if value is None:
         return "–"
-    return f"{value:.3f}" if METRICS[metric].is_rate else f"{value:.1f}"
+    info = METRICS[metric]
+    digits = info.decimals if info.decimals is not None else (3 if info.is_rate else 1)
+    return f"{value:.{digits}f}"
 
 
 def _groups(config: ConfigReport) -> list[tuple[str, MetricSet]]:
@@ -77,13 +80,14 @@ def summary_tables(report: EvalReport) -> list[Table]:
     by_language = Table(title="By language (×100)", title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True)
     by_language.add_column("language (n)", no_wrap=True)
     for name in names:
-        by_language.add_column(f"{name}\nh@3 mrr dir oos ins", no_wrap=True)
+        by_language.add_column(f"{name}\nh@3 mrr dir oos ins citP citR", no_wrap=True)
     for lang, ms in report.configs[0].by_language.items():
         cells = []
         for config in report.configs:
             m = config.by_language[lang]
             cells.append(" ".join(_short(v) for v in (m.hit_3, m.mrr_10, m.directorate_accuracy, m.oos_abstained,
-                                                      m.in_scope_abstained)))
+                                                      m.in_scope_abstained, m.citation_precision,
+                                                      m.citation_recall)))
         by_language.add_row(f"{lang} [dim]({ms.n})[/]", *cells)
     return [overall, by_kind, by_language]
 
@@ -122,13 +126,33 @@ def _describe_failure(r: ItemResult) -> list[str]:
     if r.error:
         got += f"; error {r.error}"
     lines.append(f"  - got: {got}")
-    for rank, c in enumerate(r.citations[:3], start=1):
-        snippet = " ".join(c.text.split())
-        snippet = snippet[:80] + ("…" if len(snippet) > 80 else "")
-        lines.append(f"  - [{rank}] `{c.id}`{' ✓' if c.relevant else ''}: {snippet}")
+    for n, c in enumerate(r.citations, start=1):
+        lines.append(f"  - [{n}] {_passage_line(c)}")
     if not r.citations:
         lines.append("  - no citations")
+    for c in r.related[:2]:
+        lines.append(f"  - related: {_passage_line(c)}")
     return lines
+
+
+def _passage_line(c: CitationRecord) -> str:
+    snippet = " ".join(c.text.split())
+    snippet = snippet[:80] + ("…" if len(snippet) > 80 else "")
+    marks = [f"rank {c.rank}"] if c.rank else []
+    if c.role == "remit":
+        marks.append("remit")
+    if c.grade is not None:
+        marks.append(f"grade {c.grade}")
+    return f"`{c.id}` ({', '.join(marks)}){' ✓' if c.relevant else ''}: {snippet}"
+
+
+def _citation_note(report: EvalReport) -> str:
+    if report.qrels is None:
+        return "not scored (no citation labels for this Q&A file)."
+    return (f"scored against the labels `{report.qrels}`: a citation is relevant when its passage holds most of a "
+            "labelled quote of its page; precision = share of the citations shown that are relevant (answers "
+            "with citations), recall = share of the labelled quotes that a citation holds (labelled items), "
+            "citations per answer over the answers given.")
 
 
 def render_markdown(report: EvalReport, charts: Sequence[str] = ()) -> str:
@@ -138,11 +162,13 @@ def render_markdown(report: EvalReport, charts: Sequence[str] = ()) -> str:
            f"- Q&A file: `{report.qa or '(in memory)'}`; {report.n_items} items "
            f"({', '.join(f'{k} {n}' for k, n in report.items_by_kind.items())})",
            f"- Configurations: {', '.join(names)} (thresholds are checked on **{names[-1]}**)",
-           f"- Citations asked per answer: {report.top_k}; run at {report.created}",
+           f"- Passages retrieved per answer (cited or related): {report.top_k}; run at {report.created}",
            "- *Overall* and *by kind* = the English items; *by language* = every item in each language. "
            "Ranking figures cover items with "
-           "expected phrases; an in-scope item fails when no phrase is in its top 3 citations, when it "
-           "abstains, or when its directorate is wrong.", ""]
+           "expected phrases and read every passage shown, cited or related, in retrieval order; an in-scope "
+           "item fails when no phrase is in its top 3 passages, when it abstains, or when its directorate is "
+           "wrong.",
+           f"- Citations: {_citation_note(report)}", ""]
     out += ["## Overall (English)", ""]
     rows = [[info.label, *[fmt(m, c.overall.value(m)) for c in report.configs]]
             for m, info in METRICS.items()]

@@ -20,6 +20,7 @@ from .metrics import (
     Calibration,
     ConfusionMatrix,
     calibration,
+    citation_scores,
     confusion_matrix,
     directorate_correct,
     is_relevant,
@@ -27,21 +28,35 @@ from .metrics import (
     percentile,
     ranking_scores,
 )
+from .qrels import Quote, Span, covers, grade
 
 logger = logging.getLogger(__name__)
 
-HIT_K_FOR_FAILURE = 3  # an in-scope item "fails" retrieval when no expected phrase is in its top 3
+HIT_K_FOR_FAILURE = 3  # an in-scope item "fails" retrieval when no expected phrase is in its top 3 passages
 
 
 # -- What an asker returns: structural types, so the in-process Answer and the HTTP reply both fit. --
 
-class CitationLike(Protocol):
+class PassageLike(Protocol):
     @property
     def id(self) -> str: ...
     @property
     def text(self) -> str: ...
     @property
     def score(self) -> float: ...
+    @property
+    def doc_id(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def rank(self) -> int: ...
+
+
+class CitationLike(PassageLike, Protocol):
+    @property
+    def role(self) -> str: ...
 
 
 class DirectorateLike(Protocol):
@@ -56,6 +71,8 @@ class AnswerLike(Protocol):
     def abstained(self) -> bool: ...
     @property
     def citations(self) -> Sequence[CitationLike]: ...
+    @property
+    def related(self) -> Sequence[PassageLike]: ...
     @property
     def directorate(self) -> DirectorateLike | None: ...
     @property
@@ -79,16 +96,24 @@ class RemoteAskError(DGMError):
     """The assistant's HTTP API could not be reached or gave an unusable reply."""
 
 
-class RemoteCitation(BaseModel):
+class RemotePassage(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    n: int
     id: str
     title: str = ""
     section: str | None = None
     source: str | None = None
     text: str
     score: float
+    doc_id: str = ""
+    start: int = 0
+    end: int = 0
+    rank: int = 0
+
+
+class RemoteCitation(RemotePassage):
+    n: int
+    role: str = "answer"
 
 
 class RemoteDirectorate(BaseModel):
@@ -108,6 +133,7 @@ class RemoteAnswer(BaseModel):
     answer: str
     abstained: bool
     citations: tuple[RemoteCitation, ...] = ()
+    related: tuple[RemotePassage, ...] = ()
     directorate: RemoteDirectorate | None = None
     secondary_directorate: RemoteDirectorate | None = None
     rewritten_query: str = ""
@@ -182,6 +208,7 @@ class MetricInfo(BaseModel):
     higher_is_better: bool
     is_rate: bool
     label: str
+    decimals: int | None = None  # shown with; default 3 for a rate, 1 otherwise
 
 
 # Every figure a threshold may name, in display order.
@@ -191,6 +218,12 @@ METRICS: dict[str, MetricInfo] = {
     "hit@5": MetricInfo(field="hit_5", higher_is_better=True, is_rate=True, label="hit@5"),
     "mrr@10": MetricInfo(field="mrr_10", higher_is_better=True, is_rate=True, label="MRR@10"),
     "ndcg@10": MetricInfo(field="ndcg_10", higher_is_better=True, is_rate=True, label="nDCG@10"),
+    "citation_precision": MetricInfo(field="citation_precision", higher_is_better=True, is_rate=True,
+                                     label="citation precision"),
+    "citation_recall": MetricInfo(field="citation_recall", higher_is_better=True, is_rate=True,
+                                  label="citation recall"),
+    "citations_per_answer": MetricInfo(field="citations_per_answer", higher_is_better=False, is_rate=False,
+                                       label="citations per answer", decimals=2),
     "directorate_accuracy": MetricInfo(field="directorate_accuracy", higher_is_better=True, is_rate=True,
                                        label="directorate accuracy"),
     "oos_abstained": MetricInfo(field="oos_abstained", higher_is_better=True, is_rate=True,
@@ -215,12 +248,16 @@ class MetricSet(BaseModel):
     n: int
     n_retrieval: int  # items with expected phrases (ranking metrics)
     n_routed: int  # items with accepted directorates (routing accuracy)
+    n_labelled: int = 0  # items with citation labels (citation recall; precision: those of them answered)
     n_errors: int
     hit_1: float | None = Field(None, alias="hit@1")
     hit_3: float | None = Field(None, alias="hit@3")
     hit_5: float | None = Field(None, alias="hit@5")
     mrr_10: float | None = Field(None, alias="mrr@10")
     ndcg_10: float | None = Field(None, alias="ndcg@10")
+    citation_precision: float | None = None
+    citation_recall: float | None = None
+    citations_per_answer: float | None = None
     directorate_accuracy: float | None = None
     oos_abstained: float | None = None
     in_scope_abstained: float | None = None
@@ -234,12 +271,17 @@ class MetricSet(BaseModel):
 
 
 class CitationRecord(BaseModel):
+    """A passage the answer showed: a citation, or (in ``ItemResult.related``) one of the others retrieved."""
+
     model_config = ConfigDict(frozen=True)
 
     id: str
     text: str
     score: float
-    relevant: bool
+    relevant: bool  # holds an expected phrase (what the ranking figures read)
+    rank: int = 0  # its place in the retrieved list, from 1
+    role: str | None = None  # a citation's: answer | remit
+    grade: int | None = None  # the citation labels' grade of what it covers (0: none); None: item unlabelled
 
 
 class ItemResult(BaseModel):
@@ -254,7 +296,8 @@ class ItemResult(BaseModel):
     turns: list[str]
     phrases: list[str]
     directorates: list[str]
-    citations: list[CitationRecord]  # ranked, as returned
+    citations: list[CitationRecord]  # as shown, in the order the answer refers to them
+    related: list[CitationRecord] = []  # the other retrieved passages, best first
     abstained: bool
     directorate: str | None
     confidence: float | None
@@ -264,6 +307,8 @@ class ItemResult(BaseModel):
     latency_ms: float | None  # wall clock of the scored turn
     error: str | None
     scores: dict[str, float]  # ranking metrics; empty when the item has no expected phrases
+    citation_precision: float | None = None  # None: the item is not labelled, or no citation was shown
+    citation_recall: float | None = None  # None: the item is not labelled
     directorate_correct: bool | None  # None when routing is not scored
     followup_success: bool | None
     failures: list[str]  # why the item counts as failed; empty when it passed
@@ -271,8 +316,8 @@ class ItemResult(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def relevant(self) -> list[int]:
-        """1-based ranks of the citations that contain an expected phrase."""
-        return [r for r, c in enumerate(self.citations, start=1) if c.relevant]
+        """Retrieval ranks (from 1) of the shown passages, cited or related, that contain an expected phrase."""
+        return sorted(c.rank for c in [*self.citations, *self.related] if c.relevant)
 
 
 class ConfigReport(BaseModel):
@@ -300,6 +345,7 @@ class EvalReport(BaseModel):
 
     created: str
     qa: str | None = None
+    qrels: str | None = None  # the citation labels' file, when citations were scored
     top_k: int
     n_items: int
     items_by_kind: dict[str, int]
@@ -339,11 +385,31 @@ def _ask_item(asker: Asker, item: QAItem, top_k: int) -> _Reply:
     return _Reply(answer, latency, None)
 
 
-def _score_item(item: QAItem, reply: _Reply, scores: dict[str, float]) -> ItemResult:
+def ranked_passages(answer: AnswerLike | None) -> list[PassageLike]:
+    """Every passage an answer shows, cited or related, in retrieval order (what the ranking figures score,
+    as they scored the citations when every retrieved passage was one). Passages without a rank keep the
+    order given, after the ranked ones."""
+    if answer is None:
+        return []
+    shown: list[PassageLike] = [*answer.citations, *answer.related]
+    order = sorted(range(len(shown)), key=lambda i: (shown[i].rank <= 0, shown[i].rank, i))
+    return [shown[i] for i in order]
+
+
+def _span(c: PassageLike) -> Span:
+    return Span(c.doc_id, c.start, c.end)
+
+
+def _score_item(item: QAItem, reply: _Reply, scores: dict[str, float], quotes: tuple[Quote, ...] | None = None,
+                cited: Mapping[str, float] | None = None) -> ItemResult:
     a = reply.answer
-    citations = [CitationRecord(id=c.id, text=c.text, score=float(c.score),
-                                relevant=is_relevant(c.text, item.phrases))
-                 for c in (a.citations if a is not None else ())]
+
+    def record(c: PassageLike, role: str | None) -> CitationRecord:
+        return CitationRecord(id=c.id, text=c.text, score=float(c.score), relevant=is_relevant(c.text, item.phrases),
+                              rank=c.rank, role=role, grade=None if quotes is None else grade(_span(c), quotes))
+
+    citations = [record(c, c.role) for c in (a.citations if a is not None else ())]
+    related = [record(c, None) for c in (a.related if a is not None else ())]
     primary = a.directorate if a is not None else None
     secondary = a.secondary_directorate if a is not None else None
     abstained = bool(a.abstained) if a is not None else False
@@ -361,20 +427,21 @@ def _score_item(item: QAItem, reply: _Reply, scores: dict[str, float]) -> ItemRe
     if item.phrases:
         retrieval_ok = scores.get(f"hit@{HIT_K_FOR_FAILURE}", 0.0) > 0
         if not retrieval_ok:
-            failures.append(f"no expected phrase in the top {HIT_K_FOR_FAILURE} citations")
+            failures.append(f"no expected phrase in the top {HIT_K_FOR_FAILURE} retrieved passages")
     if correct is False:
         failures.append(f"directorate {predicted or 'none'} not in {item.directorates}")
     followup = (retrieval_ok and correct is not False) if item.kind == "followup" else None
 
     return ItemResult(
         id=item.id, kind=item.kind, language=item.language, question=item.scored_question, turns=item.all_turns,
-        phrases=list(item.phrases), directorates=list(item.directorates), citations=citations,
+        phrases=list(item.phrases), directorates=list(item.directorates), citations=citations, related=related,
         abstained=abstained, directorate=primary.code if primary is not None else None,
         confidence=float(primary.confidence) if primary is not None else None,
         secondary_directorate=secondary.code if secondary is not None else None,
         rewritten_query=a.rewritten_query if a is not None else None,
         session_id=a.session_id if a is not None else None,
         latency_ms=reply.latency_ms, error=reply.error, scores=scores,
+        citation_precision=(cited or {}).get("precision"), citation_recall=(cited or {}).get("recall"),
         directorate_correct=correct, followup_success=followup, failures=failures,
     )
 
@@ -385,7 +452,11 @@ def summarize(results: Sequence[ItemResult]) -> MetricSet:
     routed = [r for r in results if r.directorate_correct is not None]
     latencies = [r.latency_ms for r in results if r.latency_ms is not None]
     values: dict[str, float | None] = {name: mean(r.scores[name] for r in ranked) for name in RANKING_METRICS}
+    answered = [r for r in results if r.error is None and not r.abstained]
     values.update(
+        citation_precision=mean(r.citation_precision for r in results if r.citation_precision is not None),
+        citation_recall=mean(r.citation_recall for r in results if r.citation_recall is not None),
+        citations_per_answer=mean(len(r.citations) for r in answered),
         directorate_accuracy=mean(bool(r.directorate_correct) for r in routed),
         oos_abstained=mean(r.abstained for r in results if r.kind == "out_of_scope"),
         in_scope_abstained=mean(r.abstained for r in results if r.kind != "out_of_scope"),
@@ -394,6 +465,7 @@ def summarize(results: Sequence[ItemResult]) -> MetricSet:
         latency_p95_ms=percentile(latencies, 95),
     )
     return MetricSet.model_validate({"n": len(results), "n_retrieval": len(ranked), "n_routed": len(routed),
+                                     "n_labelled": sum(r.citation_recall is not None for r in results),
                                      "n_errors": sum(r.error is not None for r in results), **values})
 
 
@@ -408,15 +480,29 @@ def _expected_vs_predicted(r: ItemResult) -> tuple[str, str | None]:
     return (predicted if r.directorate_correct and predicted else r.directorates[0]), predicted
 
 
-def score_config(name: str, items: Sequence[QAItem], replies: Sequence[_Reply]) -> ConfigReport:
-    """Score one configuration's replies (same order as `items`)."""
+def score_config(name: str, items: Sequence[QAItem], replies: Sequence[_Reply],
+                 qrels: Mapping[str, tuple[Quote, ...]] | None = None) -> ConfigReport:
+    """Score one configuration's replies (same order as `items`); ``qrels``: the located citation labels
+    (`eval.qrels.load_qrels`), by item id, for citation precision and recall."""
     relevance = {
-        item.id: [is_relevant(c.text, item.phrases) for c in (reply.answer.citations if reply.answer else ())]
+        item.id: [is_relevant(c.text, item.phrases) for c in ranked_passages(reply.answer)]
         for item, reply in zip(items, replies, strict=True) if item.phrases
     }
     per_query = ranking_scores(relevance)
-    results = [_score_item(item, reply, per_query.get(item.id, {}))
-               for item, reply in zip(items, replies, strict=True)]
+    labels = qrels or {}
+    shown: dict[str, list[tuple[str, int]]] = {}
+    covered: dict[str, list[str]] = {}
+    for item, reply in zip(items, replies, strict=True):
+        if item.id in labels and reply.answer is not None and not reply.answer.abstained:
+            quotes = labels[item.id]
+            cits = reply.answer.citations
+            shown[item.id] = [(c.id, grade(_span(c), quotes)) for c in cits]
+            covered[item.id] = [q.key for c in cits for q in quotes if covers(_span(c), q)]
+    asked = {item.id for item in items}
+    per_label = citation_scores(shown, {i: [(q.key, q.grade) for q in quotes] for i, quotes in labels.items()
+                                        if i in asked}, covered)
+    results = [_score_item(item, reply, per_query.get(item.id, {}), labels.get(item.id),
+                           per_label.get(item.id)) for item, reply in zip(items, replies, strict=True)]
     english = _english(results)
     routed = [r for r in english if r.directorate_correct is not None]
     # Calibration needs a stated confidence: items routed to no directorate are left out of it
@@ -453,7 +539,7 @@ def known_codes(asker: Asker) -> tuple[str, ...] | None:
 
 
 def run_eval(askers: Mapping[str, Asker], items: Sequence[QAItem], top_k: int = 10,
-             progress: bool = True) -> EvalReport:
+             progress: bool = True, qrels: Mapping[str, tuple[Quote, ...]] | None = None) -> EvalReport:
     """Ask every configuration every item and score the answers.
 
     Args:
@@ -461,6 +547,8 @@ def run_eval(askers: Mapping[str, Asker], items: Sequence[QAItem], top_k: int = 
         items: the Q&A items (see `eval.dataset.load_qa`).
         top_k: citations asked for per answer; 10 makes MRR@10 and nDCG@10 meaningful.
         progress: show a rich progress bar on the terminal.
+        qrels: the citation labels by item id (`eval.qrels.load_qrels`): citation precision and recall are
+            measured on the items they label, and not at all without them.
 
     Returns:
         The typed, JSON-serialisable report (overall and per kind: the English items; per language: all).
@@ -486,7 +574,7 @@ def run_eval(askers: Mapping[str, Asker], items: Sequence[QAItem], top_k: int = 
             for item in items:
                 replies.append(_ask_item(asker, item, top_k))
                 bar.advance(task)
-            configs.append(score_config(name, items, replies))
+            configs.append(score_config(name, items, replies, qrels))
     counts = {k: sum(i.kind == k for i in items) for k in KINDS}
     languages = {lang: sum(i.language == lang for i in items) for lang in LANGUAGES}
     return EvalReport(created=datetime.now(UTC).isoformat(timespec="seconds"), top_k=top_k,

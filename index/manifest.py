@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from .errors import REBUILD_HINT, IndexCorruptError
 
-FORMAT_VERSION = 2  # 2: BM25 analysed per language (bm25/analysis.json)
+FORMAT_VERSION = 3  # 2: BM25 analysed per language (bm25/analysis.json); 3: chunks keep their sentence spans
 MANIFEST = "manifest.json"
 
 

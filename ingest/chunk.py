@@ -57,6 +57,11 @@ def _words(text: str) -> int:
 def pack(units: list[tuple[int, int]], text: str, max_words: int, overlap: int) -> list[tuple[int, int]]:
     """Greedy packing of units into windows of at most ``max_words`` words (a unit longer than that
     stands alone: sentences are never cut), each window repeating the last ``overlap`` units."""
+    return [(units[a][0], units[b - 1][1]) for a, b in pack_windows(units, text, max_words, overlap)]
+
+
+def pack_windows(units: list[tuple[int, int]], text: str, max_words: int, overlap: int) -> list[tuple[int, int]]:
+    """`pack`'s windows as (first unit, past-the-last unit) indices into ``units``."""
     windows: list[tuple[int, int]] = []
     i = 0
     n = len(units)
@@ -74,7 +79,7 @@ def pack(units: list[tuple[int, int]], text: str, max_words: int, overlap: int) 
             break
         # Step back by `overlap` units, but always advance by at least one.
         i = max(j - overlap, i + 1)
-    return [(units[a][0], units[b - 1][1]) for a, b in windows]
+    return windows
 
 
 def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
@@ -91,7 +96,7 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
         codes: the catalogue's unit codes; a paragraph that names one is labelled with it.
 
     Returns:
-        Chunks in document order; ``start``/``end`` index ``doc.text``.
+        Chunks in document order; ``start``/``end`` index ``doc.text``, ``sentences`` the chunk's text.
     """
     if max_words < 1:
         raise ValueError(f"max_words must be at least 1, got {max_words}")
@@ -103,7 +108,8 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
             continue
         labels, theme_names = block_labels(block.text, block.section, themes, codes)
         units = sentence_units(block, doc.meta.language)
-        for a, b in pack(units, block.text, max_words, overlap):
+        for first, last in pack_windows(units, block.text, max_words, overlap):
+            a, b = units[first][0], units[last - 1][1]
             text = block.text[a:b]
             h = content_hash(f"{block.section}\n{text}")
             pos = len(chunks)
@@ -122,5 +128,7 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
                 directorates=labels,
                 themes=theme_names,
                 twins=doc.meta.twins,
+                # The sentences, split once here: the answering stage quotes them and never splits again.
+                sentences=tuple((u - a, v - a) for u, v in units[first:last]),
             ))
     return chunks

@@ -100,7 +100,9 @@ class Chunk:
     """A retrievable passage with full provenance.
 
     ``id`` is ``{doc_id}-{position:03d}-{hash}``: stable across rebuilds of the same corpus.
-    ``start``/``end`` are character offsets into the source document's raw text.
+    ``start``/``end`` are character offsets into the source document's raw text; ``sentences`` are the
+    spans (into ``text``) of its sentences as ingestion split them (a list stays with the sentence that
+    introduces it), so that the answering stage quotes them without splitting the text again.
     """
 
     id: str
@@ -117,6 +119,20 @@ class Chunk:
     directorates: tuple[str, ...] = ()
     themes: tuple[str, ...] = ()
     twins: tuple[tuple[str, str], ...] = ()  # the page in other languages, (language, URL): its DocumentMeta's
+    sentences: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        for a, b in self.sentences:
+            if not 0 <= a < b <= len(self.text):
+                raise ValueError(f"chunk {self.id}: sentence span ({a}, {b}) is outside its text of "
+                                 f"{len(self.text)} characters")
+
+    @property
+    def sentence_texts(self) -> tuple[str, ...]:
+        """The passage's sentences (the whole text as one when the chunk records none)."""
+        if not self.sentences:
+            return (self.text,) if self.text else ()
+        return tuple(self.text[a:b] for a, b in self.sentences)
 
     def embedding_text(self) -> str:
         """The text that is embedded and keyword-indexed: section heading plus passage."""
@@ -138,6 +154,7 @@ class Chunk:
             "directorates": list(self.directorates),
             "themes": list(self.themes),
             "twins": dict(self.twins),
+            "sentences": [list(s) for s in self.sentences],
         }
 
     @classmethod
@@ -157,6 +174,7 @@ class Chunk:
             directorates=tuple(d.get("directorates", ())),
             themes=tuple(d.get("themes", ())),
             twins=tuple(sorted((str(k), str(v)) for k, v in (d.get("twins") or {}).items())),
+            sentences=tuple((int(a), int(b)) for a, b in d["sentences"]),
         )
 
 

@@ -13,11 +13,22 @@ from pathlib import Path
 
 import httpx
 
-from assistant.models import Answer, Citation, DirectorateMatch
+from assistant.models import Answer, Citation, DirectorateMatch, Passage
 from eval.dataset import QAItem
+from ingest.chunk import sentence_units
+from ingest.models import Block, Chunk
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
+
+
+def passage(n: int, text: str, **fields) -> Chunk:
+    """A chunk of the document "doc" at position ``n``, its sentences split as ingestion splits them (``fields``:
+    any other of the chunk's fields, e.g. ``directorates``, ``themes``, ``language``, ``section``)."""
+    units = tuple(sentence_units(Block(text=text, start=0, end=len(text), section=None)))
+    base = dict(id=f"doc-{n:03d}-x", doc_id="doc", doc_title="Doc", section=None, position=n, text=text, start=0,
+                end=len(text), content_hash="x", sentences=units)
+    return Chunk(**{**base, **fields})
 
 
 # -- the HTTP service -----------------------------------------------------------------------------------------
@@ -109,15 +120,19 @@ async def ask_many(url: str, n: int, concurrency: int, time_limit_s: float,
 
 # -- the eval tests' scripted asker, returning the assistant's real Answer type ---------------------------
 def _answer(question: str, session_id: str, *, texts: list[str] = (), code: str | None = None,
-            confidence: float = 0.9, abstained: bool = False) -> Answer:
-    citations = tuple(Citation(n=i, id=f"doc#{i}", title="Page", section=None, source=None, text=t,
-                               score=1.0 / i, doc_id="doc", start=0, end=len(t))
-                      for i, t in enumerate(texts, start=1))
+            confidence: float = 0.9, abstained: bool = False, cite: tuple[int, ...] | None = None) -> Answer:
+    """``texts``: the retrieved passages, best first, each where it is on `PAGE`; ``cite``: the ranks cited, in the
+    order the answer refers to them (default: every one), the others being related."""
+    ranked = [dict(id=f"doc#{r}", title="Page", section=None, source=None, text=t, score=1.0 / r, doc_id="doc",
+                   start=PAGE.index(t), end=PAGE.index(t) + len(t), rank=r) for r, t in enumerate(texts, start=1)]
+    cited = list(cite) if cite is not None else list(range(1, len(texts) + 1))
+    citations = tuple(Citation(**ranked[r - 1], n=n) for n, r in enumerate(cited, start=1))
+    related = tuple(Passage(**p) for p in ranked if p["rank"] not in cited)
     directorate = None if code is None else DirectorateMatch(code=code, name=code, confidence=confidence,
                                                              evidence_id=None)
     return Answer(question=question, rewritten_query=f"rewritten: {question}", answer="…",
                   abstained=abstained, citations=citations, directorate=directorate,
-                  secondary_directorate=None, session_id=session_id, timings_ms={"total": 1.0})
+                  secondary_directorate=None, session_id=session_id, timings_ms={"total": 1.0}, related=related)
 
 
 OTHER = "Something unrelated about the corpus."
@@ -125,7 +140,7 @@ SCRIPT = {
     # question -> keyword arguments of _answer
     "What does M1 do?": {"texts": ["The Directorate for Security Policy (M1) ...", OTHER], "code": "M1"},
     "Who handles the UN?": {"texts": [OTHER, OTHER, "The Directorate for the United Nations (M2)"],
-                            "code": "M3", "confidence": 0.8},
+                            "code": "M3", "confidence": 0.8, "cite": (3,)},
     "Define human rights": {"abstained": True},
     "How do I renew my passport?": {"abstained": True},
     "What is the weather in Ghent?": {"texts": [OTHER], "code": "M1", "confidence": 0.3},
@@ -136,6 +151,14 @@ SCRIPT = {
                    "confidence": 0.6},
     "Qui gère le désarmement ?": {"texts": ["policy on non-proliferation"], "code": "M5"},
 }
+
+
+# The one page the scripted passages come from (each text once: one inside another is found there), and a
+# sentence of it that no answer shows.
+UNSHOWN = "Disarmament is followed by M5."
+PAGE = "\n\n".join(dict.fromkeys(t for t in (*[t for s in SCRIPT.values() for t in s.get("texts", [])], UNSHOWN)
+                                  if not any(t != u and t in u for s in SCRIPT.values() for u in s.get("texts", []))))
+QRELS = ROOT / "tests" / "data" / "qrels.jsonl"  # citation labels of ITEMS over PAGE
 
 
 class ScriptedAsker:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ingest.models import Directorate
 
-from ..models import Answer, Citation, DirectorateMatch
+from ..models import Answer, Citation, DirectorateMatch, Passage
 from ..sessions import SESSION_ID_RE
 
 
@@ -25,8 +25,9 @@ class AskRequest(_Request):
                           "`max_question_chars` characters (a service setting, 1,000 by default).")
     session_id: str | None = Field(None, pattern=SESSION_ID_RE.pattern,
                                    description="Continue this conversation; omit to start a new one")
-    top_k: int | None = Field(None, ge=1, description="Passages to cite (default and upper bound: the service's "
-                                                      "`top_k` and `max_top_k` settings, 5 and 20 by default)")
+    top_k: int | None = Field(None, ge=1, description="Passages to retrieve, cited or related (default and upper "
+                                                      "bound: the service's `top_k` and `max_top_k` settings, 5 and "
+                                                      "20 by default)")
     directorate: str | None = Field(None, min_length=1, max_length=16,
                                     description="Restrict to a directorate code, e.g. M4")
     document: str | None = Field(None, min_length=1, max_length=200, description="Restrict to a document id")
@@ -40,8 +41,9 @@ class AskRequest(_Request):
         return v
 
 
-class CitationOut(BaseModel):
-    n: int = Field(description="The [n] marker used in the answer text")
+class PassageOut(BaseModel):
+    """A retrieved passage: where it comes from, and how it ranked."""
+
     id: str = Field(description="Chunk id")
     title: str
     section: str | None
@@ -53,14 +55,29 @@ class CitationOut(BaseModel):
     end: int
     url: str | None = Field(default=None, description="The page's address, when it has one")
     link: str | None = Field(default=None, description="The page opened at the passage (a #:~:text= fragment)")
+    rank: int = Field(description="Its place in the retrieved list, best first from 1")
     twins: dict[str, str] = Field(default_factory=dict, description="The same page in other languages, "
                                   "language -> URL (its hreflang alternates, the page's own language included)")
 
     @classmethod
+    def from_passage(cls, p: Passage) -> PassageOut:
+        return cls(id=p.id, title=p.title, section=p.section, source=p.source, text=p.text, score=p.score,
+                   doc_id=p.doc_id, start=p.start, end=p.end, url=p.url, link=p.link, rank=p.rank,
+                   twins=dict(p.twins))
+
+
+class CitationOut(PassageOut):
+    """A passage the answer stands on."""
+
+    n: int = Field(description="The [n] marker used in the answer text: citations are numbered in the order the "
+                               "answer refers to them")
+    role: Literal["answer", "remit"] = Field(
+        description="answer: the answer quotes it; remit: the named directorate's remit passage, cited for the "
+                    "sentence that names the directorate (it may be quoted too)")
+
+    @classmethod
     def from_citation(cls, c: Citation) -> CitationOut:
-        return cls(n=c.n, id=c.id, title=c.title, section=c.section, source=c.source, text=c.text,
-                   score=c.score, doc_id=c.doc_id, start=c.start, end=c.end, url=c.url, link=c.link,
-                   twins=dict(c.twins))
+        return cls(**PassageOut.from_passage(c).model_dump(), n=c.n, role=c.role)
 
 
 class DirectorateOut(BaseModel):
@@ -84,7 +101,11 @@ class AskResponse(BaseModel):
 
     answer: str = Field(description="Answer text with [n] citation markers")
     abstained: bool = Field(description="True when the pages do not cover the question")
-    citations: list[CitationOut]
+    citations: list[CitationOut] = Field(description="The passages the answer stands on, in the order it refers "
+                                                     "to them ([1] first)")
+    related: list[PassageOut] = Field(default_factory=list,
+                                      description="The other passages retrieved, best first: related reading, not "
+                                                  "sources of the answer")
     directorate: DirectorateOut | None
     secondary_directorate: DirectorateOut | None
     rewritten_query: str = Field(description="The question as understood (follow-ups made standalone)")
@@ -102,6 +123,7 @@ class AskResponse(BaseModel):
     def from_answer(cls, a: Answer) -> AskResponse:
         return cls(answer=a.answer, abstained=a.abstained,
                    citations=[CitationOut.from_citation(c) for c in a.citations],
+                   related=[PassageOut.from_passage(p) for p in a.related],
                    directorate=DirectorateOut.from_match(a.directorate),
                    secondary_directorate=DirectorateOut.from_match(a.secondary_directorate),
                    rewritten_query=a.rewritten_query, session_id=a.session_id, timings_ms=dict(a.timings_ms),

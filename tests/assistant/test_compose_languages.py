@@ -8,20 +8,18 @@ from pathlib import Path
 import pytest
 
 from assistant import compose as compose_module
-from assistant.compose import abstention_text, answer_texts, citations_from, compose
+from assistant.compose import abstention_text, answer_texts, compose, suggestion_topics
 from assistant.models import DirectorateMatch, Hit, Routing
 from assistant.question import LANGUAGES
 from ingest import load_catalogue
-from ingest.models import Chunk
+from tests.helpers import passage
 
 CATALOGUE = load_catalogue(Path(__file__).resolve().parents[2] / "corpus")
 
 
 def _passage(n: int, text: str, directorates: tuple[str, ...] = (), themes: tuple[str, ...] = (),
              language: str = "en") -> Hit:
-    return Hit(chunk=Chunk(id=f"doc-{n:03d}-x", doc_id="doc", doc_title="Doc", section=None, position=n, text=text,
-                           start=0, end=len(text), content_hash="x", language=language, directorates=directorates,
-                           themes=themes), score=1.0 / n)
+    return Hit(chunk=passage(n, text, language=language, directorates=directorates, themes=themes), score=1.0 / n)
 
 
 def _match(code: str, evidence: str | None) -> DirectorateMatch:
@@ -34,55 +32,55 @@ HITS = [_passage(1, "The Directorate for EU External Relations (ME6) ensures the
                     "policies.", ("ME6",)),
         _passage(2, "The Directorate for the United Nations and OIF (M2) handles sanctions.", ("M2",))]
 ROUTING = Routing(primary=_match("ME6", HITS[0].chunk.id), secondary=_match("M2", HITS[1].chunk.id),
-                  disagreement=True)
+                  uncertain=True)
 QUESTION = "Who follows the EU external policies?"
 
 
 def test_english_framing_is_the_one_measured():
-    text = compose(QUESTION, HITS, citations_from(HITS), ROUTING, True, language="en", catalogue=CATALOGUE)
+    text = compose(QUESTION, HITS, ROUTING, True, language="en", catalogue=CATALOGUE).text
     # What the code wrote before the templates, sentence for sentence.
     assert text == (
         "This is handled by the Directorate for EU External Relations (ME6) [1]. It works under the joint "
         "responsibility of the DGM and the DGE [1]. The Directorate for the United Nations and OIF (M2) is also "
-        "involved [2]. The signals do not all point to the same directorate, so check the cited remit before "
-        "relying on this. The Directorate for EU External Relations (ME6) ensures the follow-up of all EU external "
+        "involved [2]. I am not sure of this directorate, so check the cited remit before relying on this. "
+        "The Directorate for EU External Relations (ME6) ensures the follow-up of all EU external "
         "policies. [1]")
     # No language, no catalogue: the same English.
-    assert compose(QUESTION, HITS, citations_from(HITS), ROUTING, True) == text
-    assert compose(QUESTION, HITS, citations_from(HITS), ROUTING, False, language="en").startswith(
+    assert compose(QUESTION, HITS, ROUTING, True).text == text
+    assert compose(QUESTION, HITS, ROUTING, False, language="en").text.startswith(
         "Within the DGM, the matching directorate is the Directorate for EU External Relations (ME6) [1].")
 
 
 @pytest.mark.parametrize("language, expected", [
     ("fr", "Ce sujet relève de la direction Relations extérieures de l'UE (ME6) [1]. Cette compétence est partagée "
-           "entre la DGM et la DGE [1]. La direction Nations Unies et OIF (M2) intervient également [2]. Les indices "
-           "ne désignent pas tous la même direction : vérifiez la mission citée avant de vous y fier. Cette "
+           "entre la DGM et la DGE [1]. La direction Nations Unies et OIF (M2) intervient également [2]. Je ne suis "
+           "pas certain de cette direction : vérifiez la mission citée avant de vous y fier. Cette "
            "information n'existe qu'en anglais : The Directorate for EU External Relations (ME6) ensures the "
            "follow-up of all EU external policies. [1]"),
     ("nl", "Dit wordt behandeld door de Directie Externe Betrekkingen van de EU (ME6) [1]. Dit valt onder de "
            "gezamenlijke verantwoordelijkheid van de DGM en de DGE [1]. De Directie Verenigde Naties (M2) is ook "
-           "betrokken [2]. De signalen wijzen niet allemaal naar dezelfde directie; controleer dus de geciteerde "
+           "betrokken [2]. Ik ben niet zeker van deze directie; controleer dus de geciteerde "
            "bevoegdheden voordat u hierop vertrouwt. Deze informatie bestaat alleen in het Engels: The Directorate "
            "for EU External Relations (ME6) ensures the follow-up of all EU external policies. [1]"),
     ("de", "Zuständig ist die Direktion EU-Außenbeziehungen (ME6) [1]. Die Zuständigkeit teilen sich die DGM und die "
-           "DGE [1]. Auch die Direktion Vereinte Nationen und OIF (M2) ist beteiligt [2]. Die Hinweise deuten nicht "
-           "alle auf dieselbe Direktion; prüfen Sie daher den zitierten Aufgabenbereich, bevor Sie sich darauf "
+           "DGE [1]. Auch die Direktion Vereinte Nationen und OIF (M2) ist beteiligt [2]. Bei dieser Direktion bin "
+           "ich mir nicht sicher; prüfen Sie daher den zitierten Aufgabenbereich, bevor Sie sich darauf "
            "verlassen. Diese Information gibt es nur auf Englisch: The Directorate for EU External Relations (ME6) "
            "ensures the follow-up of all EU external policies. [1]"),
 ])
 def test_the_framing_is_in_the_question_language_with_the_units_names_in_it(language, expected):
-    assert compose(QUESTION, HITS, citations_from(HITS), ROUTING, True, language=language,
-                   catalogue=CATALOGUE) == expected
+    assert compose(QUESTION, HITS, ROUTING, True, language=language,
+                   catalogue=CATALOGUE).text == expected
 
 
 def test_a_service_takes_its_own_article_and_the_words_around_it_agree():
     hits = [_passage(1, "The M0.0 service manages several budgets.", ("M0.0",))]
     routing = Routing(primary=_match("M0.0", hits[0].chunk.id))
-    fr = compose("Qui gère les budgets ?", hits, citations_from(hits), routing, True, language="fr",
-                 catalogue=CATALOGUE)
+    fr = compose("Qui gère les budgets ?", hits, routing, True, language="fr",
+                 catalogue=CATALOGUE).text
     assert fr.startswith("Ce sujet relève du service Gestion et Contrôle de qualité de la DGM (M0.0) [1].")
-    de = compose("Wer verwaltet die Budgets?", hits, citations_from(hits), routing, True, language="de",
-                 catalogue=CATALOGUE)
+    de = compose("Wer verwaltet die Budgets?", hits, routing, True, language="de",
+                 catalogue=CATALOGUE).text
     assert de.startswith("Zuständig ist der Dienst für Management und Qualitätskontrolle der DGM (M0.0) [1].")
 
 
@@ -90,18 +88,18 @@ def test_the_page_language_is_announced_once_and_only_when_it_differs():
     hits = [_passage(1, "Belgium supports peacekeeping operations.", ("M2",)),
             _passage(2, "Peacekeeping operations need well-trained troops.", ("M2",))]
     routing = Routing(primary=_match("M2", None))
-    fr = compose("Que fait la Belgique pour les peacekeeping operations ?", hits, citations_from(hits), routing, False,
-                 language="fr", catalogue=CATALOGUE)
+    fr = compose("Que fait la Belgique pour les peacekeeping operations ?", hits, routing, False,
+                 language="fr", catalogue=CATALOGUE).text
     assert fr.count("Cette information n'existe qu'en anglais :") == 1
     assert fr.index("Cette information") < fr.index("Belgium supports") < fr.index("well-trained troops")
-    assert "anglais" not in compose("What about peacekeeping operations?", hits, citations_from(hits), routing,
-                                    False, language="en", catalogue=CATALOGUE)
+    assert "anglais" not in compose("What about peacekeeping operations?", hits, routing,
+                                    False, language="en", catalogue=CATALOGUE).text
     # A page in the question's language needs no note; one in another language gets it, in the question's.
     french = [_passage(1, "La Belgique soutient les opérations de maintien de la paix.", ("M2",), language="fr")]
     assert "n'existe qu'en" not in compose("Que fait la Belgique pour le maintien de la paix ?", french,
-                                           citations_from(french), routing, False, language="fr", catalogue=CATALOGUE)
-    assert compose("What does Belgium do for peace?", french, citations_from(french), None, False,
-                   language="en").startswith("This information exists only in French: La Belgique soutient")
+                                           routing, False, language="fr", catalogue=CATALOGUE).text
+    assert compose("What does Belgium do for peace?", french, None, False,
+                   language="en").text.startswith("This information exists only in French: La Belgique soutient")
 
 
 @pytest.mark.parametrize("language, expected", [
@@ -116,8 +114,8 @@ def test_the_page_language_is_announced_once_and_only_when_it_differs():
 def test_the_no_fit_sentence_says_who_holds_the_theme_in_the_question_language(language, expected):
     hits = [_passage(1, "The FPS Foreign Affairs follows multilateral diplomacy on energy.", themes=("Energy",))]
     routing = Routing(primary=None, no_fit="Energy: not assigned to a DGM directorate on the structure page")
-    text = compose("energy diplomacy", hits, citations_from(hits), routing, False, language=language,
-                   catalogue=CATALOGUE)
+    text = compose("energy diplomacy", hits, routing, False, language=language,
+                   catalogue=CATALOGUE).text
     assert text.startswith(expected)
 
 
@@ -141,6 +139,27 @@ def test_the_no_fit_sentence_says_who_holds_the_theme_in_the_question_language(l
 ])
 def test_the_refusal_is_in_the_question_language(language, expected):
     assert abstention_text(("Human rights", "Sanctions"), "consular", language) == expected
+
+
+def _sectioned(n: int, section: str, directorates: tuple[str, ...] = (), themes: tuple[str, ...] = ()) -> Hit:
+    return Hit(chunk=passage(n, f"Passage {n}.", section=section, directorates=directorates, themes=themes),
+               score=1.0 / n)
+
+
+@pytest.mark.parametrize("language, unit", [("en", "Directorate for Security Policy"),
+                                            ("fr", "Direction Politique de Sécurité"),
+                                            ("de", "Direktion Sicherheitspolitik")])
+def test_refusal_topics_are_themes_and_units_never_section_names(language, unit):
+    hits = [_sectioned(1, "Introduction", themes=("Introduction",)),  # navigation text: no topic
+            _sectioned(2, "Structure", ("M1",)),
+            _sectioned(3, "Remit"),  # the page's own remit section: no unit, no theme
+            _sectioned(4, "Specific themes", ("M3",), ("Human rights",)),
+            _sectioned(5, "Structure", ("M1",)),  # the same unit again
+            _sectioned(6, "Energy", themes=("Energy",)),  # no unit holds it, but a question can name it
+            _sectioned(7, "Sanctions", ("M2", "ME6"), ("Sanctions",))]
+    assert suggestion_topics(hits, CATALOGUE, language) == (unit, "Human rights", "Energy")
+    assert suggestion_topics(hits, CATALOGUE, language, limit=4)[-1] == "Sanctions"
+    assert suggestion_topics(hits, None, language) == ()
 
 
 def test_english_refusal_without_a_language_is_the_one_measured():

@@ -72,7 +72,9 @@ def test_a_question_that_mentions_belgians_is_not_drawn_to_coormulti(assistant):
     assert max(probs, key=probs.get) == "M3"
     ans = assistant.ask(question)
     assert not ans.abstained and ans.directorate.code == "M3"
-    assert any("Election Observation Missions" in c.text for c in ans.citations[:3])
+    # The "who" question is answered by M3's remit; the passage on the missions is among the best retrieved.
+    retrieved = sorted((*ans.citations, *ans.related), key=lambda p: p.rank)
+    assert any("Election Observation Missions" in p.text for p in retrieved[:3])
 
 
 def test_development_theme_names_no_directorate(assistant):

@@ -38,3 +38,21 @@ def test_markdown_and_tables_render(report: EvalReport) -> None:
     assert "“Tell me about cyber” → “And space?”" in md
     assert "## By language" in md and "| fr | 1 |" in md
     assert [t.title for t in summary_tables(report)][1:] == ["By kind (×100)", "By language (×100)"]
+
+
+def test_the_report_shows_the_citation_figures(tmp_path: Path) -> None:
+    from eval.qrels import load_qrels
+    from eval.runner import run_eval
+    from tests.helpers import PAGE, QRELS, ScriptedAsker
+
+    labels = load_qrels(QRELS, {"doc": PAGE}, ids=[i.id for i in ITEMS])
+    report = run_eval({"full": ScriptedAsker()}, ITEMS, top_k=10, progress=False, qrels=labels).model_copy(
+        update={"qrels": str(QRELS)})
+    md = render_markdown(report)
+    assert "| citation precision | 0.667 |" in md and "| citation recall | 0.625 |" in md
+    assert "| citations per answer | 2.00 |" in md
+    assert f"scored against the labels `{QRELS}`" in md
+    assert "cit P" in md  # per language and per kind
+    # A failure lists each citation with its retrieval rank, role and grade, then the related passages.
+    assert "(rank 3, grade 2)" in md and "related: `doc#1` (rank 1, grade 0)" in md
+    assert "not scored (no citation labels" in render_markdown(report.model_copy(update={"qrels": None}))

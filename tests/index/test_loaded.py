@@ -72,3 +72,13 @@ def test_model_and_format_mismatch(tmp_path, built_index):
     (ix / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(IndexMismatchError, match="format version 999"):
         SearchIndex.load(ix)
+
+
+def test_an_index_of_the_previous_format_must_be_rebuilt(tmp_path, built_index):
+    """Format 2 stored no sentence spans with its chunks: such an index is refused with the fix named."""
+    ix = _copy_index(built_index, tmp_path / "v2")
+    m = json.loads((ix / "manifest.json").read_text())
+    m["format_version"] = 2
+    (ix / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(IndexMismatchError, match=r"format version 2, this version reads 3; run `dgm-assistant build`"):
+        SearchIndex.load(ix)

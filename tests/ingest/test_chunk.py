@@ -66,3 +66,30 @@ def test_invalid_chunk_settings_are_rejected(docs):
         chunk_document(docs["dgm-structure"], max_words=0)
     with pytest.raises(ValueError, match="overlap"):
         chunk_document(docs["dgm-structure"], overlap=-1)
+
+
+def test_chunks_keep_their_sentences_as_ingestion_split_them(docs, chunks):
+    from ingest.models import Chunk
+
+    for c in chunks:
+        assert c.sentences, c.id
+        # In order, within the text, covering it but for the spaces between sentences.
+        assert all(0 <= a < b <= len(c.text) for a, b in c.sentences)
+        assert all(b <= a2 for (_, b), (a2, _) in zip(c.sentences, c.sentences[1:], strict=False))
+        assert c.sentences[0][0] == 0 and c.sentences[-1][1] == len(c.text)
+        assert not "".join(c.text[b:a2] for (_, b), (a2, _) in zip(c.sentences, c.sentences[1:],
+                                                                  strict=False)).strip()
+        assert Chunk.from_dict(c.to_dict()) == c
+    # A list stays one sentence with its intro.
+    m4 = next(c for c in chunks if "(M4) is dedicated" in c.text)
+    assert any("following areas:" in s and "- cyber;" in s and "- space;" in s for s in m4.sentence_texts)
+
+
+def test_a_sentence_span_outside_the_text_is_refused():
+    from ingest.models import Chunk
+
+    with pytest.raises(ValueError, match=r"sentence span \(0, 9\) is outside its text of 4 characters"):
+        Chunk(id="d-000-x", doc_id="d", doc_title="D", section=None, position=0, text="Text", start=0, end=4,
+              content_hash="x", sentences=((0, 9),))
+    assert Chunk(id="d-000-x", doc_id="d", doc_title="D", section=None, position=0, text="Text", start=0, end=4,
+                 content_hash="x").sentence_texts == ("Text",)

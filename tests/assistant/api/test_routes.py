@@ -60,13 +60,14 @@ def test_directorate_filter_and_top_k(client: httpx.Client) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["directorate"]["code"] == "MD8"
-    assert len(body["citations"]) <= 2
+    assert 1 <= len(body["citations"]) and len(body["citations"]) + len(body["related"]) <= 2
 
 
 def test_out_of_scope_question_abstains(client: httpx.Client) -> None:
     body = ask(client, "What is the best pizza recipe?").json()
     assert body["abstained"] is True
-    assert body["citations"] == [] and body["directorate"] is None
+    assert body["citations"] == [] and body["related"] == [] and body["directorate"] is None
+    assert body["suggestions"] and all(s not in ("Structure", "Remit") for s in body["suggestions"])
 
 
 def test_directorates_catalogue_with_starters(client: httpx.Client) -> None:

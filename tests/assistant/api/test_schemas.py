@@ -33,8 +33,8 @@ def test_ask_returns_the_full_contract(client: httpx.Client) -> None:
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/json")
     body = r.json()
-    expected = {"answer", "abstained", "citations", "directorate", "secondary_directorate", "rewritten_query",
-                "session_id", "timings_ms", "suggestions", "in_scope", "is_followup"}
+    expected = {"answer", "abstained", "citations", "related", "directorate", "secondary_directorate",
+                "rewritten_query", "session_id", "timings_ms", "suggestions", "in_scope", "is_followup"}
     assert expected <= set(body)
     assert isinstance(body["answer"], str) and body["answer"]
     assert body["abstained"] is False
@@ -43,15 +43,25 @@ def test_ask_returns_the_full_contract(client: httpx.Client) -> None:
     assert 0.0 <= body["in_scope"] <= 1.0 and isinstance(body["suggestions"], list)
     assert body["timings_ms"] and all(isinstance(v, int | float) for v in body["timings_ms"].values())
     assert 1 <= len(body["citations"]) <= 5
+    passage_fields = {"id", "title", "section", "source", "text", "score", "doc_id", "start", "end", "url", "link",
+                      "rank"}
     for i, c in enumerate(body["citations"], start=1):
-        assert c["n"] == i
-        assert {"id", "title", "section", "source", "text", "score", "doc_id", "start", "end"} <= set(c)
+        assert c["n"] == i and c["role"] in ("answer", "remit")
+        assert set(c) == passage_fields | {"n", "role"}
         assert c["text"] and c["doc_id"] and isinstance(c["score"], float)
         assert 0 <= c["start"] < c["end"]
         assert isinstance(c["twins"], dict)  # the page in other languages (none in the shipped corpus)
+    # The other passages retrieved (top_k in all, 5 by default), best first, apart from the citations.
+    assert len(body["citations"]) + len(body["related"]) == 5
+    assert all(set(p) == passage_fields for p in body["related"])
+    assert sorted(p["rank"] for p in body["citations"] + body["related"]) == [1, 2, 3, 4, 5]
+    assert [p["rank"] for p in body["related"]] == sorted(p["rank"] for p in body["related"])
+    assert not {p["id"] for p in body["related"]} & {c["id"] for c in body["citations"]}
+    # Every citation is referred to in the answer.
+    assert all(f"[{c['n']}]" in body["answer"] for c in body["citations"])
     d = body["directorate"]
     assert d["code"] == "M1" and d["name"] and 0.0 <= d["confidence"] <= 1.0
-    assert d["evidence_id"] in {c["id"] for c in body["citations"]}
+    assert d["evidence_id"] in {c["id"] for c in body["citations"] if c["role"] == "remit"}
     assert f"[{body['citations'][0]['n']}]" in body["answer"]
 
 
