@@ -44,7 +44,7 @@ def test_ask_returns_the_full_contract(client: httpx.Client) -> None:
     assert body["timings_ms"] and all(isinstance(v, int | float) for v in body["timings_ms"].values())
     assert 1 <= len(body["citations"]) <= 5
     passage_fields = {"id", "title", "section", "source", "text", "score", "doc_id", "start", "end", "url", "link",
-                      "rank"}
+                      "rank", "twins"}
     for i, c in enumerate(body["citations"], start=1):
         assert c["n"] == i and c["role"] in ("answer", "remit")
         assert set(c) == passage_fields | {"n", "role"}
