@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import tempfile
@@ -94,6 +95,8 @@ def run(settings: Settings, console) -> int:
     console.print(f"serving index {index.path} ({len(index.chunks)} chunks) on "
                   f"http://{settings.host}:{settings.port} with {settings.workers} worker(s)", soft_wrap=True)
     del index  # each worker loads its own
+    if not settings.session_secret:  # one key for this server's workers, so a first turn continues on any
+        settings = settings.model_copy(update={"session_secret": secrets.token_urlsafe(32)})
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     metrics_dir = None
     if settings.workers > 1:

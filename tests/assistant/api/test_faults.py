@@ -29,7 +29,7 @@ from assistant.api import create_app
 from assistant.api.feedback import FeedbackStore
 from assistant.api.server import uvicorn_options
 from assistant.models import Turn
-from assistant.sessions import MemorySessionStore, RedisSessionStore, new_session_id
+from assistant.sessions import MemorySessionStore, RedisSessionStore, new_session_id, session_key
 from tests.helpers import free_port, serve_in_thread
 
 NATO = "Which directorate deals with NATO?"
@@ -143,23 +143,74 @@ def test_memory_sessions_are_bounded_in_bytes_as_well_as_count() -> None:
 
 
 @pytest.mark.redis
-def test_redis_keys_expire_soon_unless_the_conversation_continues(redis_url: str) -> None:
+def test_redis_conversations_are_bounded_in_turns_bytes_and_time(redis_url: str) -> None:
     import redis
 
-    store = RedisSessionStore(redis_url, ttl_s=3600, max_turns=3, first_ttl_s=60, max_session_bytes=3000)
+    store = RedisSessionStore(redis_url, ttl_s=600, max_turns=3, max_session_bytes=3000, prefix="dgm:bounds:")
     r = redis.Redis.from_url(redis_url)
-    one, two = new_session_id(), new_session_id()
-    store.append(one, Turn(NATO, NATO, "nato", "M1", False))
-    store.append(two, Turn(NATO, NATO, "nato", "M1", False))
-    store.append(two, Turn("x" * 5000, "y" * 5000, "cyber", "M4", False))
-    assert 0 < r.ttl(f"dgm:session:{one}") <= 60  # asked once: gone soon
-    assert 60 < r.ttl(f"dgm:session:{two}") <= 3600  # continued: the full TTL
-    assert all(len(raw) <= 1000 for raw in r.lrange(f"dgm:session:{two}", 0, -1))  # 3000 bytes / 3 turns
+    two = new_session_id()
+    store.append(two, Turn("x" * 5000, "y" * 5000, "cyber", "M4", False), first=Turn(NATO, NATO, "nato", "M1", False))
+    assert 590 < r.ttl(f"dgm:bounds:{two}") <= 600
+    assert all(len(raw) <= 1000 for raw in r.lrange(f"dgm:bounds:{two}", 0, -1))  # 3000 bytes / 3 turns
     assert [t.topic for t in store.history(two)] == ["nato", "cyber"]
+    store.append(two, Turn("q", "q", "t", None, False), first=Turn("again", "again", "t", None, False))
+    assert [t.question for t in store.history(two)][0] == NATO  # a stored conversation keeps its first turn
     for _ in range(5):
         store.append(two, Turn("q", "q", "t", None, False))
-    assert r.llen(f"dgm:session:{two}") == 3
+    assert r.llen(f"dgm:bounds:{two}") == 3
     r.close()
+
+
+@pytest.mark.redis
+def test_a_first_turn_writes_nothing_and_any_replica_continues_it(assistant, redis_url: str) -> None:
+    """Two replicas (one engine, two assistants sharing Redis and the secret): questions asked once leave no
+    key; the second turn, on the other replica, finds the first's context in its token and stores both."""
+    import redis
+
+    from assistant.pipeline import NOTICE_UNKNOWN, Assistant
+    from assistant.sessions import FirstTurnTokens, session_key
+
+    prefix = f"dgm:replicas-{new_session_id()[:8]}:"
+
+    def replica(secret: str = "shared", ttl_s: float = 600) -> Assistant:
+        return Assistant(assistant.engine, assistant.options, tokens=FirstTurnTokens(secret, ttl_s=ttl_s),
+                         sessions=RedisSessionStore(redis_url, ttl_s=600, max_turns=4, prefix=prefix))
+
+    a, b = replica(), replica()
+    r = redis.Redis.from_url(redis_url)
+    firsts = [a.ask(q) for q in QUESTIONS * 5]
+    assert r.keys(prefix + "*") == []  # twenty questions asked once: nothing stored
+    assert len({session_key(f.session_id) for f in firsts}) == len(firsts)
+    assert all(len(f.session_id) < 1200 for f in firsts)  # bounded by session_token_bytes
+
+    second = b.ask(FOLLOW_UP, session_id=firsts[0].session_id)
+    assert second.is_followup and second.notice is None and second.directorate.code == "M4"
+    key = session_key(firsts[0].session_id)
+    assert second.session_id == key and r.keys(prefix + "*") == [(prefix + key).encode()]
+    assert r.llen(prefix + key) == 2 and 590 < r.ttl(prefix + key) <= 600
+    third = a.ask("Does it also deal with space?", session_id=firsts[0].session_id)  # the first id, kept
+    assert third.is_followup and third.session_id == key and r.llen(prefix + key) == 3
+
+    for refused in (replica(secret="another"), replica(ttl_s=1e-9)):  # not issued here; expired
+        alone = refused.ask(FOLLOW_UP, session_id=firsts[1].session_id)
+        assert alone.notice == NOTICE_UNKNOWN and not alone.is_followup
+        assert session_key(alone.session_id) != session_key(firsts[1].session_id)
+    assert len(r.keys(prefix + "*")) == 1
+    tampered = firsts[1].session_id[:40] + ("A" if firsts[1].session_id[40] != "A" else "B") + firsts[1].session_id[41:]
+    assert a.ask(FOLLOW_UP, session_id=tampered).notice == NOTICE_UNKNOWN
+    r.delete(prefix + key)
+    r.close()
+
+
+def test_memory_store_keeps_no_first_turn(assistant) -> None:
+    from assistant.pipeline import Assistant
+
+    store = MemorySessionStore(max_sessions=100, ttl_s=60)
+    mine = Assistant(assistant.engine, assistant.options, sessions=store)
+    first = mine.ask(NATO)
+    assert len(store) == 0 and store.bytes == 0
+    second = mine.ask(FOLLOW_UP, session_id=first.session_id)
+    assert second.is_followup and len(store) == 1 and [t.topic for t in store.history(second.session_id)][0]
 
 
 # -- trusted proxies ----------------------------------------------------------------------------------------
@@ -277,7 +328,9 @@ def test_redis_stopped_then_killed_under_load(spawn_service, redis_binary: str, 
         with httpx.Client(base_url=service.url, timeout=30) as c:
             first = c.post("/api/ask", json={"question": NATO}).json()
             assert first["notice"] is None
-            sid = first["session_id"]
+            token = first["session_id"]  # a first turn's token: nothing in Redis yet
+            sid = c.post("/api/ask", json={"question": FOLLOW_UP, "session_id": token}).json()["session_id"]
+            assert sid == session_key(token)  # continued: stored in Redis under the token's id
             assert c.get("/api/ready").json()["status"] == "ready"
 
         async def phase(fault) -> tuple[list, list, list]:
@@ -304,6 +357,10 @@ def test_redis_stopped_then_killed_under_load(spawn_service, redis_binary: str, 
         followups = [b for _, b in asked if isinstance(b, dict) and b["notice"]]
         assert followups and all(b["is_followup"] is False and b["session_id"] != sid for b in followups)
         assert any("could not be restored" in b["notice"] for b in followups)
+        with httpx.Client(base_url=service.url, timeout=30) as c:  # still stopped: a token needs no Redis
+            fresh = c.post("/api/ask", json={"question": NATO}).json()
+            carried = c.post("/api/ask", json={"question": FOLLOW_UP, "session_id": fresh["session_id"]}).json()
+            assert carried["is_followup"] is True and carried["notice"] is None
         with httpx.Client(base_url=service.url, timeout=30) as c:
             down = c.get("/api/ready").json()
             assert down["status"] == "degraded" and any(d.startswith("sessions:") for d in down["degraded"])
@@ -319,7 +376,7 @@ def test_redis_stopped_then_killed_under_load(spawn_service, redis_binary: str, 
             assert c.get("/api/ready").json()["status"] == "ready"
             again = c.post("/api/ask", json={"question": NATO}).json()
             follow = c.post("/api/ask", json={"question": FOLLOW_UP, "session_id": again["session_id"]}).json()
-            assert follow["is_followup"] is True and follow["session_id"] == again["session_id"]
+            assert follow["is_followup"] is True and follow["session_id"] == session_key(again["session_id"])
             assert follow["notice"] is None
 
         async def killed() -> None:

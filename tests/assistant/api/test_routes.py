@@ -8,6 +8,7 @@ import re
 import httpx
 
 from assistant.api import create_app
+from assistant.sessions import session_key
 from index.embedders import PACKAGED_MODEL, embedder_name
 from tests.helpers import NATO, ask, serve_in_thread
 
@@ -30,7 +31,7 @@ def test_three_turn_conversation_over_http(client: httpx.Client) -> None:
     sid = first["session_id"]
 
     second = ask(client, "What about cyber?", session_id=sid).json()
-    assert second["session_id"] == sid and second["is_followup"] is True
+    assert second["session_id"] == session_key(sid) and second["is_followup"] is True  # stored now
     assert "cyber" in second["rewritten_query"].lower()
     assert second["directorate"]["code"] == "M4"
 
