@@ -279,12 +279,15 @@ def bench(
         help="Folder for bench.json / bench.md (--out eval/reports replaces the committed report)",
         show_default="$XDG_CACHE_HOME/dgm-assistant/bench, else ~/.cache/dgm-assistant/bench")] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per measurement; reports give medians")] = 3,
+    soak_s: Annotated[int, typer.Option(
+        "--soak-s", min=0, help="Seconds of the soak (steady load: requests, errors, RSS drift); 0: none")] = 30,
 ) -> None:
-    """Benchmark latency, throughput, cold start, build and (with --scale) large synthetic corpora."""
+    """Benchmark latency, throughput, cold start, build, a soak and (with --scale) large synthetic corpora."""
     from eval.bench import main as bench_main
 
     try:
-        code = bench_main(_settings(), out, scale=scale, plot=plot, http=http, repeats=repeats, console=console)
+        code = bench_main(_settings(), out, scale=scale, plot=plot, http=http, repeats=repeats, console=console,
+                          soak_s=soak_s)
     except (DGMError, ValueError) as exc:
         raise _fail(exc) from None
     raise typer.Exit(code=code)

@@ -157,7 +157,7 @@ class HealthResponse(BaseModel):
 
 
 class IndexInfo(BaseModel):
-    path: str = Field(description="The versioned index folder in use")
+    path: str = Field(description="The name of the versioned index folder in use (never its location on disk)")
     chunks: int
     created_at: str
     model: str

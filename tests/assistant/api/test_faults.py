@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import resource
 import shutil
@@ -307,6 +308,7 @@ def test_a_full_feedback_database_refuses_with_503_and_loses_nothing(spawn_servi
                     break
         assert acknowledged and len(refused) == 5, (len(acknowledged), refused, service.log())
         assert all(d.startswith("feedback store unavailable, nothing was recorded") for d in refused), refused
+        assert all("the disk is full or a file-size limit was reached" in d for d in refused), refused
         ready = c.get("/api/ready")
         assert ready.status_code == 200 and ready.json()["status"] == "degraded"
         assert any(d.startswith("feedback:") for d in ready.json()["degraded"]), ready.json()
@@ -315,6 +317,69 @@ def test_a_full_feedback_database_refuses_with_503_and_loses_nothing(spawn_servi
     assert set(acknowledged) <= stored  # every acknowledged record is there ...
     assert len(stored - set(acknowledged)) == 0  # ... and nothing refused was stored
     assert service.stop() == 0
+    _assert_whole(service.database_url, len(acknowledged))
+
+
+def _assert_whole(url: str, count: int) -> None:
+    """The SQLite database is intact and holds ``count`` complete records (no torn one)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        rows = db.execute("SELECT question, answer, rating, ts FROM feedback").fetchall()
+    assert len(rows) == count and all(q and a and r in ("up", "down") and t for q, a, r, t in rows)
+
+
+def _subject_to_permissions() -> list[str]:
+    """A command prefix under which the OS enforces file permissions on this process: root bypasses them
+    (CAP_DAC_OVERRIDE and friends), so as root the capabilities are dropped from the bounding set with
+    util-linux's setpriv; as another user nothing is needed."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.fail("setpriv (util-linux) is missing: it makes a root test process obey file permissions")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
+
+
+@pytest.mark.slow
+def test_a_read_only_feedback_database_refuses_with_503_and_loses_nothing(spawn_service, tmp_path: Path) -> None:
+    """The database file and its folder are read-only for the server's process (the OS refuses, even to
+    root: see `_subject_to_permissions`): readiness says so from the start, feedback gets 503 naming the
+    reason, the records already there are untouched and questions are still answered."""
+    folder = tmp_path / "ro"
+    url = f"sqlite:///{folder / 'dgm.db'}"
+    store = FeedbackStore(url)
+    for i in range(3):
+        store.write({"session_id": "", "question": f"before-{i}", "answer": "a", "rating": "up"})
+    store.close()
+    for name in ("dgm.db", "dgm.db-wal", "dgm.db-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            (folder / name).chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        service = spawn_service(env={"DGM_DATABASE_URL": url}, prefix=_subject_to_permissions())
+        with httpx.Client(base_url=service.url, timeout=30) as c:
+            ready = c.get("/api/ready").json()
+            assert ready["status"] == "degraded", ready
+            assert "feedback: the database file dgm.db is read-only; feedback is refused with 503" in ready["degraded"]
+            assert str(tmp_path) not in json.dumps(ready)  # names, never locations
+            for i in range(3):
+                r = c.post("/api/feedback", json={"session_id": "", "question": f"after-{i}", "answer": "a",
+                                                  "rating": "down"})
+                assert r.status_code == 503, r.text
+                detail = r.json()["detail"]
+                assert detail.startswith("feedback store unavailable, nothing was recorded"), detail
+                assert "read-only" in detail or "cannot be opened or created" in detail, detail
+                assert str(tmp_path) not in detail
+            assert c.post("/api/ask", json={"question": NATO}).status_code == 200
+        assert service.stop() == 0
+    finally:
+        folder.chmod(0o755)
+    store = FeedbackStore(url)
+    assert [r["question"] for r in store.records()] == ["before-0", "before-1", "before-2"]
+    store.close()
+    _assert_whole(url, 3)
 
 
 # -- Redis stopped and killed under load ----------------------------------------------------------------------
