@@ -45,14 +45,17 @@ def _cli() -> list[str]:
 
 
 @contextlib.contextmanager
-def own_redis(redis_binary: str, workdir: Path, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A private redis-server (no persistence) this test may stop, kill and restart: (url, process)."""
+def own_redis(redis_binary: str, workdir: Path, port: int | None = None,
+              persist: bool = False) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A private redis-server this test may stop, kill and restart: (url, process). ``persist``: with the
+    append-only file the README's operations section recommends, fsynced at every write."""
     import redis
 
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
+    aof = ["--appendonly", "yes", "--appendfsync", "always"] if persist else ["--appendonly", "no"]
     proc = subprocess.Popen([redis_binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(workdir)],
+                             *aof, "--dir", str(workdir)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url, socket_connect_timeout=1)
@@ -76,8 +79,10 @@ def own_redis(redis_binary: str, workdir: Path, port: int | None = None) -> Iter
 
 
 async def _ask_until(url: str, stop: asyncio.Event, concurrency: int, limit_s: float,
-                     session_id: str | None = None) -> list[tuple[int, dict | str]]:
-    """Ask questions ``concurrency`` at a time until ``stop`` (or ``limit_s``); (status, body) each."""
+                     session_id: str | None = None,
+                     sent: list[tuple[float, int]] | None = None) -> list[tuple[int, dict | str]]:
+    """Ask questions ``concurrency`` at a time until ``stop`` (or ``limit_s``); (status, body) each, and in
+    ``sent`` (when given) each request's send time (`time.monotonic`) with its status."""
     out: list[tuple[int, dict | str]] = []
     deadline = time.monotonic() + limit_s
 
@@ -88,11 +93,14 @@ async def _ask_until(url: str, stop: asyncio.Event, concurrency: int, limit_s: f
             if session_id and i % 2:
                 body = {"question": FOLLOW_UP, "session_id": session_id}
             i += 1
+            t = time.monotonic()
             try:
                 r = await client.post("/api/ask", json=body)
                 out.append((r.status_code, r.json() if r.status_code == 200 else r.text[:300]))
             except httpx.HTTPError as exc:
                 out.append((0, repr(exc)))
+            if sent is not None:
+                sent.append((t, out[-1][0]))
 
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         await asyncio.gather(*(worker(client, w) for w in range(concurrency)))
@@ -212,6 +220,32 @@ def test_memory_store_keeps_no_first_turn(assistant) -> None:
     assert len(store) == 0 and store.bytes == 0
     second = mine.ask(FOLLOW_UP, session_id=first.session_id)
     assert second.is_followup and len(store) == 1 and [t.topic for t in store.history(second.session_id)][0]
+
+
+@pytest.mark.redis
+def test_conversations_survive_a_redis_restart_with_the_append_only_file(assistant, redis_binary: str,
+                                                                        tmp_path: Path) -> None:
+    """Redis as the README's operations section sets it (appendonly yes): killed (SIGKILL, no save) and
+    started again on the same folder and port, it still has the conversation, and the follow-up continues."""
+    from assistant.pipeline import Assistant
+    from assistant.sessions import FirstTurnTokens
+
+    def replica(url: str) -> Assistant:
+        return Assistant(assistant.engine, assistant.options, tokens=FirstTurnTokens("persist"),
+                         sessions=RedisSessionStore(url, ttl_s=600, retry_s=0.1))
+
+    with own_redis(redis_binary, tmp_path / "aof", persist=True) as (url, proc):
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        first = replica(url).ask(NATO)
+        second = replica(url).ask(FOLLOW_UP, session_id=first.session_id)
+        assert second.is_followup and second.session_id == session_key(first.session_id)  # stored now
+        proc.kill()
+        proc.wait(timeout=10)
+    with own_redis(redis_binary, tmp_path / "aof", port=port, persist=True) as (url, _):
+        third = replica(url).ask("Does it also deal with space?", session_id=second.session_id)
+        assert third.notice is None and third.is_followup and third.session_id == second.session_id
+        kept = RedisSessionStore(url).history(second.session_id)
+        assert [t.question for t in kept] == [NATO, FOLLOW_UP, "Does it also deal with space?"]
 
 
 # -- trusted proxies ----------------------------------------------------------------------------------------
@@ -533,14 +567,18 @@ def test_slow_and_oversized_clients_are_cut_off(spawn_service) -> None:
 
 # -- SIGTERM under load -----------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_sigterm_under_load_drains_readiness_first(spawn_service) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_under_load_drains_readiness_first(spawn_service, workers: int) -> None:
     """SIGTERM: /api/ready answers 503 at once while questions are still answered; after the drain delay
-    the server stops taking connections, every request in flight is answered, and it exits 0."""
-    service = spawn_service(env={"DGM_DRAIN_DELAY_S": "2", "DGM_DRAIN_S": "20"})
+    the server stops taking connections, every request sent before the signal is answered (none reset),
+    and it exits 0; with one worker and with two."""
+    service = spawn_service(env={"DGM_DRAIN_DELAY_S": "2", "DGM_DRAIN_S": "20", "DGM_WORKERS": str(workers)},
+                            ready_timeout=180)
+    sent: list[tuple[float, int]] = []
 
     async def scenario():
         stop = asyncio.Event()
-        load = asyncio.create_task(_ask_until(service.url, stop, 4, 30))
+        load = asyncio.create_task(_ask_until(service.url, stop, 4, 30, sent=sent))
         await asyncio.sleep(1.0)
         signalled = time.monotonic()
         service.proc.send_signal(signal.SIGTERM)
@@ -560,6 +598,8 @@ def test_sigterm_under_load_drains_readiness_first(spawn_service) -> None:
     assert len(answered) > 5
     # After the stop, new connections are refused (status 0, ConnectError); nothing in flight failed.
     assert all(s == 0 and "ConnectError" in str(b) for s, b in errors), errors[:3]
+    before = [status for t, status in sent if t < signalled]
+    assert len(before) > 5 and all(status == 200 for status in before), before
     assert service.proc.wait(timeout=30) == 0, service.log()
 
 

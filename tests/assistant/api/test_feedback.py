@@ -23,6 +23,7 @@ def test_feedback_is_appended_with_a_timestamp(client: httpx.Client, live_server
     assert len(mine) == 1
     assert mine[0]["rating"] == "down" and mine[0]["session_id"] == session_key(answer["session_id"])
     assert re.match(r"^\d{4}-\d{2}-\d{2}T", mine[0]["ts"])
+    assert not live_server.feedback_path.exists()  # the database only: no JSON Lines file grows or rotates
 
 
 def test_feedback_with_unicode_line_separators_stays_one_line(client: httpx.Client, live_server) -> None:
