@@ -140,7 +140,8 @@ class MemorySessionStore:
     ``max_session_bytes / max_turns`` bytes (so a conversation is at most ``max_session_bytes``)."""
 
     def __init__(self, max_sessions: int = 10_000, ttl_s: float = 3600, max_turns: int = 10,
-                 max_bytes: int = 64 * 1024 * 1024, max_session_bytes: int = 32 * 1024) -> None:
+                 max_bytes: int = 64 * 1024 * 1024, max_session_bytes: int = 32 * 1024,
+                 timer: Callable[[], float] = time.monotonic) -> None:
         if min(max_sessions, max_turns, max_bytes, max_session_bytes) < 1 or ttl_s <= 0:
             raise ValueError(f"session bounds must be positive: max_sessions={max_sessions}, ttl_s={ttl_s}, "
                              f"max_turns={max_turns}, max_bytes={max_bytes}, max_session_bytes={max_session_bytes}")
@@ -148,7 +149,8 @@ class MemorySessionStore:
             raise ValueError(f"max_session_bytes ({max_session_bytes}) must not exceed max_bytes ({max_bytes})")
         # Sized in bytes: the cache evicts by the sum of its values' sizes, the count is checked beside it.
         self._cache: TTLCache[str, list[str]] = TTLCache(
-            maxsize=max_bytes, ttl=ttl_s, getsizeof=lambda turns: sum(len(t.encode()) for t in turns) + 64)
+            maxsize=max_bytes, ttl=ttl_s, timer=timer,
+            getsizeof=lambda turns: sum(len(t.encode()) for t in turns) + 64)
         self._max_sessions = max_sessions
         self._max_turns = max_turns
         self._max_session_bytes = max_session_bytes

@@ -151,6 +151,18 @@ def test_memory_sessions_are_bounded_in_bytes_as_well_as_count() -> None:
         MemorySessionStore(max_bytes=2048, max_session_bytes=4096)
 
 
+def test_memory_sessions_expire_after_their_ttl() -> None:
+    now = [0.0]
+    store = MemorySessionStore(ttl_s=60, timer=lambda: now[0])
+    store.append("kept", Turn("q", "q", "t", None, False), first=Turn("p", "p", "t", None, False))
+    now[0] = 59.0
+    store.append("kept", Turn("r", "r", "t", None, False))  # a turn refreshes the TTL
+    now[0] = 118.0
+    assert [t.question for t in store.history("kept")] == ["p", "q", "r"]
+    now[0] = 120.0
+    assert store.history("kept") == [] and len(store) == 0
+
+
 @pytest.mark.redis
 def test_redis_conversations_are_bounded_in_turns_bytes_and_time(redis_url: str) -> None:
     import redis
@@ -392,7 +404,7 @@ def test_a_read_only_feedback_database_refuses_with_503_and_loses_nothing(spawn_
             (folder / name).chmod(0o444)
     folder.chmod(0o555)
     try:
-        service = spawn_service(env={"DGM_DATABASE_URL": url}, prefix=_subject_to_permissions())
+        service = spawn_service(env={"DGM_DATABASE_URL": url}, prefix=_subject_to_permissions(), ready_timeout=180)
         with httpx.Client(base_url=service.url, timeout=30) as c:
             ready = c.get("/api/ready").json()
             assert ready["status"] == "degraded", ready
@@ -423,7 +435,7 @@ def test_redis_stopped_then_killed_under_load(spawn_service, redis_binary: str, 
     with own_redis(redis_binary, tmp_path / "redis") as (url, redis_proc):
         port = int(url.rsplit(":", 1)[1].split("/")[0])
         service = spawn_service(env={"DGM_SESSION_URL": url, "DGM_REDIS_RETRY_S": "0.5",
-                                     "DGM_RATE_LIMIT": "100000/minute"})
+                                     "DGM_RATE_LIMIT": "100000/minute"}, ready_timeout=180)
         with httpx.Client(base_url=service.url, timeout=30) as c:
             first = c.post("/api/ask", json={"question": NATO}).json()
             assert first["notice"] is None
