@@ -93,7 +93,8 @@ class FirstTurnTokens:
     def read(self, token: str) -> tuple[str, Turn] | None:
         """(id, first turn) of a token this service issued and that has not expired, else None."""
         head, _, mac = token.rpartition(".")
-        if not head or "." not in head or not hmac.compare_digest(mac, self._mac(head)):
+        if not head or "." not in head or not head.isascii() or not hmac.compare_digest(
+                mac.encode("utf-8"), self._mac(head).encode("ascii")):
             return None
         key, _, state = head.partition(".")
         try:

@@ -64,8 +64,11 @@ class PostgresServer:
                        check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def start(self) -> None:
-        self._pg_ctl("-w", "-t", "60", "-l", str(self.data.parent / "postgres.log"),
-                     "-o", f"-h 127.0.0.1 -p {self.port} -c unix_socket_directories=''", "start", timeout=90)
+        try:
+            self._pg_ctl("-w", "-t", "60", "-l", str(self.data.parent / "postgres.log"),
+                         "-o", f"-h 127.0.0.1 -p {self.port} -c unix_socket_directories=''", "start", timeout=90)
+        except subprocess.CalledProcessError as exc:
+            raise RuntimeError(f"PostgreSQL did not start: {self.log()}") from exc
 
     def stop(self, mode: str = "fast") -> None:
         """``immediate`` is a crash as far as the data is concerned (no checkpoint; WAL replayed at start)."""
@@ -82,15 +85,17 @@ def postgres_server() -> Iterator[PostgresServer]:
     if bin_dir is None:
         raise FileNotFoundError("PostgreSQL is not installed (apt-get install postgresql)")
     prefix, owner = _as_owner()
-    root = Path(tempfile.mkdtemp(prefix="dgm-pg-"))  # not under pytest's tmp: that is private to root
+    # Not under pytest's tmp (nor a private TMPDIR): the folders above it must let the owner through.
+    root = Path(tempfile.mkdtemp(prefix="dgm-pg-", dir="/tmp" if owner is not None else None))
     try:
         if owner is not None:
             entry = pwd.getpwnam(owner)
             os.chown(root, entry.pw_uid, entry.pw_gid)
         data = root / "data"
-        subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "--auth=trust",
-                        "-E", "UTF8", "--locale=C", "--no-sync"], check=True, timeout=120,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        done = subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "--auth=trust",
+                               "-E", "UTF8", "--locale=C", "--no-sync"], timeout=120, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed ({done.returncode}): {done.stderr[-1500:]}")
         server = PostgresServer(bin_dir, data, free_port(), prefix)
         server.start()
         try:

@@ -594,24 +594,37 @@ def test_sigterm_under_load_drains_readiness_first(spawn_service, workers: int) 
         await asyncio.sleep(1.0)
         signalled = time.monotonic()
         service.proc.send_signal(signal.SIGTERM)
-        ready: list[tuple[float, int]] = []
-        async with httpx.AsyncClient(base_url=service.url, timeout=5) as client:
-            while time.monotonic() - signalled < 1.5:
-                ready.append((time.monotonic() - signalled, (await client.get("/api/ready")).status_code))
-                await asyncio.sleep(0.1)
-        await asyncio.sleep(1.5)  # past the drain delay: the server stops; the load sees refusals
+        ready: list[int] = []  # /api/ready on fresh connections until one is refused (0)
+        while time.monotonic() - signalled < 8 and (not ready or ready[-1] != 0):
+            async with httpx.AsyncClient(base_url=service.url, timeout=5) as client:
+                try:
+                    ready.append((await client.get("/api/ready")).status_code)
+                except httpx.TransportError:  # refused; with two workers possibly reset (see the README)
+                    ready.append(0)
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # the load sees refusals too
         stop.set()
         return signalled, ready, await load
 
     signalled, ready, asked = asyncio.run(scenario())
-    assert ready and all(status == 503 for _, status in ready), ready
+    # Readiness turns 503 before the server stops accepting, and stays so: 200s (two workers: while the
+    # supervisor passes the signal on, within its half-second loop), then 503s, then refused connections.
+    assert re.fullmatch(r"(200,)*(503,){3,}(0,)", "".join(f"{s}," for s in ready)), ready
+    if workers == 1:
+        assert ready[0] == 503, ready
     answered = [s for s, _ in asked if s == 200]
     errors = [(s, b) for s, b in asked if s != 200]
     assert len(answered) > 5
-    # After the stop, new connections are refused (status 0, ConnectError); nothing in flight failed.
-    assert all(s == 0 and "ConnectError" in str(b) for s, b in errors), errors[:3]
+    # After the stop, new connections fail at the connection (status 0: refused; with two workers, one that
+    # reaches the shared socket's backlog in the last instant may be reset), never with a 5xx; and every
+    # request sent before the signal was answered.
+    assert all(s == 0 for s, _ in errors), errors[:3]
+    if workers == 1:
+        assert all("ConnectError" in str(b) for _, b in errors), errors[:3]
     before = [status for t, status in sent if t < signalled]
-    assert len(before) > 5 and all(status == 200 for status in before), before
+    assert len(before) >= 4 and all(status == 200 for status in before), before  # 4 clients, at least one each
+    late = [t - signalled for t, status in sent if status != 200]
+    assert all(t > 0 for t in late), late
     assert service.proc.wait(timeout=30) == 0, service.log()
 
 
