@@ -24,15 +24,20 @@ build: install
 	HF_HUB_OFFLINE=1 $(BIN)/dgm-assistant build
 
 # Debian's chromium (browser tests), redis-server (two-replica test), wrk (the benchmark's load generator) and
-# npm (the browser tests' axe-core); installed when missing and root.
-SYSTEM_DEPS := chromium redis-server wrk npm
+# npm (the browser tests' axe-core) and postgresql (the feedback store's PostgreSQL tests; its programs live in
+# /usr/lib/postgresql/<version>/bin, off the PATH); installed when missing and root.
+SYSTEM_DEPS := chromium redis-server wrk npm postgresql
 system-deps:
-	@missing=""; for c in $(SYSTEM_DEPS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	@missing=""; for c in $(SYSTEM_DEPS); do \
+	  if [ "$$c" = postgresql ]; then \
+	    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing $$c"; \
+	  else command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; fi; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
 	  else \
-	    echo "note: install$$missing (apt-get install -y$$missing) for the browser, Redis and load tests"; \
+	    echo "note: install$$missing (apt-get install -y$$missing) for the browser, Redis, PostgreSQL and load tests"; \
 	  fi; \
 	fi
 

@@ -86,9 +86,12 @@ class Settings(BaseSettings):
     max_session_memory_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, description="Bytes of conversations kept in memory (the oldest go first)")
     session_ttl_s: int = Field(3600, ge=1, description="Seconds a conversation is kept after its last turn")
-    session_first_ttl_s: int = Field(
-        600, ge=1, description="Seconds a conversation of one turn is kept in Redis; one that continues gets "
-                               "session_ttl_s (most questions are never followed up)")
+    session_secret: str | None = Field(
+        None, description="Key of the MAC on first-turn tokens (a first turn is not stored: its answer's "
+                          "session_id carries it). Replicas must share it for a follow-up to land on any of "
+                          "them; unset: `serve` makes one for its workers, other processes one each")
+    session_token_bytes: int = Field(
+        768, ge=256, le=1500, description="Most bytes of JSON a first-turn token carries (texts are shortened)")
     max_turns: int = Field(10, ge=1, description="Turns kept per conversation")
     max_session_bytes: int = Field(
         32 * 1024, ge=1024, description="Largest conversation stored, in bytes of JSON (the oldest turns go first)")

@@ -25,7 +25,7 @@ from .fit import FIT_FILE, Fit, load_fit
 from .pipeline import AskOptions, Assistant, Engine
 from .question import LanguageDetector
 from .retrieve import RetrievalOptions
-from .sessions import make_store
+from .sessions import FirstTurnTokens, make_store
 
 log = logging.getLogger(__name__)
 
@@ -158,8 +158,13 @@ def load_assistant(settings: Settings, embedder: Embedder | None = None, **switc
     """Load the model and the index once and assemble the assistant (``switches``: see `ask_options`)."""
     engine = load_engine(settings, embedder, make_reranker(settings))
     sessions = make_store(settings.session_url, settings.max_sessions, settings.session_ttl_s, settings.max_turns,
-                          first_ttl_s=settings.session_first_ttl_s, max_bytes=settings.max_session_memory_bytes,
+                          max_bytes=settings.max_session_memory_bytes,
                           max_session_bytes=settings.max_session_bytes, timeout_s=settings.redis_timeout_s,
                           retry_s=settings.redis_retry_s)
+    tokens = FirstTurnTokens(settings.session_secret, ttl_s=settings.session_ttl_s,
+                             max_bytes=settings.session_token_bytes)
+    if settings.session_url and not settings.session_secret:
+        log.warning("sessions are shared through Redis but DGM_SESSION_SECRET is unset: a conversation's "
+                    "second turn continues only on the replica that answered its first")
     return Assistant(engine, ask_options(settings, **switches), sessions=sessions,
-                     generator=make_generator(settings))
+                     generator=make_generator(settings), tokens=tokens)

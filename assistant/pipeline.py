@@ -19,7 +19,7 @@ from .question import LanguageDetector, QuestionReader
 from .retrieve import RetrievalOptions, Retriever
 from .route import Router, RouterWeights
 from .scope import ScopeWeights, scope
-from .sessions import SESSION_ID_RE, MemorySessionStore, SessionStore, new_session_id
+from .sessions import SESSION_ID_RE, FirstTurnTokens, MemorySessionStore, SessionStore, new_session_id
 
 log = logging.getLogger(__name__)
 
@@ -73,23 +73,34 @@ class Engine:
         self.doc_ids = frozenset(c.doc_id for c in index.chunks)
 
 
+@dataclass(frozen=True)
+class _Conversation:
+    key: str  # the conversation's id (what the store keys it by)
+    history: list[Turn]  # earlier turns, oldest first
+    first: Turn | None  # the first turn from a token, not stored yet
+    notice: str | None  # said with the answer: the conversation the client named could not be continued
+
+
 class Assistant:
     """Answers questions with citations and the matching directorate, or abstains.
 
     Args:
         engine: the loaded index, retriever and router.
         sessions: the conversation store (memory or Redis).
+        tokens: what issues and reads first-turn tokens (a first turn is not stored: `assistant.sessions`).
         options: retrieval mode and which stages are on.
         generator: an optional generator that rewrites the extractive answer from the same passages.
         scope_weights: a scope model to use instead of the engine's own fit (experiments).
     """
 
     def __init__(self, engine: Engine, options: AskOptions, sessions: SessionStore | None = None,
-                 generator=None, scope_weights: ScopeWeights | None = None) -> None:
+                 generator=None, scope_weights: ScopeWeights | None = None,
+                 tokens: FirstTurnTokens | None = None) -> None:
         self._engine = engine
         self._scope_weights = scope_weights
         self._swap_lock = threading.Lock()
-        self.sessions = sessions or MemorySessionStore()
+        self.sessions = sessions if sessions is not None else MemorySessionStore()  # (an empty one is falsy)
+        self.tokens = tokens or FirstTurnTokens()
         self.options = options
         self.generator = generator
 
@@ -157,7 +168,8 @@ class Assistant:
             raise InputError("question", f"must be at most {self.options.max_question_chars} characters, "
                              f"got {len(clean)}")
         if session_id is not None and not SESSION_ID_RE.match(session_id):
-            raise InputError("session_id", "must be 8 to 64 letters, digits, '-' or '_'")
+            raise InputError("session_id", "must be a session_id this service issued (8 to 64 letters, digits, "
+                             "'-' or '_', or a first answer's token)")
         if not 1 <= top_k <= self.options.max_top_k:
             raise InputError("top_k", f"must be between 1 and {self.options.max_top_k}, got {top_k}")
         code = None
@@ -191,7 +203,8 @@ class Assistant:
         engine = self._engine  # one engine for the whole request, even if a swap happens meanwhile
         opts = self.options
         text, code = self._validate(question, session_id, top_k, directorate, document)
-        sid, history, notice = self._conversation(session_id)
+        conv = self._conversation(session_id)
+        sid, history, notice = conv.key, conv.history, conv.notice
         q = engine.reader.read(text, history, use_followups=opts.use_followups)
 
         t = time.perf_counter()
@@ -239,26 +252,47 @@ class Assistant:
         timings["compose"] = (time.perf_counter() - t) * 1000
         turn = Turn(question=text, rewritten=q.query, topic=q.topic,
                     directorate=answer.directorate.code if answer.directorate else None, abstained=abstained)
-        try:
-            self.sessions.append(sid, turn)
-        except SessionsUnavailable as exc:  # answered all the same; a follow-up will say it starts anew
-            log.info("turn of session %s not saved: %s", sid[:8], exc)
+        sid = self._remember(conv, turn)
         timings["total"] = (time.perf_counter() - t_start) * 1000
         seen = Trace(question=q, retrieval=retrieval, routing=routing, scope=decision) if trace else None
-        return replace(answer, timings_ms={k: round(v, 3) for k, v in timings.items()}, trace=seen, notice=notice)
+        return replace(answer, session_id=sid, timings_ms={k: round(v, 3) for k, v in timings.items()},
+                       trace=seen, notice=notice)
 
-    def _conversation(self, session_id: str | None) -> tuple[str, list[Turn], str | None]:
-        """The id to answer under, the earlier turns and a notice: a conversation that cannot be found (or
-        read now) starts anew under a new id, never under the one the client sent."""
+    def _conversation(self, session_id: str | None) -> _Conversation:
+        """The conversation a turn belongs to: a stored one, one begun by a first-turn token, or a new one.
+        A conversation that cannot be found (or read now) starts anew under a new id, never under the one
+        the client sent, with a notice saying so."""
         if session_id is None:
-            return new_session_id(), [], None
+            return _Conversation(new_session_id(), [], None, None)
+        token = self.tokens.read(session_id) if "." in session_id else None
+        if "." in session_id and token is None:  # forged, damaged or expired
+            return _Conversation(new_session_id(), [], None, NOTICE_UNKNOWN)
+        key = token[0] if token else session_id
         try:
-            history = self.sessions.history(session_id)
+            history = self.sessions.history(key)
         except SessionsUnavailable:
-            return new_session_id(), [], NOTICE_UNAVAILABLE
-        if not history:
-            return new_session_id(), [], NOTICE_UNKNOWN
-        return session_id, history, None
+            if token:  # the token's turn is context enough; it is stored (or carried on) after answering
+                return _Conversation(key, [token[1]], token[1], None)
+            return _Conversation(new_session_id(), [], None, NOTICE_UNAVAILABLE)
+        if history:  # stored already (a client that keeps sending the first answer's token is served too)
+            return _Conversation(key, history, None, None)
+        if token:
+            return _Conversation(key, [token[1]], token[1], None)
+        return _Conversation(new_session_id(), [], None, NOTICE_UNKNOWN)
+
+    def _remember(self, conv: _Conversation, turn: Turn) -> str:
+        """Keep the turn and return the session id the answer carries: a first turn is not stored, its
+        answer carries a token; a later turn is stored (with the token's turn, for the second one). When
+        the store fails, the answer carries a token of this turn under a new id, so the next follow-up
+        still has its context."""
+        if not conv.history:
+            return self.tokens.issue(conv.key, turn)
+        try:
+            self.sessions.append(conv.key, turn, first=conv.first)
+        except SessionsUnavailable as exc:
+            log.info("turn of session %s not saved: %s", conv.key[:8], exc)
+            return self.tokens.issue(new_session_id(), turn)
+        return conv.key
 
     @staticmethod
     def _with_evidence(engine: Engine, hits: list[Hit], routing: Routing, top_k: int, lead: bool) -> list[Hit]:

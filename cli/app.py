@@ -298,8 +298,10 @@ def bench(
     compare_model: Annotated[list[str] | None, typer.Option(
         help="Another embedding model measured side by side in the same run (repeatable; --compare-model '' "
              "for none)", show_default="the other packaged model")] = None,
+    soak_s: Annotated[int, typer.Option(
+        "--soak-s", min=0, help="Seconds of the soak (steady load: requests, errors, RSS drift); 0: none")] = 30,
 ) -> None:
-    """Benchmark latency, throughput, cold start, build and (with --scale) large synthetic corpora."""
+    """Benchmark latency, throughput, cold start, build, a soak and (with --scale) large synthetic corpora."""
     from eval.bench import main as bench_main
     from index import MULTILINGUAL_MODEL, PACKAGED_MODEL
 
@@ -308,7 +310,7 @@ def bench(
         compare_model = [m for m in (PACKAGED_MODEL, MULTILINGUAL_MODEL) if m != settings.embedding_model]
     try:
         code = bench_main(settings, out, scale=scale, plot=plot, http=http, repeats=repeats, console=console,
-                          compare_models=[m for m in compare_model if m])
+                          compare_models=[m for m in compare_model if m], soak_s=soak_s)
     except (DGMError, ValueError) as exc:
         raise _fail(exc) from None
     raise typer.Exit(code=code)

@@ -67,6 +67,11 @@ def language_tag(tag: str | None) -> str:
     return primary if _LANGUAGE.fullmatch(primary) else ""
 
 
+def has_markup(text: str) -> bool:
+    """Whether ``text`` holds an HTML tag or entity (what `plain` takes out)."""
+    return bool(_TAG.search(text) or _ENTITY.search(text))
+
+
 def plain(text: str) -> str:
     """Text with any markup left in it taken out (tags escaped twice, entities) and whitespace collapsed."""
     for _ in range(3):  # an entity escaped twice needs two passes, then its tags a third

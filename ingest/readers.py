@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from .errors import CorpusError
-from .html import PageInfo, page_info, page_text
+from .html import PageInfo, has_markup, page_info, page_text, plain
 from .models import Document, DocumentMeta, FetchFacts
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,10 @@ SIDECAR_SUFFIX = ".crawl.json"  # beside a page the crawler saved: pages/<name>.
 
 
 def read_text(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    """The file's text, with any HTML markup a line carries (``<a href=...>``, entities) taken out: corpus
+    text is plain by the time it reaches an answer. Lines without markup are kept exactly as they are."""
+    return "\n".join(plain(line) if has_markup(line) else line
+                     for line in path.read_text(encoding="utf-8").split("\n"))
 
 
 def read_html(path: Path) -> str:

@@ -146,8 +146,9 @@ class Service:
 
 
 def start_service(workdir: Path, index_dir: Path, corpus_dir: Path, env: dict[str, str] | None = None,
-                  ready_timeout: float = SERVE_READY_S, wait: bool = True) -> Service:
-    """Start `dgm-assistant serve` on a free 127.0.0.1 port with its own feedback database and log."""
+                  ready_timeout: float = SERVE_READY_S, wait: bool = True, prefix: list[str] | None = None) -> Service:
+    """Start `dgm-assistant serve` on a free 127.0.0.1 port with its own feedback database and log (``prefix``:
+    a command it runs under, e.g. ``setpriv ...``)."""
     import subprocess
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -163,7 +164,7 @@ def start_service(workdir: Path, index_dir: Path, corpus_dir: Path, env: dict[st
     full_env.update(env or {})
     log_path = workdir / f"serve-{port}.log"
     with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
-        proc = subprocess.Popen([*cli_command(), "serve"], cwd=workdir, env=full_env, stdout=log,
+        proc = subprocess.Popen([*(prefix or []), *cli_command(), "serve"], cwd=workdir, env=full_env, stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     service = Service(f"http://127.0.0.1:{port}", feedback, proc, index_dir, log_path,
                       full_env["DGM_DATABASE_URL"])
@@ -190,9 +191,9 @@ def spawn_service(tmp_path, settings, built_index):
 
     def spawn(index_dir: Path | None = None, corpus_dir: Path | None = None,
               env: dict[str, str] | None = None, ready_timeout: float = SERVE_READY_S,
-              wait: bool = True) -> Service:
+              wait: bool = True, prefix: list[str] | None = None) -> Service:
         service = start_service(tmp_path / f"service{len(started)}", index_dir or built_index,
-                                corpus_dir or settings.corpus_dir, env, ready_timeout, wait)
+                                corpus_dir or settings.corpus_dir, env, ready_timeout, wait, prefix)
         started.append(service)
         return service
 
@@ -223,3 +224,17 @@ def redis_url(redis_binary, tmp_path_factory):
 
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A private PostgreSQL cluster on a free 127.0.0.1 port (`tests.pgserver`). Skipped when PostgreSQL is not
+    installed, except in CI (env CI set), where that is a failure."""
+    from tests.pgserver import postgres_bin, postgres_server
+
+    if postgres_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed (apt-get install postgresql); CI runs the PostgreSQL tests")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    with postgres_server() as server:
+        yield server

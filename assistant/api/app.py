@@ -66,6 +66,32 @@ class AnswerMetrics:
             self.answers.labels(answer.directorate.code if answer.directorate else "none").inc()
 
 
+def schema_with_codes(app: FastAPI) -> None:
+    """/openapi.json lists the directorate codes a question may be restricted to (those of the loaded
+    index's catalogue; the schema is remade when an index with other codes is swapped in)."""
+    made: dict[tuple[str, ...], dict] = {}
+
+    def openapi() -> dict:
+        from fastapi.openapi.utils import get_openapi
+
+        assistant = app.state.assistant
+        codes = tuple(assistant.catalogue.codes) if assistant is not None else ()
+        if codes not in made:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            field = schema["components"]["schemas"]["AskRequest"]["properties"]["directorate"]
+            if codes:
+                for branch in field.get("anyOf", [field]):
+                    if branch.get("type") == "string":
+                        branch["enum"] = list(codes)
+                field["description"] += f" (one of {', '.join(codes)})"
+            made.clear()
+            made[codes] = schema
+        return made[codes]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def mount_docs(app: FastAPI) -> None:
     """Swagger UI at /docs with its files from the ``swagger-ui-bundle`` package (nothing from a CDN)."""
     from fastapi.openapi.docs import get_swagger_ui_html
@@ -102,6 +128,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         redoc_url=None,
     )
     mount_docs(app)
+    schema_with_codes(app)
     # Sessions in Redis mean several replicas: count the rate limit there too, in memory while Redis fails.
     # Rate-limit headers only on 429 answers, not on every answer.
     limiter = RateLimiter(settings.rate_limit, settings.session_url, timeout_s=settings.redis_timeout_s,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 
 from ..config import Settings
+from ..errors import SessionsUnavailable
 from ..pipeline import Assistant
 
 # `dgm-assistant serve` passes its settings to the worker processes through this variable (JSON).
@@ -23,9 +25,17 @@ def get_assistant(request: Request) -> Assistant:
 
 
 def degraded(app: FastAPI, assistant: Assistant) -> list[str]:
-    """What is down now, each with what the service does meanwhile (empty when all is well)."""
+    """What is down now, each with what the service does meanwhile (empty when all is well).
+
+    Blocking (at most one Redis timeout): run it off the event loop. A session store presumed down is tried
+    again here once its retry time has passed: first questions never call it (they are not stored), so
+    without this a Redis that came back would be seen only at the next follow-up.
+    """
     down = []
     breaker = getattr(assistant.sessions, "breaker", None)
+    if breaker is not None and not breaker.available and breaker.allow():
+        with contextlib.suppress(SessionsUnavailable):
+            assistant.sessions.ping()  # type: ignore[attr-defined]
     if breaker is not None and not breaker.available:
         down.append(f"sessions: redis unavailable ({breaker.last_error}); follow-ups are answered on their own")
     limiter = app.state.rate_limiter

@@ -32,10 +32,13 @@ def add_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        # FastAPI answers 400 "error parsing the body" when the body is not even text (e.g. invalid UTF-8);
-        # to a client that is invalid JSON like any other, so it gets the same 422 naming the body.
-        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
-            return JSONResponse({"detail": [{"loc": ["body"], "msg": f"invalid JSON: {exc.__cause__}",
+        # FastAPI answers 400 "error parsing the body" when the body is not even text (e.g. invalid UTF-8) or
+        # nests deeper than the JSON parser recurses (RecursionError); to a client that is invalid JSON like
+        # any other, so it gets the same 422 naming the body.
+        cause = exc.__cause__
+        if exc.status_code == 400 and isinstance(cause, ValueError | RecursionError):
+            why = "nested too deeply" if isinstance(cause, RecursionError) else str(cause)
+            return JSONResponse({"detail": [{"loc": ["body"], "msg": f"invalid JSON: {why}",
                                              "type": "json_invalid"}]}, status_code=422)
         return await http_exception_handler(request, exc)
 

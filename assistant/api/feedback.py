@@ -62,10 +62,27 @@ feedback_table = Table(
 FIELDS = ("ts", "session_id", "question", "answer", "rating", "comment", "request_id")
 
 
+# What SQLite's codes mean for an operator (sqlite3 errors carry `sqlite_errorname` since Python 3.11).
+_SQLITE_MEANING = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_IOERR_WRITE": "writing the database failed: the disk is full or a file-size limit was reached",
+    "SQLITE_READONLY": "the database is read-only",
+    "SQLITE_CANTOPEN": "the database file cannot be opened or created (a read-only or missing folder)",
+    "SQLITE_BUSY": "the database stayed locked by another writer",
+}
+
+
 def _describe(exc: BaseException) -> str:
-    """A short, client-safe reason of a database error (no SQL, no parameters)."""
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{exc.__class__.__name__}: {text}"[:200] if text else exc.__class__.__name__
+    """A short, client-safe reason of a database error (no SQL, no parameters, no paths)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    reason = f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+    code = getattr(orig, "sqlite_errorname", None)
+    meaning = _SQLITE_MEANING.get(code or "") or next(
+        (m for c, m in _SQLITE_MEANING.items() if code and code.startswith(c + "_")), None)
+    if meaning:
+        reason = f"{meaning}; {reason} [{code}]"
+    return reason[:240]
 
 
 def make_engine(url: str, timeout_s: float = 5.0) -> Engine:
@@ -73,7 +90,10 @@ def make_engine(url: str, timeout_s: float = 5.0) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a read-only location: the service starts, writes get 503 (see `problem`)
+                log.error("feedback database folder cannot be made: %s", exc)
         engine = create_engine(parsed, connect_args={"timeout": timeout_s})
 
         @event.listens_for(engine, "connect")
@@ -139,17 +159,22 @@ class FeedbackStore:
         return row
 
     def problem(self) -> str | None:
-        """Why the store cannot take a write now, as far as is known without writing: the last write's
-        error (until one succeeds), or a SQLite file or folder that cannot be written."""
-        if self._last_error is not None:
-            return f"the last write failed ({self._last_error})"
+        """Why the store cannot take a write now, as far as is known without writing: a SQLite file or
+        folder the OS will not let this process write, else the last write's error (until one succeeds)."""
         if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
             import os
 
+            # Names, not locations: readiness is public. Both the file and its folder (SQLite writes its
+            # -wal and -shm files beside the database).
             path = Path(self.url.database).expanduser()
-            target = path if path.exists() else path.parent
-            if not os.access(target, os.W_OK):
-                return f"{target} is not writable"
+            if not path.parent.is_dir():
+                return f"the folder of the database {path.name} does not exist and cannot be made"
+            if path.exists() and not os.access(path, os.W_OK):
+                return f"the database file {path.name} is read-only"
+            if not os.access(path.parent, os.W_OK | os.X_OK):
+                return f"the folder of the database {path.name} is read-only"
+        if self._last_error is not None:
+            return f"the last write failed ({self._last_error})"
         return None
 
     def records(self) -> list[dict[str, Any]]:

@@ -81,9 +81,9 @@ def api_router(settings: Settings) -> APIRouter:
         m = index.manifest
         # A dependency down is reported, not failed on: the service still answers (see `degraded`), and a
         # 503 here would take every replica out of a load balancer at once when the shared Redis stops.
-        down = degraded(request.app, assistant)
+        down = await anyio.to_thread.run_sync(degraded, request.app, assistant)
         return ReadyResponse(status="degraded" if down else "ready", degraded=down,
-                             index=IndexInfo(path=str(index.path), chunks=len(index.chunks),
+                             index=IndexInfo(path=index.path.name, chunks=len(index.chunks),
                                              created_at=m.created_at, model=m.model, index_type=m.index_type,
                                              corpus_fingerprint=m.corpus_fingerprint))
 

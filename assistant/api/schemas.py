@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ingest.models import Directorate
 
 from ..models import Answer, Citation, DirectorateMatch, Passage
-from ..sessions import SESSION_ID_RE
+from ..sessions import SESSION_ID_RE, session_key
 
 
 class _Request(BaseModel):
@@ -24,7 +24,8 @@ class AskRequest(_Request):
                           description="The question in plain language; markup is treated as text. At most "
                           "`max_question_chars` characters (a service setting, 1,000 by default).")
     session_id: str | None = Field(None, pattern=SESSION_ID_RE.pattern,
-                                   description="Continue this conversation; omit to start a new one")
+                                   description="Continue this conversation: the session_id of the previous "
+                                               "answer (or of the first); omit to start a new one")
     top_k: int | None = Field(None, ge=1, description="Passages to retrieve, cited or related (default and upper "
                                                       "bound: the service's `top_k` and `max_top_k` settings, 5 and "
                                                       "20 by default)")
@@ -109,7 +110,8 @@ class AskResponse(BaseModel):
     directorate: DirectorateOut | None
     secondary_directorate: DirectorateOut | None
     rewritten_query: str = Field(description="The question as understood (follow-ups made standalone)")
-    session_id: str
+    session_id: str = Field(description="Send it with the next question to continue the conversation (after a "
+                                        "first question, a token that carries its context)")
     timings_ms: dict[str, float]
     suggestions: list[str] = Field(description="Covered topics close to the question, when abstaining")
     in_scope: float = Field(description="Estimated probability that the pages answer the question")
@@ -162,11 +164,17 @@ def starter_question(d: Directorate) -> str:
 class FeedbackRequest(_Request):
     """A thumbs up or down on one answer."""
 
-    session_id: str = Field(pattern=r"^[A-Za-z0-9_-]{0,64}$", description="The conversation ('' if none)")
+    session_id: str = Field(pattern=f"^$|{SESSION_ID_RE.pattern}",
+                            description="The answer's session_id ('' if none); its conversation id is stored")
     question: str = Field(max_length=4000)
     answer: str = Field(max_length=12000)
     rating: Literal["up", "down"]
     comment: str | None = Field(None, max_length=2000)
+
+    @field_validator("session_id")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        return session_key(v)  # a first-turn token's context is not feedback
 
 
 class WidgetConfig(BaseModel):
@@ -182,7 +190,7 @@ class HealthResponse(BaseModel):
 
 
 class IndexInfo(BaseModel):
-    path: str = Field(description="The versioned index folder in use")
+    path: str = Field(description="The name of the versioned index folder in use (never its location on disk)")
     chunks: int
     created_at: str
     model: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import tempfile
@@ -83,17 +84,65 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
             "timeout_graceful_shutdown": settings.drain_s}
 
 
+APP = "assistant.api.app:create_app"
+
+
+def _supervisor_class():
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        """uvicorn's worker supervisor, letting go of the listening socket at SIGTERM (and SIGINT).
+
+        The workers keep their copies and serve through the readiness drain; once they have closed them,
+        the port refuses new connections at once. Kept open here, the socket would go on queueing
+        connections that nobody accepts and that are reset when the supervisor exits.
+        """
+
+        def _release(self) -> None:
+            for sock in self.sockets:
+                sock.close()
+
+        def handle_term(self) -> None:
+            self._release()
+            super().handle_term()
+
+        def handle_int(self) -> None:
+            self._release()
+            super().handle_int()
+
+    return Supervisor
+
+
+def _serve(settings: Settings) -> None:
+    """uvicorn.run, with `_supervisor_class` supervising several workers."""
+    import uvicorn
+
+    options = uvicorn_options(settings)
+    if settings.workers == 1:
+        uvicorn.run(APP, factory=True, **options)
+        return
+    config = uvicorn.Config(APP, factory=True, **options)
+    sock = config.bind_socket()
+    try:
+        _supervisor_class()(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+
+
 def run(settings: Settings, console) -> int:
     """Serve the API and the widget until SIGTERM or Ctrl-C; returns the exit code (0 after a clean stop).
 
     Each worker process loads the model and index once; SIGTERM lets requests in flight finish.
     """
-    import uvicorn
 
     index = ensure_index(settings, console)
     console.print(f"serving index {index.path} ({len(index.chunks)} chunks) on "
                   f"http://{settings.host}:{settings.port} with {settings.workers} worker(s)", soft_wrap=True)
     del index  # each worker loads its own
+    if not settings.session_secret:  # one key for this server's workers, so a first turn continues on any
+        settings = settings.model_copy(update={"session_secret": secrets.token_urlsafe(32)})
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     metrics_dir = None
     if settings.workers > 1:
@@ -117,7 +166,7 @@ def run(settings: Settings, console) -> int:
     # answered with a 503, instead of the signal killing the whole service.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
-        uvicorn.run("assistant.api.app:create_app", factory=True, **uvicorn_options(settings))
+        _serve(settings)
     except SystemExit as exc:  # uvicorn exits when it cannot start (e.g. the port is taken)
         console.print(f"the server could not start on {settings.host}:{settings.port} (see the log above)")
         return exc.code if isinstance(exc.code, int) else 1

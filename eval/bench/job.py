@@ -37,6 +37,7 @@ from .sections import (
     served_backends,
     variant_settings,
 )
+from .soak import SOAK_CONCURRENCY, SOAK_S, bench_soak
 from .targets import HTTP_TARGET_LEVEL, check_targets
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def main(settings: Settings, out_dir: Path | None = None, scale: bool = False, p
          compare_models: Sequence[str] = (), variants: Sequence[str] = VARIANTS,
          synthetic: int = SYNTHETIC_BUILD_CHUNKS,
          max_questions: int | None = None, http_levels: Sequence[int] = HTTP_LEVELS,
-         scale_sizes: Sequence[int] = SCALE_SIZES) -> int:
+         scale_sizes: Sequence[int] = SCALE_SIZES, soak_s: int = SOAK_S) -> int:
     """Run the benchmark, print a table, write bench.json and bench.md (and PNGs with ``plot``) to ``out_dir``.
 
     Args:
@@ -71,6 +72,8 @@ def main(settings: Settings, out_dir: Path | None = None, scale: bool = False, p
         scale: also run the 100k / 1M synthetic corpora (a few minutes, a few GiB of memory).
         plot: also write bench_*.png.
         http: start `dgm-assistant serve` and measure it over HTTP.
+        soak_s: with ``http``, seconds of steady load on the default backend (requests, errors, RSS drift);
+            0 leaves the soak out.
         repeats: runs per measurement; reports give the median.
         console: a rich console to print progress and the table to (None: a new one on standard output).
         compare_models: other embedding models measured in the same run beside the settings' one, with the
@@ -156,6 +159,14 @@ def main(settings: Settings, out_dir: Path | None = None, scale: bool = False, p
                     if res.error:
                         report.errors.append(f"http {backend}, {workers} worker(s): {res.error}")
                     report.http.append(res)
+        if http and soak_s > 0:
+            vs = variant_settings(settings, settings.embedding_backend, work)
+            if (vs.index_dir / "manifest.json").exists():
+                console.print(f"[bold]{settings.embedding_backend}[/]: soak, {soak_s} s at {SOAK_CONCURRENCY} "
+                              "clients", highlight=False)
+                report.soak = bench_soak(vs, questions, work, seconds=soak_s)
+                if report.soak.error:
+                    report.errors.append(f"soak: {report.soak.error}")
         if scale:
             for n in scale_sizes:
                 console.print(f"scale: FAISS IVF over {n:,} vectors", highlight=False)

@@ -99,8 +99,8 @@ def _wrk(url: str, questions: Sequence[str], concurrency: int, unique: bool, sec
 
 def http_level(url: str, questions: Sequence[str], concurrency: int, requests: int, unique: bool,
                time_limit_s: float = 60.0, server_pids: Sequence[int] = (), tool: str = "httpx",
-               work: Path | None = None) -> HttpLevel:
-    """One load level: ``requests`` calls through the Python client, or ``WRK_SECONDS`` of wrk."""
+               work: Path | None = None, wrk_seconds: int = WRK_SECONDS) -> HttpLevel:
+    """One load level: ``requests`` calls through the Python client, or ``wrk_seconds`` of wrk."""
     if tool == "wrk":
         import resource
 
@@ -109,7 +109,7 @@ def http_level(url: str, questions: Sequence[str], concurrency: int, requests: i
             return ru.ru_utime + ru.ru_stime
 
         def measure() -> tuple[Stats, int, int, float]:
-            return _wrk(url, questions, concurrency, unique, WRK_SECONDS,
+            return _wrk(url, questions, concurrency, unique, wrk_seconds,
                         work or Path(tempfile.mkdtemp(prefix="dgm-wrk-")))
     else:
         def client_cpu() -> float:  # the client runs in this process

@@ -123,6 +123,16 @@ def render_markdown(r: BenchReport) -> str:
         if top and top.server_cpu_ms:
             out += ["", prose("http-capacity", level=HTTP_TARGET_LEVEL, cpu_ms=f"{top.server_cpu_ms:.1f}",
                               cores=m.cores, capacity=f"{m.cores * 1000 / top.server_cpu_ms:.0f}")]
+    if r.soak is not None:
+        k = r.soak
+        out += ["", f"## Soak ({k.workers} worker{'s' if k.workers > 1 else ''}, {k.concurrency} clients, unique "
+                    f"questions, {k.tool})", ""]
+        out += [f"Not measured: {k.error}"] if k.error else [
+            "| seconds | requests | errors | answers/s | p99 ms | RSS start MiB | RSS end MiB | RSS peak MiB | "
+            "drift MiB | drift in the second half MiB | alive |", "|---" * 11 + "|",
+            f"| {_f(k.seconds, 0)} | {k.requests} | {k.errors} | {_f(k.answers_per_s, 0)} | {_f(k.p99_ms)} | "
+            f"{_f(k.rss_start_mib, 0)} | {_f(k.rss_end_mib, 0)} | {_f(k.rss_peak_mib, 0)} | {_f(k.rss_drift_mib, 1)} "
+            f"| {_f(k.rss_drift_second_half_mib, 1)} | {'yes' if k.alive else '**no**'} |"]
     if r.scale_vectors:
         out += ["", "## Scale: FAISS", "", f"Synthetic vectors: {r.scale_vectors[0].generator}.", "",
                 "| chunks | index | build s (train + add) | index MiB | peak RSS MiB | exact p50 ms | nprobe | "

@@ -181,6 +181,26 @@ class TargetCheck(BaseModel):
     source: str
 
 
+class SoakResult(BaseModel):
+    """A bounded run under steady load (`eval.bench.soak`): requests, errors and the service's memory drift."""
+
+    seconds: float
+    concurrency: int
+    workers: int
+    requests: int
+    errors: int
+    answers_per_s: float
+    p99_ms: float | None = None
+    rss_start_mib: float | None = None  # the service's RSS (all its processes) when the load starts
+    rss_end_mib: float | None = None
+    rss_peak_mib: float | None = None
+    rss_drift_mib: float | None = None  # end minus start
+    rss_drift_second_half_mib: float | None = None  # end minus half-way (the caches have filled by then)
+    alive: bool = True  # the service still ran at the end
+    tool: str = "httpx"
+    error: str | None = None
+
+
 class BenchReport(BaseModel):
     """The whole run: what bench.json holds and bench.md renders."""
 
@@ -193,6 +213,7 @@ class BenchReport(BaseModel):
     threads: list[ThreadResult] = Field(default_factory=list)
     quality: list[QualityResult] = Field(default_factory=list)
     http: list[HttpResult] = Field(default_factory=list)
+    soak: SoakResult | None = None
     scale_vectors: list[ScaleVectorsResult] = Field(default_factory=list)
     scale_bm25: list[ScaleBM25Result] = Field(default_factory=list)
     targets: list[TargetCheck] = Field(default_factory=list)

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from assistant.models import Turn
-from assistant.sessions import MemorySessionStore
+from assistant.sessions import MemorySessionStore, session_key
 from tests.helpers import NATO
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ def test_memory_sessions_are_bounded():
 @pytest.mark.slow
 @pytest.mark.redis
 def test_two_replicas_share_a_conversation_through_redis(spawn_service, redis_url: str) -> None:
-    env = {"DGM_SESSION_URL": redis_url}
+    env = {"DGM_SESSION_URL": redis_url, "DGM_SESSION_SECRET": "replicas-share-this"}
     a = spawn_service(env=env, wait=False)
     b = spawn_service(env=env, wait=False)
     a.wait_ready(120)
@@ -54,5 +54,5 @@ def test_two_replicas_share_a_conversation_through_redis(spawn_service, redis_ur
     import redis
 
     r = redis.Redis.from_url(redis_url)
-    assert r.llen(f"dgm:session:{sid}") == 3
+    assert r.llen(f"dgm:session:{session_key(sid)}") == 3
     r.close()

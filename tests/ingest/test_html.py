@@ -211,3 +211,17 @@ def test_the_shipped_corpus_keeps_every_paragraph():
     docs = load_documents(ROOT / "corpus")
     assert repeated_paragraphs(docs) == {}
     assert all(d.meta.breadcrumb == () and d.meta.twins == () and d.meta.modified == "" for d in docs)
+
+
+def test_markup_in_a_text_or_markdown_page_is_removed_at_ingest(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "pages").mkdir(parents=True)
+    line = 'The <a href="https://example.org/nato">NATO desk</a> &amp; the <b>UN</b> desk.'
+    for name in ("desk.txt", "notes.md"):
+        (corpus / "pages" / name).write_text(f"Desks\n\n{line}\nA & B < C, kept as written.\n", encoding="utf-8")
+    docs = load_documents(corpus)
+    assert len(docs) == 2
+    for doc in docs:
+        assert "The NATO desk & the UN desk." in doc.text
+        assert "A & B < C, kept as written." in doc.text  # no markup: the line is untouched
+        assert "<a" not in doc.text and "href" not in doc.text and "&amp;" not in doc.text

@@ -79,6 +79,13 @@ def test_invalid_json_is_422_naming_the_body(client: httpx.Client, raw: bytes) -
     assert all(loc[0] == "body" for loc in _locs(r))
 
 
+@pytest.mark.parametrize("body", [b'{"question": ' + b"[" * 5000 + b"]" * 5000 + b"}", b"[" * 5000 + b"]" * 5000])
+def test_deeply_nested_json_is_422_naming_the_body(client: httpx.Client, body: bytes) -> None:
+    r = client.post("/api/ask", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert all(loc[0] == "body" for loc in _locs(r))
+
+
 @pytest.mark.parametrize("body", [b'["a list"]', b'"a string"', b"null", b"17"])
 def test_json_that_is_not_an_object_is_422(client: httpx.Client, body: bytes) -> None:
     r = client.post("/api/ask", content=body, headers={"content-type": "application/json"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import resource
 import shutil
@@ -29,7 +30,7 @@ from assistant.api import create_app
 from assistant.api.feedback import FeedbackStore
 from assistant.api.server import uvicorn_options
 from assistant.models import Turn
-from assistant.sessions import MemorySessionStore, RedisSessionStore, new_session_id
+from assistant.sessions import MemorySessionStore, RedisSessionStore, new_session_id, session_key
 from tests.helpers import free_port, serve_in_thread
 
 NATO = "Which directorate deals with NATO?"
@@ -44,14 +45,17 @@ def _cli() -> list[str]:
 
 
 @contextlib.contextmanager
-def own_redis(redis_binary: str, workdir: Path, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A private redis-server (no persistence) this test may stop, kill and restart: (url, process)."""
+def own_redis(redis_binary: str, workdir: Path, port: int | None = None,
+              persist: bool = False) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A private redis-server this test may stop, kill and restart: (url, process). ``persist``: with the
+    append-only file the README's operations section recommends, fsynced at every write."""
     import redis
 
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
+    aof = ["--appendonly", "yes", "--appendfsync", "always"] if persist else ["--appendonly", "no"]
     proc = subprocess.Popen([redis_binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(workdir)],
+                             *aof, "--dir", str(workdir)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url, socket_connect_timeout=1)
@@ -75,8 +79,10 @@ def own_redis(redis_binary: str, workdir: Path, port: int | None = None) -> Iter
 
 
 async def _ask_until(url: str, stop: asyncio.Event, concurrency: int, limit_s: float,
-                     session_id: str | None = None) -> list[tuple[int, dict | str]]:
-    """Ask questions ``concurrency`` at a time until ``stop`` (or ``limit_s``); (status, body) each."""
+                     session_id: str | None = None,
+                     sent: list[tuple[float, int]] | None = None) -> list[tuple[int, dict | str]]:
+    """Ask questions ``concurrency`` at a time until ``stop`` (or ``limit_s``); (status, body) each, and in
+    ``sent`` (when given) each request's send time (`time.monotonic`) with its status."""
     out: list[tuple[int, dict | str]] = []
     deadline = time.monotonic() + limit_s
 
@@ -87,11 +93,14 @@ async def _ask_until(url: str, stop: asyncio.Event, concurrency: int, limit_s: f
             if session_id and i % 2:
                 body = {"question": FOLLOW_UP, "session_id": session_id}
             i += 1
+            t = time.monotonic()
             try:
                 r = await client.post("/api/ask", json=body)
                 out.append((r.status_code, r.json() if r.status_code == 200 else r.text[:300]))
             except httpx.HTTPError as exc:
                 out.append((0, repr(exc)))
+            if sent is not None:
+                sent.append((t, out[-1][0]))
 
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         await asyncio.gather(*(worker(client, w) for w in range(concurrency)))
@@ -142,24 +151,113 @@ def test_memory_sessions_are_bounded_in_bytes_as_well_as_count() -> None:
         MemorySessionStore(max_bytes=2048, max_session_bytes=4096)
 
 
+def test_memory_sessions_expire_after_their_ttl() -> None:
+    now = [0.0]
+    store = MemorySessionStore(ttl_s=60, timer=lambda: now[0])
+    store.append("kept", Turn("q", "q", "t", None, False), first=Turn("p", "p", "t", None, False))
+    now[0] = 59.0
+    store.append("kept", Turn("r", "r", "t", None, False))  # a turn refreshes the TTL
+    now[0] = 118.0
+    assert [t.question for t in store.history("kept")] == ["p", "q", "r"]
+    now[0] = 120.0
+    assert store.history("kept") == [] and len(store) == 0
+
+
 @pytest.mark.redis
-def test_redis_keys_expire_soon_unless_the_conversation_continues(redis_url: str) -> None:
+def test_redis_conversations_are_bounded_in_turns_bytes_and_time(redis_url: str) -> None:
     import redis
 
-    store = RedisSessionStore(redis_url, ttl_s=3600, max_turns=3, first_ttl_s=60, max_session_bytes=3000)
+    store = RedisSessionStore(redis_url, ttl_s=600, max_turns=3, max_session_bytes=3000, prefix="dgm:bounds:")
     r = redis.Redis.from_url(redis_url)
-    one, two = new_session_id(), new_session_id()
-    store.append(one, Turn(NATO, NATO, "nato", "M1", False))
-    store.append(two, Turn(NATO, NATO, "nato", "M1", False))
-    store.append(two, Turn("x" * 5000, "y" * 5000, "cyber", "M4", False))
-    assert 0 < r.ttl(f"dgm:session:{one}") <= 60  # asked once: gone soon
-    assert 60 < r.ttl(f"dgm:session:{two}") <= 3600  # continued: the full TTL
-    assert all(len(raw) <= 1000 for raw in r.lrange(f"dgm:session:{two}", 0, -1))  # 3000 bytes / 3 turns
+    two = new_session_id()
+    store.append(two, Turn("x" * 5000, "y" * 5000, "cyber", "M4", False), first=Turn(NATO, NATO, "nato", "M1", False))
+    assert 590 < r.ttl(f"dgm:bounds:{two}") <= 600
+    assert all(len(raw) <= 1000 for raw in r.lrange(f"dgm:bounds:{two}", 0, -1))  # 3000 bytes / 3 turns
     assert [t.topic for t in store.history(two)] == ["nato", "cyber"]
+    store.append(two, Turn("q", "q", "t", None, False), first=Turn("again", "again", "t", None, False))
+    assert [t.question for t in store.history(two)][0] == NATO  # a stored conversation keeps its first turn
     for _ in range(5):
         store.append(two, Turn("q", "q", "t", None, False))
-    assert r.llen(f"dgm:session:{two}") == 3
+    assert r.llen(f"dgm:bounds:{two}") == 3
     r.close()
+
+
+@pytest.mark.redis
+def test_a_first_turn_writes_nothing_and_any_replica_continues_it(assistant, redis_url: str) -> None:
+    """Two replicas (one engine, two assistants sharing Redis and the secret): questions asked once leave no
+    key; the second turn, on the other replica, finds the first's context in its token and stores both."""
+    import redis
+
+    from assistant.pipeline import NOTICE_UNKNOWN, Assistant
+    from assistant.sessions import FirstTurnTokens, session_key
+
+    prefix = f"dgm:replicas-{new_session_id()[:8]}:"
+
+    def replica(secret: str = "shared", ttl_s: float = 600) -> Assistant:
+        return Assistant(assistant.engine, assistant.options, tokens=FirstTurnTokens(secret, ttl_s=ttl_s),
+                         sessions=RedisSessionStore(redis_url, ttl_s=600, max_turns=4, prefix=prefix))
+
+    a, b = replica(), replica()
+    r = redis.Redis.from_url(redis_url)
+    firsts = [a.ask(q) for q in QUESTIONS * 5]
+    assert r.keys(prefix + "*") == []  # twenty questions asked once: nothing stored
+    assert len({session_key(f.session_id) for f in firsts}) == len(firsts)
+    assert all(len(f.session_id) < 1200 for f in firsts)  # bounded by session_token_bytes
+
+    second = b.ask(FOLLOW_UP, session_id=firsts[0].session_id)
+    assert second.is_followup and second.notice is None and second.directorate.code == "M4"
+    key = session_key(firsts[0].session_id)
+    assert second.session_id == key and r.keys(prefix + "*") == [(prefix + key).encode()]
+    assert r.llen(prefix + key) == 2 and 590 < r.ttl(prefix + key) <= 600
+    third = a.ask("Does it also deal with space?", session_id=firsts[0].session_id)  # the first id, kept
+    assert third.is_followup and third.session_id == key and r.llen(prefix + key) == 3
+
+    for refused in (replica(secret="another"), replica(ttl_s=1e-9)):  # not issued here; expired
+        alone = refused.ask(FOLLOW_UP, session_id=firsts[1].session_id)
+        assert alone.notice == NOTICE_UNKNOWN and not alone.is_followup
+        assert session_key(alone.session_id) != session_key(firsts[1].session_id)
+    assert len(r.keys(prefix + "*")) == 1
+    tampered = firsts[1].session_id[:40] + ("A" if firsts[1].session_id[40] != "A" else "B") + firsts[1].session_id[41:]
+    assert a.ask(FOLLOW_UP, session_id=tampered).notice == NOTICE_UNKNOWN
+    r.delete(prefix + key)
+    r.close()
+
+
+def test_memory_store_keeps_no_first_turn(assistant) -> None:
+    from assistant.pipeline import Assistant
+
+    store = MemorySessionStore(max_sessions=100, ttl_s=60)
+    mine = Assistant(assistant.engine, assistant.options, sessions=store)
+    first = mine.ask(NATO)
+    assert len(store) == 0 and store.bytes == 0
+    second = mine.ask(FOLLOW_UP, session_id=first.session_id)
+    assert second.is_followup and len(store) == 1 and [t.topic for t in store.history(second.session_id)][0]
+
+
+@pytest.mark.redis
+def test_conversations_survive_a_redis_restart_with_the_append_only_file(assistant, redis_binary: str,
+                                                                        tmp_path: Path) -> None:
+    """Redis as the README's operations section sets it (appendonly yes): killed (SIGKILL, no save) and
+    started again on the same folder and port, it still has the conversation, and the follow-up continues."""
+    from assistant.pipeline import Assistant
+    from assistant.sessions import FirstTurnTokens
+
+    def replica(url: str) -> Assistant:
+        return Assistant(assistant.engine, assistant.options, tokens=FirstTurnTokens("persist"),
+                         sessions=RedisSessionStore(url, ttl_s=600, retry_s=0.1))
+
+    with own_redis(redis_binary, tmp_path / "aof", persist=True) as (url, proc):
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        first = replica(url).ask(NATO)
+        second = replica(url).ask(FOLLOW_UP, session_id=first.session_id)
+        assert second.is_followup and second.session_id == session_key(first.session_id)  # stored now
+        proc.kill()
+        proc.wait(timeout=10)
+    with own_redis(redis_binary, tmp_path / "aof", port=port, persist=True) as (url, _):
+        third = replica(url).ask("Does it also deal with space?", session_id=second.session_id)
+        assert third.notice is None and third.is_followup and third.session_id == second.session_id
+        kept = RedisSessionStore(url).history(second.session_id)
+        assert [t.question for t in kept] == [NATO, FOLLOW_UP, "Does it also deal with space?"]
 
 
 # -- trusted proxies ----------------------------------------------------------------------------------------
@@ -256,6 +354,7 @@ def test_a_full_feedback_database_refuses_with_503_and_loses_nothing(spawn_servi
                     break
         assert acknowledged and len(refused) == 5, (len(acknowledged), refused, service.log())
         assert all(d.startswith("feedback store unavailable, nothing was recorded") for d in refused), refused
+        assert all("the disk is full or a file-size limit was reached" in d for d in refused), refused
         ready = c.get("/api/ready")
         assert ready.status_code == 200 and ready.json()["status"] == "degraded"
         assert any(d.startswith("feedback:") for d in ready.json()["degraded"]), ready.json()
@@ -264,6 +363,69 @@ def test_a_full_feedback_database_refuses_with_503_and_loses_nothing(spawn_servi
     assert set(acknowledged) <= stored  # every acknowledged record is there ...
     assert len(stored - set(acknowledged)) == 0  # ... and nothing refused was stored
     assert service.stop() == 0
+    _assert_whole(service.database_url, len(acknowledged))
+
+
+def _assert_whole(url: str, count: int) -> None:
+    """The SQLite database is intact and holds ``count`` complete records (no torn one)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        rows = db.execute("SELECT question, answer, rating, ts FROM feedback").fetchall()
+    assert len(rows) == count and all(q and a and r in ("up", "down") and t for q, a, r, t in rows)
+
+
+def _subject_to_permissions() -> list[str]:
+    """A command prefix under which the OS enforces file permissions on this process: root bypasses them
+    (CAP_DAC_OVERRIDE and friends), so as root the capabilities are dropped from the bounding set with
+    util-linux's setpriv; as another user nothing is needed."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.fail("setpriv (util-linux) is missing: it makes a root test process obey file permissions")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search,-fowner", "--"]
+
+
+@pytest.mark.slow
+def test_a_read_only_feedback_database_refuses_with_503_and_loses_nothing(spawn_service, tmp_path: Path) -> None:
+    """The database file and its folder are read-only for the server's process (the OS refuses, even to
+    root: see `_subject_to_permissions`): readiness says so from the start, feedback gets 503 naming the
+    reason, the records already there are untouched and questions are still answered."""
+    folder = tmp_path / "ro"
+    url = f"sqlite:///{folder / 'dgm.db'}"
+    store = FeedbackStore(url)
+    for i in range(3):
+        store.write({"session_id": "", "question": f"before-{i}", "answer": "a", "rating": "up"})
+    store.close()
+    for name in ("dgm.db", "dgm.db-wal", "dgm.db-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            (folder / name).chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        service = spawn_service(env={"DGM_DATABASE_URL": url}, prefix=_subject_to_permissions(), ready_timeout=180)
+        with httpx.Client(base_url=service.url, timeout=30) as c:
+            ready = c.get("/api/ready").json()
+            assert ready["status"] == "degraded", ready
+            assert "feedback: the database file dgm.db is read-only; feedback is refused with 503" in ready["degraded"]
+            assert str(tmp_path) not in json.dumps(ready)  # names, never locations
+            for i in range(3):
+                r = c.post("/api/feedback", json={"session_id": "", "question": f"after-{i}", "answer": "a",
+                                                  "rating": "down"})
+                assert r.status_code == 503, r.text
+                detail = r.json()["detail"]
+                assert detail.startswith("feedback store unavailable, nothing was recorded"), detail
+                assert "read-only" in detail or "cannot be opened or created" in detail, detail
+                assert str(tmp_path) not in detail
+            assert c.post("/api/ask", json={"question": NATO}).status_code == 200
+        assert service.stop() == 0
+    finally:
+        folder.chmod(0o755)
+    store = FeedbackStore(url)
+    assert [r["question"] for r in store.records()] == ["before-0", "before-1", "before-2"]
+    store.close()
+    _assert_whole(url, 3)
 
 
 # -- Redis stopped and killed under load ----------------------------------------------------------------------
@@ -273,11 +435,13 @@ def test_redis_stopped_then_killed_under_load(spawn_service, redis_binary: str, 
     with own_redis(redis_binary, tmp_path / "redis") as (url, redis_proc):
         port = int(url.rsplit(":", 1)[1].split("/")[0])
         service = spawn_service(env={"DGM_SESSION_URL": url, "DGM_REDIS_RETRY_S": "0.5",
-                                     "DGM_RATE_LIMIT": "100000/minute"})
+                                     "DGM_RATE_LIMIT": "100000/minute"}, ready_timeout=180)
         with httpx.Client(base_url=service.url, timeout=30) as c:
             first = c.post("/api/ask", json={"question": NATO}).json()
             assert first["notice"] is None
-            sid = first["session_id"]
+            token = first["session_id"]  # a first turn's token: nothing in Redis yet
+            sid = c.post("/api/ask", json={"question": FOLLOW_UP, "session_id": token}).json()["session_id"]
+            assert sid == session_key(token)  # continued: stored in Redis under the token's id
             assert c.get("/api/ready").json()["status"] == "ready"
 
         async def phase(fault) -> tuple[list, list, list]:
@@ -304,6 +468,10 @@ def test_redis_stopped_then_killed_under_load(spawn_service, redis_binary: str, 
         followups = [b for _, b in asked if isinstance(b, dict) and b["notice"]]
         assert followups and all(b["is_followup"] is False and b["session_id"] != sid for b in followups)
         assert any("could not be restored" in b["notice"] for b in followups)
+        with httpx.Client(base_url=service.url, timeout=30) as c:  # still stopped: a token needs no Redis
+            fresh = c.post("/api/ask", json={"question": NATO}).json()
+            carried = c.post("/api/ask", json={"question": FOLLOW_UP, "session_id": fresh["session_id"]}).json()
+            assert carried["is_followup"] is True and carried["notice"] is None
         with httpx.Client(base_url=service.url, timeout=30) as c:
             down = c.get("/api/ready").json()
             assert down["status"] == "degraded" and any(d.startswith("sessions:") for d in down["degraded"])
@@ -319,7 +487,7 @@ def test_redis_stopped_then_killed_under_load(spawn_service, redis_binary: str, 
             assert c.get("/api/ready").json()["status"] == "ready"
             again = c.post("/api/ask", json={"question": NATO}).json()
             follow = c.post("/api/ask", json={"question": FOLLOW_UP, "session_id": again["session_id"]}).json()
-            assert follow["is_followup"] is True and follow["session_id"] == again["session_id"]
+            assert follow["is_followup"] is True and follow["session_id"] == session_key(again["session_id"])
             assert follow["notice"] is None
 
         async def killed() -> None:
@@ -411,33 +579,49 @@ def test_slow_and_oversized_clients_are_cut_off(spawn_service) -> None:
 
 # -- SIGTERM under load -----------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_sigterm_under_load_drains_readiness_first(spawn_service) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_under_load_drains_readiness_first(spawn_service, workers: int) -> None:
     """SIGTERM: /api/ready answers 503 at once while questions are still answered; after the drain delay
-    the server stops taking connections, every request in flight is answered, and it exits 0."""
-    service = spawn_service(env={"DGM_DRAIN_DELAY_S": "2", "DGM_DRAIN_S": "20"})
+    the server stops taking connections, every request sent before the signal is answered (none reset),
+    and it exits 0; with one worker and with two."""
+    service = spawn_service(env={"DGM_DRAIN_DELAY_S": "2", "DGM_DRAIN_S": "20", "DGM_WORKERS": str(workers)},
+                            ready_timeout=180)
+    sent: list[tuple[float, int]] = []
 
     async def scenario():
         stop = asyncio.Event()
-        load = asyncio.create_task(_ask_until(service.url, stop, 4, 30))
+        load = asyncio.create_task(_ask_until(service.url, stop, 4, 30, sent=sent))
         await asyncio.sleep(1.0)
         signalled = time.monotonic()
         service.proc.send_signal(signal.SIGTERM)
-        ready: list[tuple[float, int]] = []
-        async with httpx.AsyncClient(base_url=service.url, timeout=5) as client:
-            while time.monotonic() - signalled < 1.5:
-                ready.append((time.monotonic() - signalled, (await client.get("/api/ready")).status_code))
-                await asyncio.sleep(0.1)
-        await asyncio.sleep(1.5)  # past the drain delay: the server stops; the load sees refusals
+        ready: list[int] = []  # /api/ready on fresh connections until one is refused (0)
+        while time.monotonic() - signalled < 8 and (not ready or ready[-1] != 0):
+            async with httpx.AsyncClient(base_url=service.url, timeout=5) as client:
+                try:
+                    ready.append((await client.get("/api/ready")).status_code)
+                except httpx.ConnectError:  # refused
+                    ready.append(0)
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # the load sees refusals too
         stop.set()
         return signalled, ready, await load
 
     signalled, ready, asked = asyncio.run(scenario())
-    assert ready and all(status == 503 for _, status in ready), ready
+    # Readiness turns 503 before the server stops accepting, and stays so: 200s (two workers: while the
+    # supervisor passes the signal on, within its half-second loop), then 503s, then refused connections.
+    assert re.fullmatch(r"(200,)*(503,){3,}(0,)", "".join(f"{s}," for s in ready)), ready
+    if workers == 1:
+        assert ready[0] == 503, ready
     answered = [s for s, _ in asked if s == 200]
     errors = [(s, b) for s, b in asked if s != 200]
     assert len(answered) > 5
-    # After the stop, new connections are refused (status 0, ConnectError); nothing in flight failed.
+    # After the stop, new connections are refused (status 0, ConnectError), never reset or answered with a
+    # 5xx; and every request sent before the signal was answered.
     assert all(s == 0 and "ConnectError" in str(b) for s, b in errors), errors[:3]
+    before = [status for t, status in sent if t < signalled]
+    assert len(before) >= 4 and all(status == 200 for status in before), before  # 4 clients, at least one each
+    late = [t - signalled for t, status in sent if status != 200]
+    assert all(t > 0 for t in late), late
     assert service.proc.wait(timeout=30) == 0, service.log()
 
 

@@ -8,6 +8,7 @@ import re
 import httpx
 
 from assistant.api import create_app
+from assistant.sessions import session_key
 from index.embedders import PACKAGED_MODEL, embedder_name
 from tests.helpers import NATO, ask, serve_in_thread
 
@@ -20,7 +21,8 @@ def test_health_and_ready_report_the_index(client: httpx.Client) -> None:
     body = ready.json()
     assert body["status"] == "ready"
     assert body["index"]["chunks"] > 0
-    assert body["index"]["created_at"] and body["index"]["path"]
+    assert body["index"]["created_at"] and body["index"]["path"].startswith(".index-")
+    assert "/" not in body["index"]["path"]  # the folder's name, not where the service keeps it
     assert body["index"]["model"] == embedder_name(PACKAGED_MODEL, "onnx-int8")
 
 
@@ -30,7 +32,7 @@ def test_three_turn_conversation_over_http(client: httpx.Client) -> None:
     sid = first["session_id"]
 
     second = ask(client, "What about cyber?", session_id=sid).json()
-    assert second["session_id"] == sid and second["is_followup"] is True
+    assert second["session_id"] == session_key(sid) and second["is_followup"] is True  # stored now
     assert "cyber" in second["rewritten_query"].lower()
     assert second["directorate"]["code"] == "M4"
 
@@ -50,7 +52,7 @@ def test_without_session_id_each_question_starts_a_conversation(client: httpx.Cl
 def test_an_unknown_session_id_starts_a_new_conversation(client: httpx.Client) -> None:
     sid = "client-chosen_id-0001"  # ids are the server's: one it never issued is not taken up
     body = ask(client, NATO, session_id=sid).json()
-    assert body["session_id"] != sid and re.fullmatch(r"[0-9a-f]{32}", body["session_id"])
+    assert session_key(body["session_id"]) != sid and re.fullmatch(r"[0-9a-f]{32}", session_key(body["session_id"]))
     assert "expired or is unknown" in body["notice"]
     assert ask(client, NATO).json()["notice"] is None
 

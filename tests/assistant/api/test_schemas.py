@@ -28,6 +28,13 @@ from assistant.sessions import SESSION_ID_RE
 from tests.helpers import NATO, ask
 
 
+def test_the_schema_lists_the_directorate_codes(client: httpx.Client) -> None:
+    codes = [d["code"] for d in client.get("/api/directorates").json()]
+    field = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]["properties"]["directorate"]
+    assert codes and [b["enum"] for b in field["anyOf"] if b.get("type") == "string"] == [codes]
+    assert all(code in field["description"] for code in codes)
+
+
 def test_ask_returns_the_full_contract(client: httpx.Client) -> None:
     r = ask(client, NATO)
     assert r.status_code == 200, r.text
