@@ -354,14 +354,16 @@ def _print_report(report) -> None:
                               ("Why questions were declined", "reason", report.reasons),
                               ("Ratings", "rating", report.ratings)):
         if rows:
-            table = Table(title=title, title_justify="left")
+            console.print(f"\n[bold]{title}[/]")
+            table = Table()
             table.add_column(head)
             table.add_column("questions", justify="right")
             for key, n in rows:
                 table.add_row(escape(str(key)), str(n))
             console.print(table)
     if report.topics:
-        table = Table(title="Declined questions, by topic", title_justify="left", show_lines=True)
+        console.print("\n[bold]Declined questions, by topic[/]")
+        table = Table(show_lines=True)
         for col in ("#", "size", "example questions", "nearest page"):
             table.add_column(col, justify="right" if col in ("#", "size") else "left")
         for i, t in enumerate(report.topics, 1):
@@ -372,7 +374,8 @@ def _print_report(report) -> None:
     elif report.declined and not report.clustered:
         console.print("[yellow]topics left out: they need the index (run `dgm-assistant build`)[/]")
     if report.disliked:
-        table = Table(title="Answers visitors disliked", title_justify="left", show_lines=True)
+        console.print("\n[bold]Answers visitors disliked[/]")
+        table = Table(show_lines=True)
         for col in ("when", "question", "comment", "answer"):
             table.add_column(col)
         for d in report.disliked:

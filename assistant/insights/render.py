@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .report import Report
 
@@ -22,7 +22,8 @@ _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 
 
 def svg_bars(labels: Sequence[str], values: Sequence[int], title: str, horizontal: bool = False) -> Markup:
-    """A bar chart as an inline ``<svg>`` (scaling to its container's width), or an empty string."""
+    """A bar chart as an inline ``<svg>`` (scaling to its container's width; ``title`` is its accessible name,
+    the page's heading shows it), or an empty string."""
     if not values:
         return Markup("")
     from matplotlib.figure import Figure  # no pyplot: no global state, safe in the service's threads
@@ -38,7 +39,6 @@ def svg_bars(labels: Sequence[str], values: Sequence[int], title: str, horizonta
         ax.set_ylabel("questions")
         if n > 6:
             ax.tick_params(axis="x", labelrotation=45)
-    ax.set_title(title)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     buf = io.StringIO()
@@ -46,7 +46,7 @@ def svg_bars(labels: Sequence[str], values: Sequence[int], title: str, horizonta
     fig.savefig(buf, format="svg", metadata={"Date": None}, transparent=True)
     svg = buf.getvalue()
     svg = _METADATA.sub("", svg[svg.index("<svg"):], count=1)
-    svg = _SIZE.sub("", svg, count=2).replace("<svg ", f'<svg role="img" aria-label="{title}" ', 1)
+    svg = _SIZE.sub("", svg, count=2).replace("<svg ", f'<svg role="img" aria-label="{escape(title)}" ', 1)
     return Markup(svg)
 
 
