@@ -275,7 +275,7 @@ class Recorder:
         self.threshold = threshold
         self.on_failure = on_failure
         self.failures = 0
-        self._last_purge = 0.0
+        self._last_purge = time.monotonic()  # the service purges at its start (lifespan); then once a day
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.failures += 1

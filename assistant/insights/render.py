@@ -10,7 +10,6 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from .report import Report
@@ -53,6 +52,7 @@ def svg_bars(labels: Sequence[str], values: Sequence[int], title: str, horizonta
 def render_html(report: Report, csv_url: str | None = None) -> str:
     """The page of ``report``; ``csv_url``: where the page offers the records as CSV (none in a file)."""
     import matplotlib
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     matplotlib.rcParams["svg.fonttype"] = "none"
     matplotlib.rcParams["svg.hashsalt"] = "dgm-report"

@@ -141,3 +141,21 @@ def test_recording_can_be_turned_off(settings, assistant, tmp_path):
                           timeout=TIMEOUT).status_code == 200
         time.sleep(0.2)  # a record would be written right after the response
         assert app.state.records.rows() == []
+
+
+def test_the_service_purges_what_is_older_than_the_retention_when_it_starts(settings, assistant, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from assistant.api.feedback import make_engine
+    from assistant.insights import QuestionRecord, QuestionRecords
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    records = QuestionRecords(make_engine(url), 30)
+    for days in (31, 29):
+        records.add(QuestionRecord(
+            ts=(datetime.now(UTC) - timedelta(days=days)).replace(tzinfo=None), session_key="k", request_id=None,
+            question=f"{days} days ago", language="en", decision="declined", reason="no_passage", kind="policy",
+            unit=None, confidence=0.1, followup=False, nearest_doc=None, nearest_passage=None))
+    app = create_app(settings.model_copy(update={"database_url": url, "retention_days": 30}), assistant=assistant)
+    with serve_in_thread(app):
+        assert [r["question"] for r in records.rows()] == ["29 days ago"]
