@@ -128,6 +128,21 @@ class Settings(BaseSettings):
     feedback_path: Path = Field(
         Path("var/feedback.jsonl"), description="The former JSON Lines feedback file, imported into the database "
                                                 "by `dgm-assistant migrate-feedback`")
+    # Privacy and the web team's report (assistant/privacy, assistant/insights, /admin)
+    record_questions: bool = Field(
+        True, description="Keep a masked record of each question (language, decision and why, unit, confidence, "
+                          "rating) for the web team's report; off: nothing but feedback is stored")
+    retention_days: int = Field(
+        90, ge=1, description="Days question records and feedback are kept; older ones are deleted on start, "
+                              "daily while serving, and by `dgm-assistant purge`")
+    mask_min_digits: int = Field(
+        7, ge=3, le=20, description="Digits in a run (spaces, dots, dashes or slashes between them allowed) from "
+                                    "which it is masked as a number before anything is stored")
+    admin_token: str | None = Field(
+        None, min_length=16, repr=False,
+        description="Token that opens /admin (the report and its CSV export); no token, no page (404)")
+    report_max_topics: int = Field(8, ge=1, le=50, description="Most topics the declined questions are grouped in")
+    report_examples: int = Field(3, ge=1, le=10, description="Example questions shown per topic")
     max_body_bytes: int = Field(16 * 1024, ge=1024, description="Largest request body accepted")
     max_header_bytes: int = Field(
         16 * 1024, ge=1024, description="Largest request line plus headers accepted (431 beyond)")

@@ -362,5 +362,122 @@ def migrate_feedback(
                   f"({skipped} already there; {total} in all)", soft_wrap=True)
 
 
+def _records(settings: Settings):
+    from assistant.api.feedback import make_engine
+    from assistant.insights import QuestionRecords
+
+    return QuestionRecords(make_engine(settings.database_url, settings.database_timeout_s), settings.retention_days)
+
+
+def _print_report(report) -> None:
+    """The report as terminal tables (rich)."""
+    console.print(f"[bold]{report.total}[/] questions ({report.answered} answered, {report.declined} declined; "
+                  f"{report.followup_share:.0%} follow-ups)" + (f" since {report.since:%Y-%m-%d}" if report.since
+                                                                    else ""))
+    for title, head, rows in (("Questions per day", "day", [(d.isoformat(), n) for d, n in report.per_day]),
+                              ("Questions per language", "language", report.per_language),
+                              ("Answered questions per unit", "unit", report.per_unit),
+                              ("Why questions were declined", "reason", report.reasons),
+                              ("Ratings", "rating", report.ratings)):
+        if rows:
+            console.print(f"\n[bold]{title}[/]")
+            table = Table()
+            table.add_column(head)
+            table.add_column("questions", justify="right")
+            for key, n in rows:
+                table.add_row(escape(str(key)), str(n))
+            console.print(table)
+    if report.topics:
+        console.print("\n[bold]Declined questions, by topic[/]")
+        table = Table(show_lines=True)
+        for col in ("#", "size", "example questions", "nearest page"):
+            table.add_column(col, justify="right" if col in ("#", "size") else "left")
+        for i, t in enumerate(report.topics, 1):
+            near = (f"{t.nearest.title}" + (f" — {t.nearest.section}" if t.nearest.section else "")
+                    + f" ({t.nearest.score:.2f})") if t.nearest else ""
+            table.add_row(str(i), str(t.size), escape("\n".join(t.examples)), escape(near))
+        console.print(table)
+    elif report.declined and not report.clustered:
+        console.print("[yellow]topics left out: they need the index (run `dgm-assistant build`)[/]")
+    if report.disliked:
+        console.print("\n[bold]Answers visitors disliked[/]")
+        table = Table(show_lines=True)
+        for col in ("when", "question", "comment", "answer"):
+            table.add_column(col)
+        for d in report.disliked:
+            table.add_row(d.ts, escape(d.question), escape(d.comment or ""), escape(d.answer[:160]))
+        console.print(table)
+
+
+@app.command()
+def report(
+    days: Annotated[int | None, typer.Option(min=1, help="The last N days only (default: every record kept)")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write the report as one HTML page with "
+                                                               "charts (inline SVG, no script)")] = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the records as CSV")] = None,
+    topics: Annotated[bool, typer.Option("--topics/--no-topics", help="Group the declined questions into topics "
+                                                                       "(loads the model and index)")] = True,
+    database: Annotated[str | None, setting("database_url", "SQLAlchemy URL of the database", "--database")] = None,
+    index: Annotated[Path | None, setting("index_dir", "Index folder")] = None,
+) -> None:
+    """The web team's report: questions per day, language and unit, declined questions by topic, disliked
+    answers, the share of follow-ups (every question text masked)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from assistant.insights import make_report, render_html, to_csv
+    from assistant.privacy import Masker
+
+    try:
+        settings = _settings(database_url=database, index_dir=index)
+        records = _records(settings)
+        engine = None
+        if topics and records.rows():
+            from assistant.factory import load_engine
+
+            try:
+                engine = load_engine(settings)
+            except DGMError as exc:
+                err.print(f"[yellow]warning:[/] topics left out: {exc}")
+        result = make_report(records, Masker(min_digits=settings.mask_min_digits), engine, days,
+                             settings.report_max_topics, settings.report_examples)
+        if html is not None:
+            html.parent.mkdir(parents=True, exist_ok=True)
+            html.write_text(render_html(result), encoding="utf-8")
+        if csv_file is not None:
+            csv_file.parent.mkdir(parents=True, exist_ok=True)
+            since = result.since
+            csv_file.write_text(to_csv(records.rows(since)), encoding="utf-8")
+    except (DGMError, ValueError, OSError, SQLAlchemyError) as exc:
+        raise _fail(exc) from None
+    _print_report(result)
+    for what, path in (("HTML report", html), ("CSV", csv_file)):
+        if path is not None:
+            console.print(f"{what} written to {path}", soft_wrap=True)
+
+
+@app.command()
+def purge(
+    everything: Annotated[bool, flag("--all", help="Delete every question record and feedback record")] = False,
+    retention: Annotated[int | None, setting("retention_days", "Keep the records of the last N days",
+                                             "--retention-days")] = None,
+    database: Annotated[str | None, setting("database_url", "SQLAlchemy URL of the database", "--database")] = None,
+) -> None:
+    """Delete the question records and feedback older than the retention (the service does it on start too)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        settings = _settings(database_url=database, retention_days=retention)
+        records = _records(settings)
+        # --all: a cut-off in the future, so every record is older than it.
+        now = datetime.now(UTC) + timedelta(days=settings.retention_days + 1) if everything else None
+        questions, feedback = records.purge(now)
+    except (DGMError, ValueError, OSError, SQLAlchemyError) as exc:
+        raise _fail(exc) from None
+    kept = "nothing kept" if everything else f"kept: the last {settings.retention_days} days"
+    console.print(f"deleted {questions} question records and {feedback} feedback records ({kept})")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -12,8 +12,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
 
 from ..config import Settings
+from ..insights import QuestionRecords, Recorder
 from ..models import Answer
 from ..pipeline import Assistant
+from ..privacy import Masker
+from .admin import admin_router
 from .deps import settings_from_env
 from .errors import add_exception_handlers
 from .feedback import FeedbackStore
@@ -44,6 +47,9 @@ class AnswerMetrics:
         self.not_restored = Counter("dgm_conversations_not_restored_total",
                                     "Follow-ups answered on their own: the conversation was unknown or unreadable",
                                     ["reason"], registry=registry)
+        self.record_failures = Counter("dgm_record_failures_total",
+                                       "Question records or ratings that could not be stored (the answer was given)",
+                                       registry=registry)
 
     def watch(self, name: str, breaker) -> None:
         """Count the failures of a dependency behind ``breaker`` (a `sessions.Breaker`) and show its state."""
@@ -143,9 +149,16 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     if limiter.shared:
         app.state.metrics.watch("redis-ratelimit", limiter.breaker)
     app.state.feedback = FeedbackStore(settings.database_url, settings.database_timeout_s)
+    app.state.masker = Masker(min_digits=settings.mask_min_digits)
+    app.state.records = QuestionRecords(app.state.feedback.engine, settings.retention_days)
+    app.state.recorder = Recorder(
+        app.state.records, app.state.masker, lambda: app.state.assistant.scope_weights, settings.abstain_threshold,
+        on_failure=app.state.metrics.record_failures.inc) if settings.record_questions else None
 
     app.include_router(api_router(settings))
     app.include_router(static_router())
+    if settings.admin_token:  # no token, no page: /admin is then a plain 404
+        app.include_router(admin_router(settings))
     add_exception_handlers(app)
 
     # Middleware runs outermost-last-added: request context -> CORS -> metrics -> body limit -> routes.

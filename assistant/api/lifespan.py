@@ -107,10 +107,22 @@ async def _watch_index(app: FastAPI, settings: Settings, wake: asyncio.Event) ->
             _settle_heap()
 
 
+def _purge(app: FastAPI) -> None:
+    """Delete the question and feedback records older than the retention; a failure is logged, not fatal."""
+    try:
+        removed = app.state.records.purge()
+        log.info("retention: %d question records and %d feedback records removed", *removed)
+    except Exception as exc:  # the database may be down at start: serving goes on, the next purge retries
+        reason = str(getattr(exc, "orig", None) or exc).strip()
+        log.warning("retention purge failed: %s%s", exc.__class__.__name__,
+                    f": {reason.splitlines()[0][:200]}" if reason else "")
+
+
 def lifespan(settings: Settings, assistant: Assistant | None):
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
         app.state.model_limiter = anyio.CapacityLimiter(settings.model_threads)
+        await anyio.to_thread.run_sync(_purge, app)
         tasks: list[asyncio.Task] = []
         if assistant is not None:
             app.state.assistant = assistant

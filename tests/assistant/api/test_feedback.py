@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 
 import httpx
 
@@ -13,9 +12,17 @@ from assistant.sessions import session_key
 from tests.helpers import NATO, ask
 
 
+def _marker(prefix: str) -> str:
+    """A unique marker of letters only: a long digit run in a comment is masked before it is stored."""
+    import random
+    import string
+
+    return f"{prefix}-{''.join(random.choices(string.ascii_lowercase, k=16))}"
+
+
 def test_feedback_is_appended_with_a_timestamp(client: httpx.Client, live_server) -> None:
     answer = ask(client, NATO).json()
-    marker = f"feedback-test-{time.time_ns()}"
+    marker = _marker("feedback-test")
     r = client.post("/api/feedback", json={"session_id": answer["session_id"], "question": NATO,
                                            "answer": answer["answer"], "rating": "down", "comment": marker})
     assert r.status_code == 204 and r.content == b""
@@ -27,7 +34,7 @@ def test_feedback_is_appended_with_a_timestamp(client: httpx.Client, live_server
 
 
 def test_feedback_with_unicode_line_separators_stays_one_line(client: httpx.Client, live_server) -> None:
-    marker = f"sep-{time.time_ns()}"
+    marker = _marker("sep")
     comment = f"{marker} a\u2028b\x85c\x1cd é"
     r = client.post("/api/feedback", json={"session_id": "abcdefgh12", "question": "q\u2029?", "answer": "a",
                                            "rating": "up", "comment": comment})
@@ -37,7 +44,7 @@ def test_feedback_with_unicode_line_separators_stays_one_line(client: httpx.Clie
 
 
 def test_concurrent_feedback_posts_lose_and_tear_nothing(live_server) -> None:
-    run = f"concurrent-{time.time_ns()}"
+    run = _marker("concurrent")
 
     async def post_all() -> list[int]:
         sem = asyncio.Semaphore(16)
