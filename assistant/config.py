@@ -157,6 +157,10 @@ class Settings(BaseSettings):
         2.0, ge=0, description="After SIGTERM, seconds /api/ready answers 503 (so a load balancer stops sending) "
                                "while requests are still served")
     drain_s: int = Field(30, ge=1, description="Seconds requests in flight get to finish once the server stops")
+    worker_healthcheck_s: int = Field(
+        60, ge=1, description="With several workers, seconds a worker may take to answer the supervisor's health "
+                              "ping before it is restarted (uvicorn's 5 s default kills workers still loading "
+                              "the model on a busy machine)")
     max_question_chars: int = Field(1000, ge=10, description="Longest question accepted")
     watch_index_s: float = Field(2.0, ge=0, description="Seconds between checks for a rebuilt index (0 disables)")
     model_threads: int = Field(2, ge=1, le=64, description="Worker threads that run model work off the event loop")

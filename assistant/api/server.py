@@ -72,7 +72,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
       with it its rate limit);
     - idle keep-alive connections closed after ``keep_alive_s``; new connections answered 503 past
       ``limit_concurrency`` connections and requests per worker, before file descriptors run out;
-    - on SIGTERM, requests in flight get ``drain_s`` to finish (after the readiness drain of the lifespan).
+    - on SIGTERM, requests in flight get ``drain_s`` to finish (after the readiness drain of the lifespan);
+    - with several workers, a worker busy loading its model is given ``worker_healthcheck_s`` to answer the
+      supervisor's ping before it is restarted.
     """
     from .protocol import GuardedHttpToolsProtocol
 
@@ -81,7 +83,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
             "access_log": False, "server_header": False, "lifespan": "on", "http": GuardedHttpToolsProtocol,
             "proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None,
             "timeout_keep_alive": settings.keep_alive_s, "limit_concurrency": settings.limit_concurrency,
-            "timeout_graceful_shutdown": settings.drain_s}
+            "timeout_graceful_shutdown": settings.drain_s,
+            "timeout_worker_healthcheck": settings.worker_healthcheck_s}
 
 
 APP = "assistant.api.app:create_app"

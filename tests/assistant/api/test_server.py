@@ -177,3 +177,16 @@ def test_serve_builds_the_index_on_first_start(spawn_service, tmp_path: Path) ->
     assert manifest["model"] == embedder_name(PACKAGED_MODEL, "onnx-int8")
     answer = httpx.post(service.url + "/api/ask", json={"question": NATO}, timeout=30).json()
     assert answer["directorate"]["code"] == "M1" and answer["citations"]
+
+
+def test_uvicorn_is_given_the_worker_health_check_time_from_the_settings() -> None:
+    """uvicorn restarts a worker that misses its supervisor's ping for 5 s: on a busy machine a worker still
+    loading the model would be killed over and over. The settings' time is what uvicorn's own Config takes."""
+    import uvicorn
+
+    from assistant.api.server import APP, uvicorn_options
+    from assistant.config import Settings
+
+    options = uvicorn_options(Settings(workers=2, worker_healthcheck_s=45))
+    assert options["timeout_worker_healthcheck"] == 45
+    assert uvicorn.Config(APP, factory=True, **options).timeout_worker_healthcheck == 45
