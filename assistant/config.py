@@ -87,9 +87,10 @@ class Settings(BaseSettings):
         64 * 1024 * 1024, ge=1024, description="Bytes of conversations kept in memory (the oldest go first)")
     session_ttl_s: int = Field(3600, ge=1, description="Seconds a conversation is kept after its last turn")
     session_secret: str | None = Field(
-        None, description="Key of the MAC on first-turn tokens (a first turn is not stored: its answer's "
-                          "session_id carries it). Replicas must share it for a follow-up to land on any of "
-                          "them; unset: `serve` makes one for its workers, other processes one each")
+        None, min_length=32, repr=False,
+        description="Key of the MAC on first-turn tokens (a first turn is not stored: its answer's session_id "
+                    "carries it). Replicas must share it for a follow-up to land on any of them; at least 32 "
+                    "characters; unset: `serve` makes one for its workers, other processes one each")
     session_token_bytes: int = Field(
         768, ge=256, le=1500, description="Most bytes of JSON a first-turn token carries (texts are shortened)")
     max_turns: int = Field(10, ge=1, description="Turns kept per conversation")

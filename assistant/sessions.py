@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 # A stored conversation's id, or a first-turn token: ``<32 hex>.<base64url JSON>.<base64url MAC>``.
 TOKEN_STATE_CHARS = 2048  # room for the base64 of `FirstTurnTokens.max_bytes` (at most 1,500 bytes)
+CLOCK_SKEW_S = 60  # seconds a token may seem to come from the future (replicas' clocks differ)
 SESSION_ID_RE = re.compile(
     rf"^(?:[A-Za-z0-9_-]{{8,64}}|[0-9a-f]{{32}}\.[A-Za-z0-9_-]{{1,{TOKEN_STATE_CHARS}}}\.[A-Za-z0-9_-]{{22}})$")
 
@@ -103,7 +104,8 @@ class FirstTurnTokens:
             turn = Turn.from_dict(data)
         except (ValueError, KeyError, TypeError):  # a MAC of our own over a state we cannot read: never
             return None
-        if not 0 <= time.time() - issued <= self.ttl_s:
+        # A replica whose clock runs a little ahead may have issued it: that is not a forged time.
+        if not -CLOCK_SKEW_S <= time.time() - issued <= self.ttl_s:
             return None
         return key, turn
 

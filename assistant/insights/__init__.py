@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..privacy import Masker
 from .records import (
     COLUMNS,
     Decision,
@@ -23,8 +22,9 @@ from .records import (
 from .render import render_html
 from .report import Nearest, Report, Topic, build_report, choose_clusters, topics_of
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from ..pipeline import Engine
+    from ..privacy import Masker
 
 
 def engine_search(engine: Engine) -> tuple[Callable[[list[str]], np.ndarray], Callable[[np.ndarray], Nearest | None]]:

@@ -44,6 +44,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from ..models import Answer
 from ..privacy import Masker
 from ..scope import FEATURES, ScopeDecision, ScopeWeights
+from ..sessions import session_key as conversation_id
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,9 @@ COLUMNS = tuple(f.name for f in fields(QuestionRecord))
 
 
 def session_key(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+    """The stored key of a conversation: a hash of its id, the same for a first answer's token and for the id
+    a later turn or a rating gives (`assistant.sessions.session_key`)."""
+    return hashlib.sha256(conversation_id(session_id).encode("utf-8")).hexdigest()
 
 
 def decline_reason(scope: ScopeDecision, weights: ScopeWeights, threshold: float) -> Reason:
@@ -251,8 +254,21 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()})
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     return out.getvalue()
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula ("CSV injection", OWASP): a visitor's
+# "=HYPERLINK(...)" must reach the web team's sheet as text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 class Recorder:

@@ -27,7 +27,7 @@ def test_memory_sessions_are_bounded():
 @pytest.mark.slow
 @pytest.mark.redis
 def test_two_replicas_share_a_conversation_through_redis(spawn_service, redis_url: str) -> None:
-    env = {"DGM_SESSION_URL": redis_url, "DGM_SESSION_SECRET": "replicas-share-this"}
+    env = {"DGM_SESSION_URL": redis_url, "DGM_SESSION_SECRET": "replicas-share-this-secret-of-32-chars"}
     a = spawn_service(env=env, wait=False)
     b = spawn_service(env=env, wait=False)
     a.wait_ready(120)

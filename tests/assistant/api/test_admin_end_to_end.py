@@ -111,6 +111,7 @@ def populated(tmp_path_factory, settings, built_index) -> Iterator[dict]:
                 if n == 3:
                     break
                 time.sleep(0.05)
+            assert n == 3, f"{n} of the 3 thumbs-down reached their question's record"
         yield {"service": service, "db": db, "answers": answers, "followup": follow, "workdir": workdir}
     finally:
         service.stop()

@@ -131,3 +131,19 @@ def test_csv_has_every_field_and_iso_times(records):
     rows = list(csv.DictReader(io.StringIO(to_csv(records.rows()))))
     assert list(rows[0]) == list(COLUMNS)
     assert rows[0]["question"] == 'He said "hi", twice' and rows[0]["ts"].startswith("2026-12-01T12:00:00")
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_stay_text(records):
+    for i, q in enumerate(('=HYPERLINK("http://x.example","click")', "+1+1", "@SUM(A1)", "-2+3")):
+        records.add(_record(q, NOW + timedelta(seconds=i)))
+    rows = list(csv.DictReader(io.StringIO(to_csv(records.rows()))))
+    assert sorted(r["question"] for r in rows) == sorted(
+        ["'=HYPERLINK(\"http://x.example\",\"click\")", "'+1+1", "'@SUM(A1)", "'-2+3"])
+
+
+def test_a_first_answer_and_its_rating_share_one_conversation_key():
+    """A first answer's session_id is a token (id + signed context); a rating sends its id part only."""
+    from assistant.insights.records import session_key
+
+    token = "0123456789abcdef0123456789abcdef.eyJxIjoiYSJ9.c2ln"
+    assert session_key(token) == session_key("0123456789abcdef0123456789abcdef")

@@ -131,6 +131,22 @@ def test_thumbs_up_is_recorded(tab: Tab, live_server: Any) -> None:
     assert ups[-1].get("question", question) == question
 
 
+def test_rating_an_earlier_answer_names_its_conversation(tab: Tab) -> None:
+    """After a follow-up, a thumb on the first answer names that answer's conversation and question (a first
+    answer's session_id is a token; the rating's id part is what the records are keyed by)."""
+    tab.open_widget()
+    replies: list[dict] = []
+    tab.page.on("response", lambda r: replies.append(r.json()) if r.url.endswith("/api/ask") else None)
+    tab.ask(CYBER)
+    tab.ask("Does it also deal with space?")
+    first = tab.page.locator(REPLIES).nth(0)  # tab.ask's locator follows the latest reply
+    assert len(replies) == 2 and replies[0]["session_id"] != replies[1]["session_id"]
+    with tab.page.expect_request(lambda r: r.url.endswith("/api/feedback")) as sent:
+        first.get_by_test_id("thumb-up").click()
+    assert sent.value.post_data_json["session_id"].split(".")[0] == replies[0]["session_id"].split(".")[0]
+    assert sent.value.post_data_json["question"] == CYBER
+
+
 def test_markup_in_a_question_is_shown_as_text(tab: Tab) -> None:
     tab.open_widget()
     payload = "<img src=x onerror=alert(1)>"
