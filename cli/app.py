@@ -344,6 +344,7 @@ def migrate_feedback(
     from sqlalchemy.exc import SQLAlchemyError
 
     from assistant.api.feedback import FeedbackStore, jsonl_files
+    from assistant.privacy import Masker
 
     try:
         settings = _settings(feedback_path=source, database_url=database)
@@ -352,7 +353,8 @@ def migrate_feedback(
             raise ValueError(f"no feedback file at {settings.feedback_path}")
         store = FeedbackStore(settings.database_url, settings.database_timeout_s)
         try:
-            added, skipped = store.import_jsonl(settings.feedback_path)
+            added, skipped = store.import_jsonl(settings.feedback_path,
+                                                mask=Masker(min_digits=settings.mask_min_digits).mask)
             total = store.count()
         finally:
             store.close()

@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ feedback_table = Table(
     Column("source_hash", String(64), nullable=True, unique=True),
 )
 FIELDS = ("ts", "session_id", "question", "answer", "rating", "comment", "request_id")
+MASKED_FIELDS = ("question", "answer", "comment")  # what a visitor typed or was shown: masked before storing
 
 
 # What SQLite's codes mean for an operator (sqlite3 errors carry `sqlite_errorname` since Python 3.11).
@@ -189,8 +190,13 @@ class FeedbackStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(feedback_table)).scalar_one())
 
-    def import_jsonl(self, path: Path) -> tuple[int, int]:
+    def import_jsonl(self, path: Path, mask: Callable[[str | None], str | None] = lambda t: t) -> tuple[int, int]:
         """Import the records of a JSON Lines feedback file and its rotations (oldest first).
+
+        Args:
+            path: the file (its rotations .1, .2 ... come too).
+            mask: applied to each record's question, answer and comment before it is stored (the service
+                masks personal data, `assistant.privacy.Masker.mask`).
 
         Returns:
             (records added, records already there).
@@ -201,6 +207,8 @@ class FeedbackStore:
             record = json.loads(line)
             values = {k: record.get(k) for k in FIELDS}
             values["session_id"] = values["session_id"] or ""
+            for k in MASKED_FIELDS:
+                values[k] = mask(values[k])
             values["ts"] = values["ts"] or datetime.now(UTC).isoformat(timespec="milliseconds")
             values["source_hash"] = hashlib.sha256(line.encode("utf-8")).hexdigest()
             try:

@@ -282,6 +282,7 @@ def test_feedback_database_is_sqlite_wal_and_the_migration_runs_once(tmp_path: P
     legacy = tmp_path / "feedback.jsonl"
     lines = [{"ts": f"2024-01-0{i}T00:00:00.000+00:00", "session_id": "abcdefgh", "question": f"q{i}",
               "answer": "a", "rating": "up", "comment": "é\u2028x", "request_id": "r"} for i in range(1, 4)]
+    lines[2]["comment"] = "write to jan.peeters@example.be"  # personal data is masked on the way in too
     legacy.with_name("feedback.jsonl.1").write_text(json.dumps(lines[0], ensure_ascii=True) + "\n")
     legacy.write_text("".join(json.dumps(x, ensure_ascii=True) + "\n" for x in lines[1:]))
     url = f"sqlite:///{tmp_path / 'db' / 'dgm.db'}"
@@ -296,6 +297,7 @@ def test_feedback_database_is_sqlite_wal_and_the_migration_runs_once(tmp_path: P
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     assert [r["question"] for r in store.records()] == ["q1", "q2", "q3", "new"]  # the rotation first
     assert store.records()[0]["comment"] == "é\u2028x"
+    assert store.records()[2]["comment"] == "write to [EMAIL]"
     store.close()
     missing = subprocess.run([*_cli(), "migrate-feedback", "--from", str(tmp_path / "none.jsonl"),
                               "--database", url], capture_output=True, text=True, timeout=120, env=env)
