@@ -165,8 +165,9 @@ class Router:
         # Each name, alias and keyword embedded on its own: a plain-language question ("who stops attacks by
         # extremist groups?") sits close to one short topic ("extremists") even when no word matches it and
         # when the long remit profile, an average of many topics, is far from it.
-        owners, phrases = zip(*catalogue.descriptors(), strict=True)
-        self._descriptors = embedded(list(phrases))
+        descriptors = catalogue.descriptors()
+        owners, phrases = zip(*descriptors, strict=True) if descriptors else ((), ())
+        self._descriptors = embedded(list(phrases)) if phrases else np.zeros((0, embedder.dim), dtype=np.float32)
         # Each unit's descriptors are contiguous (in catalogue order): np.maximum.reduceat takes their maxima.
         self._descriptor_starts = np.searchsorted(np.asarray(owners), np.arange(len(self.codes)))
         self.evidence: dict[str, Chunk] = {}
@@ -249,6 +250,9 @@ class Router:
             restrict: a directorate the caller asked for; it is returned as the primary.
         """
         w = self.weights
+        if not self.codes:  # a corpus with no structure page names no unit: answers are the passages alone
+            return Routing(primary=None, secondary=None, disagreement=False, no_fit=None, signals=RoutingSignals(),
+                           profile_max=0.0, descriptor_max=0.0, margin=0.0)
         text, prior = question.query, question.prior
         explicit = dict(question.named)
         if restrict is not None:
