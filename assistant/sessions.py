@@ -56,6 +56,13 @@ def session_key(session_id: str) -> str:
     return session_id.split(".", 1)[0]
 
 
+def conversation_key(session_id: str) -> str:
+    """What stores outside the session store keep of a conversation (feedback, question records): a one-way
+    hash of its id, the same for a first answer's token and for the id a later turn gives; it cannot continue
+    the conversation nor read its turns back."""
+    return hashlib.sha256(session_key(session_id).encode("utf-8")).hexdigest()
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 

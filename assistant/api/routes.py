@@ -11,6 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request,
 from fastapi.responses import FileResponse
 
 from ..config import Settings
+from ..sessions import conversation_key
 from .deps import AssistantDep, degraded
 from .ratelimit import rate_limit
 from .schemas import (
@@ -59,7 +60,10 @@ def api_router(settings: Settings) -> APIRouter:
     async def feedback(request: Request, body: FeedbackRequest, background: BackgroundTasks) -> Response:
         mask = request.app.state.masker.mask
         # Masked before it is stored: what a visitor typed may hold an e-mail address, a phone number ...
-        record = {**body.model_dump(), "question": mask(body.question), "answer": mask(body.answer),
+        # The conversation is stored by the same one-way key as the question records (joinable, and no live
+        # id that could continue the conversation or read its turns back).
+        record = {**body.model_dump(), "session_id": conversation_key(body.session_id) if body.session_id else "",
+                  "question": mask(body.question), "answer": mask(body.answer),
                   "comment": mask(body.comment), "request_id": request.state.request_id}
         await anyio.to_thread.run_sync(request.app.state.feedback.write, record)
         recorder = request.app.state.recorder

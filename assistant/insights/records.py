@@ -10,7 +10,6 @@ start, and once a day while it runs), the feedback records with them.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import logging
 import math
@@ -44,7 +43,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from ..models import Answer
 from ..privacy import Masker
 from ..scope import FEATURES, ScopeDecision, ScopeWeights
-from ..sessions import session_key as conversation_id
+from ..sessions import conversation_key as session_key
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +105,6 @@ class QuestionRecord:
 
 
 COLUMNS = tuple(f.name for f in fields(QuestionRecord))
-
-
-def session_key(session_id: str) -> str:
-    """The stored key of a conversation: a hash of its id, the same for a first answer's token and for the id
-    a later turn or a rating gives (`assistant.sessions.session_key`)."""
-    return hashlib.sha256(conversation_id(session_id).encode("utf-8")).hexdigest()
 
 
 def decline_reason(scope: ScopeDecision, weights: ScopeWeights, threshold: float) -> Reason:

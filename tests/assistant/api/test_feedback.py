@@ -8,7 +8,7 @@ import re
 
 import httpx
 
-from assistant.sessions import session_key
+from assistant.sessions import conversation_key
 from tests.helpers import NATO, ask
 
 
@@ -28,7 +28,7 @@ def test_feedback_is_appended_with_a_timestamp(client: httpx.Client, live_server
     assert r.status_code == 204 and r.content == b""
     mine = [x for x in live_server.feedback_records() if x.get("comment") == marker]
     assert len(mine) == 1
-    assert mine[0]["rating"] == "down" and mine[0]["session_id"] == session_key(answer["session_id"])
+    assert mine[0]["rating"] == "down" and mine[0]["session_id"] == conversation_key(answer["session_id"])
     assert re.match(r"^\d{4}-\d{2}-\d{2}T", mine[0]["ts"])
     assert not live_server.feedback_path.exists()  # the database only: no JSON Lines file grows or rotates
 
