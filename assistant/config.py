@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(
         None, min_length=16, repr=False,
         description="Token that opens /admin (the report and its CSV export); no token, no page (404)")
+    admin_session_s: int = Field(
+        8 * 3600, ge=60, description="Seconds the /admin login lasts (its cookie is checked on the server's clock)")
     report_max_topics: int = Field(8, ge=1, le=50, description="Most topics the declined questions are grouped in")
     report_examples: int = Field(3, ge=1, le=10, description="Example questions shown per topic")
     max_body_bytes: int = Field(16 * 1024, ge=1024, description="Largest request body accepted")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from typing import Annotated
 from urllib.parse import parse_qs
 
@@ -38,8 +39,18 @@ class Forbidden(HTTPException):
         super().__init__(status_code=403, detail="admin: wrong token")
 
 
-def _cookie_value(token: str) -> str:
-    return hmac.new(token.encode("utf-8"), b"dgm-admin-session", hashlib.sha256).hexdigest()
+def _cookie_value(token: str, issued: int) -> str:
+    """The login cookie: when it was issued and a MAC of that time under the token (never the token itself),
+    so it expires on the server's clock and a new token voids every cookie made with the old one."""
+    mac = hmac.new(token.encode("utf-8"), f"dgm-admin-session.{issued}".encode("ascii"), hashlib.sha256)
+    return f"{issued}.{mac.hexdigest()}"
+
+
+def _cookie_valid(value: str, token: str, max_age_s: int, now: float) -> bool:
+    issued, _, _ = value.partition(".")
+    if not issued.isdigit() or not 0 <= now - int(issued) <= max_age_s:
+        return False
+    return hmac.compare_digest(value, _cookie_value(token, int(issued)))
 
 
 def _presented(request: Request) -> tuple[str | None, str | None]:
@@ -54,21 +65,18 @@ def admin_router(settings: Settings) -> APIRouter:
     if not settings.admin_token:
         raise ValueError("admin_router needs settings.admin_token")
     secret = settings.admin_token
-    cookie = _cookie_value(secret)
+    max_age = settings.admin_session_s
     router = APIRouter(prefix="/admin", include_in_schema=False)
 
     def authorised(request: Request) -> bool:
-        """True with the right token or cookie, False with none; 403 with a wrong one."""
+        """True with the right token or a valid cookie; False with neither (an expired cookie, or one made with
+        an earlier token, asks to log in again); 403 with a wrong token."""
         token, sent_cookie = _presented(request)
         if token:
             if hmac.compare_digest(token.encode("utf-8"), secret.encode("utf-8")):
                 return True
             raise Forbidden()
-        if sent_cookie:
-            if hmac.compare_digest(sent_cookie, cookie):
-                return True
-            raise Forbidden()
-        return False
+        return sent_cookie is not None and _cookie_valid(sent_cookie, secret, max_age, time.time())
 
     def required(request: Request) -> None:
         if not authorised(request):
@@ -88,7 +96,9 @@ def admin_router(settings: Settings) -> APIRouter:
     @router.get("", response_class=HTMLResponse)
     async def page(request: Request, days: Days = None) -> Response:
         if not authorised(request):
-            return HTMLResponse(LOGIN_PAGE, status_code=401, headers={"Cache-Control": "no-store"})
+            login_page = HTMLResponse(LOGIN_PAGE, status_code=401, headers={"Cache-Control": "no-store"})
+            login_page.delete_cookie(COOKIE, path="/admin")
+            return login_page
         report = await report_of(request, days)
         csv_url = "/admin/export.csv" + (f"?days={days}" if days else "")
         return HTMLResponse(render_html(report, csv_url=csv_url), headers={"Cache-Control": "no-store"})
@@ -102,8 +112,8 @@ def admin_router(settings: Settings) -> APIRouter:
         if not hmac.compare_digest(token.encode("utf-8"), secret.encode("utf-8")):
             raise Forbidden()
         response = RedirectResponse("/admin", status_code=303)
-        response.set_cookie(COOKIE, cookie, httponly=True, samesite="strict", path="/admin",
-                            secure=request.url.scheme == "https", max_age=8 * 3600)
+        response.set_cookie(COOKIE, _cookie_value(secret, int(time.time())), httponly=True, samesite="strict",
+                            path="/admin", secure=request.url.scheme == "https", max_age=max_age)
         return response
 
     @router.get("/export.csv", dependencies=[Depends(required)])

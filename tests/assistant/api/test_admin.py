@@ -69,7 +69,7 @@ def test_no_credentials_get_the_login_form_and_a_401(client):
 
 
 @pytest.mark.parametrize("headers", [{"Authorization": "Bearer wrong-token-0123456789"},
-                                     {"X-Admin-Token": TOKEN + "x"}, {"Cookie": "dgm_admin=forged"}])
+                                     {"X-Admin-Token": TOKEN + "x"}])
 def test_a_wrong_token_gets_403_with_a_json_detail(client, headers):
     for path in ("/admin", "/admin/export.csv"):
         r = client.get(path, headers=headers)
@@ -92,6 +92,32 @@ def test_the_login_form_sets_a_cookie_that_is_not_the_token(client):
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/admin" in cookie and TOKEN not in cookie
     assert client.get("/admin").status_code == 200  # the client keeps the cookie
     assert client.get("/admin/export.csv").status_code == 200
+
+
+
+def test_a_login_cookie_expires_on_the_server_and_with_the_token():
+    """The cookie carries its issue time under a MAC of the token: past DGM_ADMIN_SESSION_S, or once the token
+    changes, it opens nothing (and a forged time breaks the MAC)."""
+    from assistant.api.admin import _cookie_valid, _cookie_value
+
+    now = 1_800_000_000
+    value = _cookie_value(TOKEN, now)
+    assert _cookie_valid(value, TOKEN, 3600, now + 3599)
+    assert not _cookie_valid(value, TOKEN, 3600, now + 3601)  # expired
+    assert not _cookie_valid(value, TOKEN + "-rotated", 3600, now + 10)  # another token
+    forged = f"{now + 3000}.{value.partition('.')[2]}"
+    assert not _cookie_valid(forged, TOKEN, 3600, now + 3500)
+    assert not _cookie_valid("garbage", TOKEN, 3600, now)
+
+
+@pytest.mark.parametrize("value", ["1.deadbeef", "forged"])
+def test_a_stale_or_forged_cookie_gets_the_login_page_again(client, value):
+    """Not a 403 dead end: the httponly cookie cannot be cleared by the page, so the form comes back (and the
+    response deletes the cookie)."""
+    r = client.get("/admin", headers={"Cookie": f"dgm_admin={value}"})
+    assert r.status_code == 401 and "Admin token" in r.text and 'dgm_admin=""' in r.headers["set-cookie"]
+    r = client.get("/admin/export.csv", headers={"Cookie": f"dgm_admin={value}"})
+    assert r.status_code == 401 and "token" in r.json()["detail"]
 
 
 def test_questions_and_feedback_are_recorded_masked_and_exported(client, service, caplog):
