@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sqlite3
 import subprocess
 import time
@@ -22,9 +21,6 @@ from tests.helpers import ROOT, TIMEOUT, clean_env, cli_command
 pytestmark = pytest.mark.slow
 
 TOKEN = "web-team-token-e2e-0123456789"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 RESULTS = ROOT / "test-results" / "admin"
 PHONE_VIEWPORT = (390, 844)
 STEP_MS = 10_000
@@ -168,28 +164,14 @@ def test_the_admin_page_serves_the_same_report(populated):
 
 
 # -- the page in a real browser ------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        b = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", (1280, 800)), ("phone", PHONE_VIEWPORT)])
-def test_the_admin_page_in_a_real_browser(populated, browser, name, viewport, tmp_path):
+def test_the_admin_page_in_a_real_browser(populated, chromium_browser, name, viewport, tmp_path):
     from playwright.sync_api import expect
 
     url = populated["service"].url
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True)
+    context = chromium_browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                           accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(STEP_MS)
     problems: list[str] = []
