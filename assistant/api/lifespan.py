@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from .. import factory
 from ..config import Settings
 from ..errors import DGMError
+from ..insights.records import PURGE_EVERY_S
 from ..pipeline import Assistant
 
 log = logging.getLogger(__name__)
@@ -118,12 +119,20 @@ def _purge(app: FastAPI) -> None:
                     f": {reason.splitlines()[0][:200]}" if reason else "")
 
 
+async def _purge_daily(app: FastAPI, every_s: float) -> None:
+    """The retention purge once every ``every_s`` while the service runs, whether questions are recorded or
+    not (feedback is kept no longer than the retention either)."""
+    while True:
+        await asyncio.sleep(every_s)
+        await anyio.to_thread.run_sync(_purge, app)
+
+
 def lifespan(settings: Settings, assistant: Assistant | None):
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
         app.state.model_limiter = anyio.CapacityLimiter(settings.model_threads)
         await anyio.to_thread.run_sync(_purge, app)
-        tasks: list[asyncio.Task] = []
+        tasks: list[asyncio.Task] = [asyncio.create_task(_purge_daily(app, PURGE_EVERY_S))]
         if assistant is not None:
             app.state.assistant = assistant
             _watch_sessions(app)

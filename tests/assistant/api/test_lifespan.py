@@ -137,3 +137,23 @@ def test_sighup_swaps_in_a_rebuilt_index_at_once(spawn_service, built_index: Pat
         time.sleep(0.2)
     assert httpx.get(ready, timeout=10).json()["index"]["path"] == str(new), service.log()
     assert httpx.post(service.url + "/api/ask", json={"question": NATO}, timeout=30).status_code == 200
+
+
+def test_the_retention_purge_runs_again_while_the_service_runs() -> None:
+    """Besides at start, the purge repeats (daily by default) whether or not questions are recorded."""
+    from types import SimpleNamespace
+
+    from assistant.api.lifespan import _purge_daily
+
+    calls: list[int] = []
+    app = SimpleNamespace(state=SimpleNamespace(records=SimpleNamespace(purge=lambda: calls.append(1) or (0, 0))))
+
+    async def run() -> None:
+        task = asyncio.create_task(_purge_daily(app, 0.01))  # type: ignore[arg-type]
+        deadline = time.monotonic() + 5
+        while len(calls) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(run())
+    assert len(calls) >= 3
