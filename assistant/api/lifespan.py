@@ -162,6 +162,9 @@ def lifespan(settings: Settings, assistant: Assistant | None):
                 restore_term()
             if hup:
                 loop.remove_signal_handler(signal.SIGHUP)
+            recorder = getattr(app.state, "recorder", None)
+            if recorder is not None:
+                await anyio.to_thread.run_sync(recorder.close)  # what is queued is written before the exit
             app.state.feedback.close()
             for task in tasks:
                 task.cancel()

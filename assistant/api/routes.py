@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import FileResponse
 
 from ..config import Settings
@@ -43,21 +43,20 @@ def api_router(settings: Settings) -> APIRouter:
 
     @router.post("/ask", response_model=AskResponse, responses=_ERRORS, dependencies=limited,
                  summary="Answer a question with citations and the directorate that handles it")
-    async def ask(request: Request, response: Response, body: AskRequest, assistant: AssistantDep,
-                  background: BackgroundTasks) -> AskResponse:
+    async def ask(request: Request, response: Response, body: AskRequest, assistant: AssistantDep) -> AskResponse:
         recorder = request.app.state.recorder
         answer = await anyio.to_thread.run_sync(
             partial(assistant.ask, body.question, session_id=body.session_id, top_k=body.top_k or settings.top_k,
                     directorate=body.directorate, document=body.document, trace=recorder is not None),
             limiter=request.app.state.model_limiter)
         request.app.state.metrics.observe(answer)
-        if recorder is not None:  # masked and written after the response is sent: the visitor does not wait
-            background.add_task(recorder.record, answer, request.state.request_id)
+        if recorder is not None:  # masked and written on the recorder's own thread: nothing here waits for it
+            recorder.submit(recorder.record, answer, request.state.request_id)
         return AskResponse.from_answer(answer)
 
     @router.post("/feedback", status_code=204, response_class=Response, responses=_ERRORS, dependencies=limited,
                  summary="Record a thumbs up or down on an answer")
-    async def feedback(request: Request, body: FeedbackRequest, background: BackgroundTasks) -> Response:
+    async def feedback(request: Request, body: FeedbackRequest) -> Response:
         mask = request.app.state.masker.mask
         # Masked before it is stored: what a visitor typed may hold an e-mail address, a phone number ...
         # The conversation is stored by the same one-way key as the question records (joinable, and no live
@@ -68,7 +67,7 @@ def api_router(settings: Settings) -> APIRouter:
         await anyio.to_thread.run_sync(request.app.state.feedback.write, record)
         recorder = request.app.state.recorder
         if recorder is not None:
-            background.add_task(recorder.rate, body.session_id, body.question, body.rating, body.comment)
+            recorder.submit(recorder.rate, body.session_id, body.question, body.rating, body.comment)
         return Response(status_code=204)
 
     @router.get("/directorates", response_model=list[DirectorateInfo], responses={503: _ERRORS[503]},

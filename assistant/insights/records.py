@@ -13,6 +13,7 @@ import csv
 import io
 import logging
 import math
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -68,6 +69,7 @@ questions_table = Table(
     Column("comment", Text, nullable=True),  # masked
 )
 PURGE_EVERY_S = 24 * 3600  # a running service purges once a day, besides at its start
+QUEUE_SIZE = 1000  # records waiting for the writer thread; beyond, new ones are dropped and counted
 
 
 class Decision(StrEnum):
@@ -285,6 +287,42 @@ class Recorder:
         self.on_failure = on_failure
         self.failures = 0
         self._last_purge = time.monotonic()  # the service purges at its start (lifespan); then once a day
+        # One writer thread behind a bounded queue: the HTTP route hands a record over and returns, so neither
+        # the visitor nor the request's own bookkeeping (metrics, logs) waits for the database's fsync, and
+        # a slow database costs dropped records (counted), never a growing backlog. One thread keeps the
+        # order: a rating finds the record it rates.
+        self._queue: queue.Queue[tuple[Callable[..., None], tuple[Any, ...]] | None] = queue.Queue(QUEUE_SIZE)
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
+
+    def submit(self, job: Callable[..., None], *args: Any) -> None:
+        """Run ``job(*args)`` (`record` or `rate`) on the writer thread; when its queue is full the job is
+        dropped and counted as a failure."""
+        with self._writer_lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_loop, name="dgm-records", daemon=True)
+                self._writer.start()
+        try:
+            self._queue.put_nowait((job, args))
+        except queue.Full:
+            self._failed("queued", RuntimeError(f"the queue of {QUEUE_SIZE} records waiting is full"))
+
+    def _write_loop(self) -> None:
+        while (item := self._queue.get()) is not None:
+            job, args = item
+            try:
+                job(*args)
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Write what is queued (for at most ``timeout_s``) and stop the writer thread."""
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            self._queue.put(None)
+            writer.join(timeout_s)
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.failures += 1

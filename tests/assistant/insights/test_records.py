@@ -147,3 +147,26 @@ def test_a_first_answer_and_its_rating_share_one_conversation_key():
 
     token = "0123456789abcdef0123456789abcdef.eyJxIjoiYSJ9.c2ln"
     assert session_key(token) == session_key("0123456789abcdef0123456789abcdef")
+
+
+def test_submitted_jobs_run_in_order_on_one_writer_and_a_full_queue_drops_and_counts(records):
+    """The route hands records over and returns; the writer keeps their order (a rating after its record),
+    and when the database is too slow the queue's bound drops new ones, counted, instead of growing."""
+    import threading
+
+    from assistant.insights import records as module
+
+    done: list[int] = []
+    gate = threading.Event()
+    counted: list[int] = []
+    recorder = Recorder(records, Masker(), lambda: None, 0.5,  # type: ignore[arg-type]
+                        on_failure=lambda: counted.append(1))
+    recorder._queue = module.queue.Queue(3)
+    busy = threading.Event()
+    recorder.submit(lambda: (busy.set(), gate.wait(5)))  # the writer is busy with this one
+    assert busy.wait(5)
+    for i in range(6):
+        recorder.submit(done.append, i)
+    gate.set()
+    recorder.close()
+    assert done == sorted(done) and len(done) == 3 and len(counted) == 3
