@@ -15,7 +15,6 @@ import logging
 import math
 import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
@@ -286,7 +285,6 @@ class Recorder:
         self.threshold = threshold
         self.on_failure = on_failure
         self.failures = 0
-        self._last_purge = time.monotonic()  # the service purges at its start (lifespan); then once a day
         # One writer thread behind a bounded queue: the HTTP route hands a record over and returns, so neither
         # the visitor nor the request's own bookkeeping (metrics, logs) waits for the database's fsync, and
         # a slow database costs dropped records (counted), never a growing backlog. One thread keeps the
@@ -336,8 +334,6 @@ class Recorder:
     def record(self, answer: Answer, request_id: str | None = None) -> None:
         try:
             self.records.add(record_of(answer, self.masker, self.weights(), self.threshold, request_id))
-            if time.monotonic() - self._last_purge > PURGE_EVERY_S:
-                self.purge()
         except Exception as exc:  # noqa: BLE001 - any failure to record must leave the answer alone
             self._failed("stored", exc)
 
@@ -347,10 +343,3 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001
             self._failed("rated", exc)
 
-    def purge(self) -> tuple[int, int]:
-        self._last_purge = time.monotonic()
-        removed = self.records.purge()
-        if any(removed):
-            log.info("purged %d question records and %d feedback records older than %d days", *removed,
-                     self.records.retention_days)
-        return removed
