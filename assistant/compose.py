@@ -285,11 +285,12 @@ def compose(query: str, hits: Sequence[Hit], routing: Routing | None, route_ques
 
 
 def abstention_text(suggestions: Sequence[str], question_type: str, language: str | None = None) -> str:
-    """The refusal, in ``language`` (English when None): the consular services named for a consular question,
+    """The refusal, in ``language`` (English when None): the consular services named for a question asking for a
+    service (a passport, a visa, help abroad ...),
     and the covered topics nearest to the question (the pages' own theme names) offered."""
     texts = answer_texts(language)
     parts = [texts.say("abstain")]
-    if question_type == "consular":
+    if question_type == "service":
         parts.append(texts.say("consular"))
     if suggestions:
         parts.append(texts.say("suggestions", topics=texts.joiner("suggestions_joiner").join(suggestions)))

@@ -136,9 +136,15 @@ def load_engine(settings: Settings, embedder: Embedder | None = None, reranker=N
                     "it is left out (run `dgm-assistant tune --write` with this model)", fit.source,
                     len(scope_weights.question_weights), embedder.name, embedder.dim)
         scope_weights = replace(scope_weights, question_bias=0.0, question_weights=())
+    kinds = fit.kinds
+    if kinds is not None and kinds.dim != embedder.dim:
+        log.warning("the question-kind model in %s reads %d dimensions, the embedding model %r gives %d; it is "
+                    "left out (run `dgm-assistant tune --write` with this model)", fit.source, kinds.dim,
+                    embedder.name, embedder.dim)
+        kinds = None
     return Assistant.build_engine(index, embedder, retrieval_options(settings), router_weights=fit.router,
                                   scope_weights=scope_weights, reranker=reranker,
-                                  detector=detector or make_detector(settings))
+                                  detector=detector or make_detector(settings), kinds=kinds)
 
 
 def engine_loader(settings: Settings, engine: Engine) -> Callable[[Path], Engine]:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .question import KindModel
 from .route import SIGNALS, RouterWeights
 from .scope import ScopeWeights
 
@@ -46,6 +47,21 @@ class QuestionFit(BaseModel):
     weights: list[float]
     l2: float | None = None
     cv_log_loss: float | None = None
+
+
+class KindFit(BaseModel):
+    """The question-kind classifier (`assistant.question.KindModel`), fit on eval/kinds/."""
+
+    labels: list[str]
+    bias: list[float]
+    weights: list[list[float]]
+    fit_on: str | None = None
+    items: int | None = None
+    l2: float | None = None
+    cv_accuracy: float | None = None
+
+    def model(self) -> KindModel:
+        return KindModel.from_arrays(self.labels, self.bias, self.weights)
 
 
 class RouterFit(BaseModel):
@@ -79,6 +95,7 @@ class Fit(BaseModel):
     scope: ScopeFit
     router: RouterFit
     question: QuestionFit | None = None
+    kinds: KindFit | None = None
 
     def weights(self) -> tuple[ScopeWeights, RouterWeights]:
         """The scope weights and routing calibration, over the code's defaults."""
@@ -124,6 +141,7 @@ class LoadedFit:
     router: RouterWeights
     source: str  # the file it came from, or "defaults"
     exact: bool  # fit for this model and this corpus
+    kinds: KindModel | None = None  # what a question asks for; None: every question is taken for a description
 
 
 def _siblings(model: str) -> list[str]:
@@ -133,26 +151,30 @@ def _siblings(model: str) -> list[str]:
     return [m for m in (f"{base}+int8", f"{base}+int8w8", base) if m != model]
 
 
+def _kinds(fit: Fit) -> KindModel | None:
+    return fit.kinds.model() if fit.kinds is not None else None
+
+
 def load_fit(index_dir: Path, fits_dir: Path, model: str, corpus_fingerprint: str) -> LoadedFit:
     """The fit for an index of ``model`` over the corpus ``corpus_fingerprint`` (see the module's order)."""
     candidates = [Path(index_dir) / FIT_FILE, shipped_fit_path(fits_dir, model)]
     found = [(p, f) for p in candidates if (f := Fit.read(p)) is not None and f.model == model]
     for path, fit in found:
         if fit.corpus_fingerprint == corpus_fingerprint:
-            return LoadedFit(*fit.weights(), source=str(path), exact=True)
+            return LoadedFit(*fit.weights(), source=str(path), exact=True, kinds=_kinds(fit))
     if found:
         path, fit = found[0]
         log.warning("the fit %s was made for embedding model %s over another corpus (fingerprint %s, this index: "
                     "%s); using it anyway, the pages having changed since; %s", path, model,
                     fit.corpus_fingerprint[:12], corpus_fingerprint[:12], REFIT_HINT)
-        return LoadedFit(*fit.weights(), source=str(path), exact=False)
+        return LoadedFit(*fit.weights(), source=str(path), exact=False, kinds=_kinds(fit))
     for sibling in _siblings(model):
         path = shipped_fit_path(fits_dir, sibling)
         other = Fit.read(path)
         if other is not None and other.model == sibling:
             log.warning("no fit for embedding model %s; using %s, made for %s, the same model quantised otherwise; "
                         "%s", model, path, sibling, REFIT_HINT)
-            return LoadedFit(*other.weights(), source=str(path), exact=False)
+            return LoadedFit(*other.weights(), source=str(path), exact=False, kinds=_kinds(other))
     log.warning("no fit for embedding model %s in %s or %s: the scope model and routing calibration take the "
                 "code's defaults, which abstain less reliably; %s", model, candidates[0], candidates[1], REFIT_HINT)
     return LoadedFit(ScopeWeights(), RouterWeights(), source="defaults", exact=False)

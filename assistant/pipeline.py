@@ -15,7 +15,7 @@ from ingest.models import Catalogue
 from .compose import abstention_text, cite, compose, suggestion_topics
 from .errors import InputError, SessionsUnavailable
 from .models import Answer, DirectorateMatch, Hit, Routing, Trace, Turn
-from .question import LanguageDetector, QuestionReader
+from .question import KindModel, LanguageDetector, QuestionReader
 from .retrieve import RetrievalOptions, Retriever
 from .route import Router, RouterWeights
 from .scope import ScopeWeights, scope
@@ -108,15 +108,17 @@ class Assistant:
     @staticmethod
     def build_engine(index: SearchIndex, embedder: Embedder, retrieval: RetrievalOptions, *,
                      router_weights: RouterWeights | None = None, scope_weights: ScopeWeights | None = None,
-                     reranker=None, detector: LanguageDetector | None = None) -> Engine:
+                     reranker=None, detector: LanguageDetector | None = None,
+                     kinds: KindModel | None = None) -> Engine:
         """The engine of ``index``; ``retrieval``: the `Retriever`'s knobs (candidates, fusion, weights, ...);
-        the weights: the fit for this index (`assistant.fit.load_fit`), the code's defaults when None."""
+        the weights and ``kinds`` (what a question asks for): the fit for this index (`assistant.fit.load_fit`),
+        the code's defaults when None."""
         if index.catalogue is None:
             raise InputError("index", f"the index at {index.path} has no directorate catalogue; "
                              "run `dgm-assistant build` to rebuild it")
         retriever = Retriever(index, embedder, retrieval, reranker=reranker)
         router = Router(index.catalogue, embedder, index.chunks, router_weights, stored=index.vectors_of)
-        reader = QuestionReader(index.catalogue, detector=detector or LanguageDetector())
+        reader = QuestionReader(index.catalogue, detector=detector or LanguageDetector(), kinds=kinds)
         return Engine(index, embedder, retriever, router, reader, scope_weights)
 
     @property
@@ -208,16 +210,17 @@ class Assistant:
         q = engine.reader.read(text, history, use_followups=opts.use_followups)
 
         t = time.perf_counter()
-        qv = engine.embedder.encode_query(q.embed_text) if opts.mode != "bm25" else None
+        # Keyword-only retrieval embeds only for the router and the scope decision.
+        embed = opts.mode != "bm25" or opts.use_router or opts.use_abstention
+        qv = engine.embedder.encode_query(q.embed_text) if embed else None
         timings["embed"] = (time.perf_counter() - t) * 1000
+        q = engine.reader.classify(q, qv)  # what it asks for, read from its embedding
         retrieval = engine.retriever.retrieve(q.query, k=top_k, query_vec=qv, doc_id=document,
                                               directorate=code, timings=timings, mode=opts.mode,
                                               language=q.language)
         hits = list(retrieval.hits)
 
         t = time.perf_counter()
-        if qv is None and (opts.use_router or opts.use_abstention):  # keyword-only retrieval: embed for these
-            qv = engine.embedder.encode_query(q.embed_text)
         if not opts.use_router or qv is None:
             routing = engine.router.top_label(hits)  # the naive baseline: the best passage's label
         else:

@@ -3,9 +3,9 @@
 One score cannot decide (an in-scope question's best cosine can be lower than an off-topic one's), so the
 decision combines: the best dense similarity to a passage and to a directorate's remit profile, the best
 BM25 score of the question's topical words, whether the two retrievers agree, whether the question names
-a directorate, one of its topics or a theme of the pages that no directorate holds, and the question type:
-small talk, consular services, another country's policy, a request for a specific figure or person, or a
-fact of another kind (history, an event's outcome, a ranking), which the FPS pages never give.
+a directorate, one of its topics or a theme of the pages that no directorate holds, and what the question asks
+for (`assistant.question.kind`): small talk, another country's view or a trivia fact; a service for the asker;
+a person; a date or a number, weighed by whether the retrieved passages hold one.
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ from functools import cached_property
 import numpy as np
 
 from .models import Routing
-from .question import Question, is_foreign
+from .question import FACT_KINDS, OFF_TOPIC_KINDS, Question, is_foreign
 from .retrieve import Retrieval
 
 _NUMBER = re.compile(r"(?<![\w.])\d")  # a number, not the digit of a code such as M2 or M0.1
+_YEAR = re.compile(r"(?<![\w.])(?:1[5-9]|2[01])\d\d(?![\w.])")  # a year: what a date holds in any language
+_HOLDS = {"date": _YEAR, "number": _NUMBER}
 
 
-FEATURES = ("dense_max", "profile_max", "descriptor_max", "bm25", "agree", "named", "off_type", "personal",
-            "specific", "foreign_named", "question_model")
+FEATURES = ("dense_max", "profile_max", "descriptor_max", "bm25", "agree", "named", "off_kind", "service",
+            "person", "fact_missing", "foreign_named", "question_model")
 
 
 QUESTION_LOGIT_CAP = 8.0
@@ -38,7 +40,8 @@ class ScopeWeights:
     bias: float = -6.0
     weights: dict[str, float] = field(default_factory=lambda: {
         "dense_max": 8.0, "profile_max": 8.0, "descriptor_max": 0.0, "bm25": 0.6, "agree": 0.8, "named": 3.0,
-        "off_type": -8.0, "personal": -8.0, "specific": -4.0, "foreign_named": 2.0, "question_model": 0.0})
+        "off_kind": -8.0, "service": -8.0, "person": -4.0, "fact_missing": -4.0, "foreign_named": 2.0,
+        "question_model": 0.0})
     bm25_cap: float = 6.0
     # A linear model over the question's embedding: how much it reads like the in-scope questions of dev
     # rather than the off-topic ones. It learns the *kind* of question (a personal errand, a trivia fact, a
@@ -71,7 +74,7 @@ def scope_features(question: Question, retrieval: Retrieval, routing: Routing | 
                    question_model: float = 0.0) -> dict[str, float]:
     """The features of ``FEATURES``; ``question_model`` is `ScopeWeights.question_model` of the question's
     vector, computed by the caller."""
-    qtype = question.kind
+    kinds = question.kinds
     top_d = {i for i, _ in retrieval.dense[:3]}
     top_b = {i for i, _ in retrieval.bm25[:3]}
     named = bool(routing is not None and (routing.signals.explicit or routing.signals.keywords
@@ -83,11 +86,12 @@ def scope_features(question: Question, retrieval: Retrieval, routing: Routing | 
         "bm25": min(retrieval.bm25[0][1], bm25_cap) if retrieval.bm25 else 0.0,
         "agree": 1.0 if top_d & top_b else 0.0,
         "named": 1.0 if named else 0.0,
-        "off_type": 1.0 if qtype in ("small_talk", "consular", "domestic", "other_country") else 0.0,
-        "personal": 1.0 if qtype == "personal" else 0.0,
-        # A request for a figure is answerable only if a top passage holds a number.
-        "specific": 1.0 if qtype in ("specific", "factoid") or (
-            qtype == "figure" and not any(_NUMBER.search(h.chunk.text) for h in retrieval.hits[:3])) else 0.0,
+        "off_kind": sum(kinds.get(k, 0.0) for k in OFF_TOPIC_KINDS),
+        "service": kinds.get("service", 0.0),
+        "person": kinds.get("person", 0.0),
+        # A question asking for a date or a number is answerable only if a top passage holds one.
+        "fact_missing": sum(kinds.get(k, 0.0) for k in FACT_KINDS
+                            if not any(_HOLDS[k].search(h.chunk.text) for h in retrieval.hits[:3])),
         "foreign_named": 1.0 if named and is_foreign(question.scope_text) else 0.0,
         "question_model": question_model,
     }

@@ -171,3 +171,47 @@ def load_qa(path: Path | str, codes: Sequence[str] | None = None) -> list[QAItem
     if not items:
         raise QAFormatError(f"{path}: no Q&A items (the file is empty)")
     return items
+
+
+class KindItem(BaseModel):
+    """One labelled question of ``eval/kinds/``: what it asks for (`assistant.question.KINDS`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: StrictStr = Field(min_length=1)
+    kind: StrictStr
+    language: StrictStr = Field(pattern=r"^[a-z]{2}$")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        from assistant.question import KINDS
+
+        if value not in KINDS:
+            raise ValueError(f"unknown kind {value!r}; known: {', '.join(KINDS)}")
+        return value
+
+
+def load_kinds(folder: Path | str) -> list[KindItem]:
+    """The labelled questions of every ``*.jsonl`` file of ``folder`` (one language per file), validated.
+
+    Raises:
+        QAFormatError: no file, or a bad line (with the file, the line number and the field).
+    """
+    folder = Path(folder)
+    files = sorted(folder.glob("*.jsonl"))
+    if not files:
+        raise QAFormatError(f"{folder}: no labelled questions (*.jsonl) to fit the question kinds on")
+    items: list[KindItem] = []
+    for path in files:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{path} line {n}"
+            try:
+                items.append(KindItem.model_validate_json(line))
+            except ValidationError as exc:
+                err = exc.errors(include_url=False)[0]
+                field = ".".join(str(p) for p in err["loc"]) or "item"
+                raise QAFormatError(f"{where}: {field}: {str(err['msg']).removeprefix('Value error, ')}") from exc
+    return items

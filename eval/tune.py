@@ -3,9 +3,13 @@
     dgm-assistant tune [--qa eval/qa_dev.jsonl] [--write] [--ship]
 
 Every dev question is asked through the assistant itself (`Assistant.ask(trace=True)`), which reports what
-its stages saw, so the fit reads exactly the signals the assistant computes. Three scikit-learn logistic
+its stages saw, so the fit reads exactly the signals the assistant computes. Scikit-learn logistic
 regressions, balanced between in-scope and off-topic questions:
 
+- the question-kind classifier (`assistant.question.KindModel`): a multinomial logistic regression over the
+  embeddings of the labelled questions of ``eval/kinds/`` (four languages, written apart from the Q&A), its
+  L2 penalty chosen by stratified 5-fold accuracy; the scope features read its probabilities, so it is fit
+  first;
 - the question model, over the questions' embeddings, its L2 penalty chosen by stratified 5-fold log-loss;
 - the scope model, over the scope features (the question model's out-of-fold log-odds among them, so it
   learns how far to trust it on questions it has not seen);
@@ -30,12 +34,15 @@ from pathlib import Path
 import numpy as np
 
 from assistant.config import Settings
-from assistant.fit import FIT_FILE, Fit, QuestionFit, RouterFit, ScopeFit, shipped_fit_path
+from assistant.fit import FIT_FILE, Fit, KindFit, QuestionFit, RouterFit, ScopeFit, shipped_fit_path
+from assistant.question import KindModel
 from assistant.route import SIGNALS, RouterWeights, unit_features
 from assistant.scope import FEATURES, QUESTION_LOGIT_CAP
 
-from .dataset import load_qa
+from .dataset import load_kinds, load_qa
 
+KINDS_DIR = Path(__file__).parent / "kinds"  # the labelled questions of the kind classifier
+KIND_L2_GRID = (0.03, 0.1, 0.3, 1.0)
 QUESTION_L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 TEMPERATURE_GRID = (0.005, 0.01, 0.02, 0.03)  # routing's softmax temperature over the units' cosines
 ROUTER_L2_GRID = (0.01, 0.1, 1.0, 10.0)  # the signal weights' penalty, chosen by cross-validated accuracy
@@ -98,6 +105,23 @@ def fit_question_model(vecs: np.ndarray, y: np.ndarray, grid: tuple[float, ...] 
     return fit_logistic(vecs, y, l2=l2, balanced=True), oof, l2, loss
 
 
+def fit_kinds(vecs: np.ndarray, labels: list[str], grid: tuple[float, ...] = KIND_L2_GRID,
+              k: int = FOLDS) -> tuple[KindModel, float, float]:
+    """The question-kind classifier: a multinomial, L2-penalised logistic regression on the labelled questions'
+    embeddings, its penalty chosen by stratified ``k``-fold accuracy. Returns the model fit on every item, the
+    penalty and its cross-validated accuracy."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    y = np.array(labels)
+    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=0)
+    scored = [(float(cross_val_score(LogisticRegression(C=1.0 / l2, max_iter=2000), vecs, y, cv=folds).mean()), l2)
+              for l2 in grid]
+    accuracy, l2 = max(scored, key=lambda s: (s[0], -s[1]))
+    model = LogisticRegression(C=1.0 / l2, max_iter=2000).fit(vecs, y)
+    return KindModel.from_arrays([str(c) for c in model.classes_], model.intercept_, model.coef_), l2, accuracy
+
+
 def cross_validate_scope(x: np.ndarray, y: np.ndarray, l2: float, threshold: float = 0.5, k: int = FOLDS,
                          seeds: tuple[int, ...] = (0, 1, 2)) -> list[tuple[float, float]]:
     """What the scope model does on dev questions it was not fit on: for each shuffle ``seed``, every item
@@ -130,16 +154,19 @@ class Collected:
 
 
 def collect(settings: Settings, qa: Path, temperature: float | None = None,
-            weights: RouterWeights | None = None) -> Collected:
+            weights: RouterWeights | None = None, kinds: KindModel | None = None) -> Collected:
     """Ask every dev item through the pipeline and keep what its stages saw (the last turn of a conversation,
     earlier turns asked first in the same session); ``temperature``: routing's, instead of the current fit's;
-    ``weights``: routing's signal weights and temperature, instead of the current fit's."""
+    ``weights``: routing's signal weights and temperature, instead of the current fit's; ``kinds``: the
+    question-kind classifier, instead of the current fit's."""
     from dataclasses import replace
 
     from assistant.factory import load_assistant
 
     assistant = load_assistant(settings, use_abstention=False)
     engine = assistant.engine
+    if kinds is not None:
+        engine.reader.kinds = kinds
     if weights is not None:
         engine.router.weights = replace(weights, calib_a=engine.router.weights.calib_a,
                                         calib_b=engine.router.weights.calib_b)
@@ -235,7 +262,17 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
     # more dev questions right out of fold than the defaults do (which no fold saw being chosen either).
     from dataclasses import replace
 
-    runs = [(collect(settings, qa, t), t) for t in TEMPERATURE_GRID]
+    from assistant.factory import make_embedder
+
+    embedder = make_embedder(settings)
+    kind_items = load_kinds(KINDS_DIR)
+    kind_vecs = np.array([embedder.encode_query(it.text) for it in kind_items], dtype=np.float64)
+    kinds, kind_l2, kind_acc = fit_kinds(kind_vecs, [it.kind for it in kind_items])
+    by_lang = sorted({it.language for it in kind_items})
+    say(f"question kinds on {len(kind_items)} labelled questions ({', '.join(by_lang)}): L2 {kind_l2}, "
+        f"{FOLDS}-fold accuracy {kind_acc:.3f}")
+    del embedder
+    runs = [(collect(settings, qa, t, kinds=kinds), t) for t in TEMPERATURE_GRID]
     defaults = RouterWeights()
     candidates: list[tuple[float, float, dict[str, float] | None]] = []
     for r, t in runs:
@@ -250,7 +287,7 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
     say(f"-> temperature {temperature}, " + ("fitted signal weights" if signals else "the default signal weights"))
     weights = replace(defaults, similarity_temperature=temperature, descriptor_temperature=temperature,
                       **(signals or {}))
-    data = collect(settings, qa, weights=weights)
+    data = collect(settings, qa, weights=weights, kinds=kinds)
     say(f"dev routing accuracy with them: {data.routing_accuracy:.3f}")
     y = data.labels
     qw, oof, q_l2, q_loss = fit_question_model(data.vectors, y)
@@ -279,7 +316,10 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
               router=RouterFit(calib_a=round(float(cw[1]), 4), calib_b=round(float(cw[0]), 4),
                                temperature=temperature, signals=signals),
               question=QuestionFit(bias=round(float(qw[0]), 5), weights=[round(float(v), 5) for v in qw[1:]],
-                                   l2=q_l2, cv_log_loss=round(q_loss, 4)))
+                                   l2=q_l2, cv_log_loss=round(q_loss, 4)),
+              kinds=KindFit(labels=list(kinds.labels), bias=[round(b, 5) for b in kinds.bias],
+                            weights=[[round(v, 5) for v in row] for row in kinds.weights],
+                            fit_on=KINDS_DIR.name, items=len(kind_items), l2=kind_l2, cv_accuracy=round(kind_acc, 4)))
     if not all(math.isfinite(v) for v in fit.scope.weights.values()):
         raise ValueError("the scope fit diverged (non-finite weights); check the dev file")
     return fit

@@ -79,7 +79,7 @@ class Decision(StrEnum):
 class Reason(StrEnum):
     """Why a question was declined, read from the scope model's signals."""
 
-    OFF_TOPIC = "off_topic"  # the question's kind is not the pages' (small talk, consular, personal ...)
+    OFF_TOPIC = "off_topic"  # the question's kind is not the pages' (small talk, a service, another country ...)
     UNANSWERABLE_KIND = "unanswerable_kind"  # asks for a fact of a kind the pages never give
     NO_PASSAGE = "no_passage"  # in the pages' field, but no passage close enough
 
@@ -112,14 +112,15 @@ def decline_reason(scope: ScopeDecision, weights: ScopeWeights, threshold: float
     """Which of the scope model's signals declined the question.
 
     The kind of the question weighs first: a question the reader took for an off-topic kind (small talk,
-    consular, personal, another country) or for an unanswerable one (a figure, a person, a trivia fact) is
+    a trivia fact, another country's view, a service for the asker) or for an unanswerable one (a person, a
+    date or a number that no retrieved passage holds) is
     declined for that when its weight pulled the score down. Otherwise, if the question model's verdict
     (the question reads like the off-topic ones) alone made the score fall below the threshold, it is off
     topic; else the passages were not close enough: no passage.
     """
     contribution = {k: weights.weights.get(k, 0.0) * scope.features.get(k, 0.0) for k in FEATURES}
-    by_kind = {Reason.OFF_TOPIC: contribution["off_type"] + contribution["personal"],
-               Reason.UNANSWERABLE_KIND: contribution["specific"]}
+    by_kind = {Reason.OFF_TOPIC: contribution["off_kind"] + contribution["service"],
+               Reason.UNANSWERABLE_KIND: contribution["person"] + contribution["fact_missing"]}
     pulled = {r: v for r, v in by_kind.items() if v < 0}
     if pulled:
         return min(pulled, key=lambda r: pulled[r])

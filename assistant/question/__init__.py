@@ -7,13 +7,18 @@ from __future__ import annotations
 from index import stemmer  # the keyword index's own stemmers: a stem here is the one BM25 indexed
 
 from .followup import Resolved, asks_who, resolve, topic_of
-from .kind import question_type
+from .kind import DEFAULT_KIND, FACT_KINDS, KINDS, OFF_TOPIC_KINDS, KindModel, top_kind
 from .language import LanguageDetector
 from .names import Phrase, is_acronym, phrase_pattern
 from .reader import Question, QuestionReader
 from .words import LANGUAGES, content_words, focus_query, frame_words, is_foreign, lexicon
 
 __all__ = [
+    "DEFAULT_KIND",
+    "FACT_KINDS",
+    "KINDS",
+    "KindModel",
+    "OFF_TOPIC_KINDS",
     "LANGUAGES",
     "LanguageDetector",
     "Phrase",
@@ -28,7 +33,7 @@ __all__ = [
     "is_foreign",
     "lexicon",
     "phrase_pattern",
-    "question_type",
+    "top_kind",
     "resolve",
     "stemmer",
     "topic_of",

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from ingest.models import Catalogue
 
 from ..models import Turn
 from .followup import Resolved, asks_who, resolve
-from .kind import question_type
+from .kind import DEFAULT_KIND, KindModel, top_kind
 from .language import LanguageDetector
 from .names import Phrase, phrase_pattern
 from .words import LANGUAGES, content_words, unit_phrase
@@ -30,7 +32,8 @@ class Question:
         is_followup: whether ``query`` was resolved from earlier turns.
         named: the units the query names by code, name or alias (1.0 each).
         asks_unit: whether it asks which unit handles something ("who ...", "which directorate ...").
-        kind: what it asks for (`question_type`): ``policy``, ``figure``, ``specific``, ``consular`` ...
+        kind: what it asks for, the likeliest of ``kinds`` (``description`` until the question is classified).
+        kinds: each kind's probability (`KindModel`), from the question's embedding; empty without a model.
         scope_text: the text the scope decision reads (the message, or the resolved follow-up).
         embed_text: the text to embed (a unit named by code or alias alone gets its full name).
         language: the question's language (ISO 639-1) when detected, else None.
@@ -43,7 +46,8 @@ class Question:
     is_followup: bool
     named: Mapping[str, float] = field(default_factory=dict)
     asks_unit: bool = False
-    kind: str = "policy"
+    kind: str = DEFAULT_KIND
+    kinds: Mapping[str, float] = field(default_factory=dict)
     scope_text: str = ""
     embed_text: str = ""
     language: str | None = None
@@ -55,11 +59,15 @@ class QuestionReader:
     Args:
         catalogue: the index's directorate catalogue.
         detector: tells the question's language (`Question.language` stays None without one).
+        kinds: tells what a question asks for from its embedding (`classify`); without one every question
+            is taken for a description, for the passages to settle.
     """
 
-    def __init__(self, catalogue: Catalogue, detector: LanguageDetector | None = None) -> None:
+    def __init__(self, catalogue: Catalogue, detector: LanguageDetector | None = None,
+                 kinds: KindModel | None = None) -> None:
         self.catalogue = catalogue
         self.detector = detector
+        self.kinds = kinds
         self._names: dict[str, list[Phrase]] = {}
         # The same patterns plus the code's, longest first: what `embedding_text` removes to see what else a
         # question asks about.
@@ -91,9 +99,16 @@ class QuestionReader:
         return Question(
             text=text, query=resolved.query, topic=resolved.topic, prior=resolved.prior,
             is_followup=resolved.is_followup, named=named, asks_unit=asks_who(resolved.query, language),
-            kind=question_type(scope_text, names_code=bool(self.catalogue.codes_in(scope_text))),
             scope_text=scope_text, embed_text=self.embedding_text(resolved.query, named),
             language=language)
+
+    def classify(self, question: Question, vector: np.ndarray | None) -> Question:
+        """The question with what it asks for, from ``vector``, the embedding of its ``embed_text`` (the
+        standalone question: a follow-up asks what its resolved text asks)."""
+        if self.kinds is None or vector is None:
+            return question
+        kinds = self.kinds.probabilities(vector)
+        return replace(question, kinds=kinds, kind=top_kind(kinds))
 
     def explicit(self, text: str) -> dict[str, float]:
         """1.0 for each unit named by code, name or alias."""

@@ -138,7 +138,7 @@ def test_the_no_fit_sentence_says_who_holds_the_theme_in_the_question_language(l
            "Sanctions."),
 ])
 def test_the_refusal_is_in_the_question_language(language, expected):
-    assert abstention_text(("Human rights", "Sanctions"), "consular", language) == expected
+    assert abstention_text(("Human rights", "Sanctions"), "service", language) == expected
 
 
 def _sectioned(n: int, section: str, directorates: tuple[str, ...] = (), themes: tuple[str, ...] = ()) -> Hit:

@@ -85,3 +85,33 @@ def test_routing_signal_weights_are_learned_from_the_rows_and_scaled_to_the_defa
     assert tune.routing_accuracy(rows, learned) > 0.8 and cv_accuracy > 0.8
     # The same rows, scored by weights that ignore the deciding signal, route far fewer questions right.
     assert tune.routing_accuracy(rows, np.array([0, 1.0, 0, 0, 0, 0])) < 0.5
+
+
+def test_question_kinds_are_a_cross_validated_multinomial_fit():
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(3, 16))
+    labels = ["unit", "date", "small_talk"] * 30
+    x = np.stack([centres[i % 3] + rng.normal(size=16) * 0.5 for i in range(len(labels))])
+    model, l2, accuracy = tune.fit_kinds(x, labels, grid=(0.1, 1.0))
+    assert sorted(model.labels) == ["date", "small_talk", "unit"] and model.dim == 16
+    assert l2 in (0.1, 1.0) and accuracy > 0.9
+    p = model.probabilities(centres[1].astype(np.float32))
+    assert max(p, key=p.get) == "date" and abs(sum(p.values()) - 1) < 1e-6
+    # Labels the vectors cannot explain: no better than chance out of fold.
+    _, _, noise = tune.fit_kinds(x, list(rng.permutation(labels)), grid=(1.0,))
+    assert noise < 0.6
+
+
+def test_the_labelled_kinds_load_and_cover_every_kind_in_four_languages(tmp_path):
+    from assistant.question import KINDS
+    from eval.dataset import QAFormatError, load_kinds
+
+    items = load_kinds(tune.KINDS_DIR)
+    assert len(items) >= 2000 and {i.kind for i in items} == set(KINDS)
+    assert {i.language for i in items} == {"en", "fr", "nl", "de"}
+    bad = tmp_path / "xx.jsonl"
+    bad.write_text('{"text": "Bonjour", "kind": "greeting", "language": "fr"}\n', encoding="utf-8")
+    with pytest.raises(QAFormatError, match=r"xx.jsonl line 1: kind: unknown kind 'greeting'"):
+        load_kinds(tmp_path)
+    with pytest.raises(QAFormatError, match="no labelled questions"):
+        load_kinds(tmp_path / "none")

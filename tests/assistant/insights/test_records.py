@@ -45,13 +45,14 @@ def records(db_url) -> QuestionRecords:
 
 def _decision(**features: float) -> ScopeDecision:
     return ScopeDecision(probability=0.01, features={k: features.get(k, 0.0) for k in FEATURES},
-                         question_type="policy")
+                         question_type="description")
 
 
 @pytest.mark.parametrize("features, reason", [
-    ({"off_type": 1.0, "dense_max": 0.4}, Reason.OFF_TOPIC),
-    ({"personal": 1.0, "dense_max": 0.5}, Reason.OFF_TOPIC),
-    ({"specific": 1.0, "dense_max": 0.6}, Reason.UNANSWERABLE_KIND),
+    ({"off_kind": 1.0, "dense_max": 0.4}, Reason.OFF_TOPIC),
+    ({"service": 1.0, "dense_max": 0.5}, Reason.OFF_TOPIC),
+    ({"fact_missing": 1.0, "dense_max": 0.6}, Reason.UNANSWERABLE_KIND),
+    ({"person": 0.9, "dense_max": 0.6}, Reason.UNANSWERABLE_KIND),
     ({"dense_max": 0.2, "profile_max": 0.2}, Reason.NO_PASSAGE),
     # close passages, but the question model finds it reads like the off-topic questions: without that
     # verdict the score would have passed the threshold
