@@ -15,7 +15,7 @@ from ingest.models import Catalogue
 from .compose import abstention_text, cite, compose, suggestion_topics
 from .errors import InputError, SessionsUnavailable
 from .models import Answer, DirectorateMatch, Hit, Routing, Trace, Turn
-from .question import LanguageDetector, QuestionReader
+from .question import LanguageDetector, QuestionReader, Speller
 from .retrieve import RetrievalOptions, Retriever
 from .route import Router, RouterWeights
 from .scope import ScopeWeights, scope
@@ -108,7 +108,8 @@ class Assistant:
     @staticmethod
     def build_engine(index: SearchIndex, embedder: Embedder, retrieval: RetrievalOptions, *,
                      router_weights: RouterWeights | None = None, scope_weights: ScopeWeights | None = None,
-                     reranker=None, detector: LanguageDetector | None = None) -> Engine:
+                     reranker=None, detector: LanguageDetector | None = None,
+                     speller: Speller | None = None) -> Engine:
         """The engine of ``index``; ``retrieval``: the `Retriever`'s knobs (candidates, fusion, weights, ...);
         the weights: the fit for this index (`assistant.fit.load_fit`), the code's defaults when None."""
         if index.catalogue is None:
@@ -116,7 +117,7 @@ class Assistant:
                              "run `dgm-assistant build` to rebuild it")
         retriever = Retriever(index, embedder, retrieval, reranker=reranker)
         router = Router(index.catalogue, embedder, index.chunks, router_weights, stored=index.vectors_of)
-        reader = QuestionReader(index.catalogue, detector=detector or LanguageDetector())
+        reader = QuestionReader(index.catalogue, detector=detector or LanguageDetector(), speller=speller)
         return Engine(index, embedder, retriever, router, reader, scope_weights)
 
     @property
@@ -210,7 +211,7 @@ class Assistant:
         t = time.perf_counter()
         qv = engine.embedder.encode_query(q.embed_text) if opts.mode != "bm25" else None
         timings["embed"] = (time.perf_counter() - t) * 1000
-        retrieval = engine.retriever.retrieve(q.query, k=top_k, query_vec=qv, doc_id=document,
+        retrieval = engine.retriever.retrieve(q.spelled, k=top_k, query_vec=qv, doc_id=document,
                                               directorate=code, timings=timings, mode=opts.mode,
                                               language=q.language)
         hits = list(retrieval.hits)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from index.bm25 import DEFAULT_LANGUAGE
 from ingest.models import Catalogue
 
 from ..models import Turn
@@ -14,6 +15,7 @@ from .followup import Resolved, asks_who, resolve
 from .kind import question_type
 from .language import LanguageDetector
 from .names import Phrase, phrase_pattern
+from .spelling import Speller
 from .words import LANGUAGES, content_words, unit_phrase
 
 
@@ -34,6 +36,8 @@ class Question:
         scope_text: the text the scope decision reads (the message, or the resolved follow-up).
         embed_text: the text to embed (a unit named by code or alias alone gets its full name).
         language: the question's language (ISO 639-1) when detected, else None.
+        spelled: ``query`` with its misspelt words corrected against the index's vocabulary (`Speller`): what
+            the keyword search reads; ``query`` itself when there is no speller.
     """
 
     text: str
@@ -47,6 +51,11 @@ class Question:
     scope_text: str = ""
     embed_text: str = ""
     language: str | None = None
+    spelled: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.spelled:
+            object.__setattr__(self, "spelled", self.query)
 
 
 class QuestionReader:
@@ -55,11 +64,14 @@ class QuestionReader:
     Args:
         catalogue: the index's directorate catalogue.
         detector: tells the question's language (`Question.language` stays None without one).
+        speller: corrects misspellings against the index's vocabulary (`Question.spelled`); none: no correction.
     """
 
-    def __init__(self, catalogue: Catalogue, detector: LanguageDetector | None = None) -> None:
+    def __init__(self, catalogue: Catalogue, detector: LanguageDetector | None = None,
+                 speller: Speller | None = None) -> None:
         self.catalogue = catalogue
         self.detector = detector
+        self.speller = speller
         self._names: dict[str, list[Phrase]] = {}
         # The same patterns plus the code's, longest first: what `embedding_text` removes to see what else a
         # question asks about.
@@ -88,12 +100,18 @@ class QuestionReader:
             resolved = Resolved(joined, joined, None, bool(history))
         named = self.explicit(resolved.query)
         scope_text = resolved.query if resolved.is_followup else text
+        spelled = self.spelled(resolved.query, language)
         return Question(
             text=text, query=resolved.query, topic=resolved.topic, prior=resolved.prior,
             is_followup=resolved.is_followup, named=named, asks_unit=asks_who(resolved.query, language),
             kind=question_type(scope_text, names_code=bool(self.catalogue.codes_in(scope_text))),
-            scope_text=scope_text, embed_text=self.embedding_text(resolved.query, named),
-            language=language)
+            scope_text=scope_text, embed_text=self.embedding_text(spelled, named),
+            language=language, spelled=spelled)
+
+    def spelled(self, text: str, language: str | None) -> str:
+        """``text`` with its misspellings corrected in ``language`` (the keyword index's default language when
+        None), or as it is without a speller."""
+        return self.speller.correct(text, language or DEFAULT_LANGUAGE) if self.speller is not None else text
 
     def explicit(self, text: str) -> dict[str, float]:
         """1.0 for each unit named by code, name or alias."""
