@@ -70,13 +70,16 @@ class Speller:
     Args:
         vocabularies: each language's words and their frequencies.
         common: each language's common words (`common_words`), left alone though the index lacks them.
+        also_known: more words to leave alone in every language (the units' names in languages the index has
+            no chunks in: "Désarmement" in a question read as English is French, not a misspelling).
         min_length: words shorter than this are left alone (too many short words are one edit apart).
         long_word: words of at least this length may be two edits from their correction, shorter ones one.
         min_count: how often the corpus must use a word for a misspelling to be corrected to it.
     """
 
     def __init__(self, vocabularies: Mapping[str, Mapping[str, int]],
-                 common: Mapping[str, frozenset[str]] | None = None, *, min_length: int = 5,
+                 common: Mapping[str, frozenset[str]] | None = None, also_known: Iterable[str] = (), *,
+                 min_length: int = 5,
                  long_word: int = 8, min_count: int = 1) -> None:
         if min_length < 1:
             raise ValueError(f"min_length must be at least 1, got {min_length}")
@@ -87,7 +90,8 @@ class Speller:
         from symspellpy import SymSpell  # imported when an index is loaded, not with the package
 
         self.min_length, self.long_word, self.min_count = min_length, long_word, min_count
-        self._known = frozenset(w for counts in vocabularies.values() for w in counts)
+        self._known = frozenset(w for counts in vocabularies.values() for w in counts) | {
+            w.lower() for w in also_known}
         self._common = dict(common or {})
         self._stems = {lang: frozenset(stemmer(lang).stemWords(list(counts))) for lang, counts in vocabularies.items()}
         self._spell: dict[str, SymSpell] = {}
@@ -104,7 +108,9 @@ class Speller:
         """The speller of one index (its chunks and catalogue): a language's words more common than
         ``min_zipf`` (`common_words`) are left alone; ``knobs``: see the class."""
         vocab = vocabularies(chunks, catalogue)
-        return cls(vocab, {lang: common_words(lang, min_zipf) for lang in vocab}, **knobs)
+        names = [w for d in (catalogue.directorates if catalogue else ()) for n in d.names.values()
+                 for w in _WORD.findall(n)]
+        return cls(vocab, {lang: common_words(lang, min_zipf) for lang in vocab}, names, **knobs)
 
     @property
     def languages(self) -> tuple[str, ...]:
