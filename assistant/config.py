@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     languages: list[str] = Field(
         default_factory=lambda: ["en", "fr", "nl", "de"],
         description="Languages a question may be in (ISO 639-1; py3langid); the first is the fallback")
+    spelling: bool = Field(
+        True, description="Correct a question's misspelt words against the index's own vocabulary (per language, "
+                          "SymSpell) before the keyword search")
+    spelling_min_zipf: float = Field(
+        3.0, ge=0, le=8, description="A word this common in the question's language (wordfreq's Zipf scale: 3 is "
+                                     "once per million words) is never corrected, though the index lacks it")
+    spelling_min_length: int = Field(5, ge=1, description="Shorter words are never corrected")
+    spelling_long_word: int = Field(
+        8, ge=1, description="Words this long may be two edits from their correction, shorter ones one")
 
     # Fitted parameters
     fits_dir: Path | None = Field(

@@ -23,7 +23,7 @@ from ingest import chunk_corpus
 from .config import Settings
 from .fit import FIT_FILE, Fit, load_fit
 from .pipeline import AskOptions, Assistant, Engine
-from .question import LanguageDetector
+from .question import LanguageDetector, Speller
 from .retrieve import RetrievalOptions
 from .sessions import FirstTurnTokens, make_store
 
@@ -101,6 +101,14 @@ def make_detector(settings: Settings) -> LanguageDetector:
     return LanguageDetector(settings.languages)
 
 
+def make_speller(settings: Settings, index: SearchIndex) -> Speller | None:
+    """The index's speller (its own vocabulary, per language), or None when spelling is off."""
+    if not settings.spelling:
+        return None
+    return Speller.from_index(index.chunks, index.catalogue, min_zipf=settings.spelling_min_zipf,
+                              min_length=settings.spelling_min_length, long_word=settings.spelling_long_word)
+
+
 def make_reranker(settings: Settings):
     if not settings.reranker_model:
         return None
@@ -144,7 +152,8 @@ def load_engine(settings: Settings, embedder: Embedder | None = None, reranker=N
         kinds = None
     return Assistant.build_engine(index, embedder, retrieval_options(settings), router_weights=fit.router,
                                   scope_weights=scope_weights, reranker=reranker,
-                                  detector=detector or make_detector(settings), kinds=kinds)
+                                  detector=detector or make_detector(settings), kinds=kinds,
+                                  speller=make_speller(settings, index))
 
 
 def engine_loader(settings: Settings, engine: Engine) -> Callable[[Path], Engine]:

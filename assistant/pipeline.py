@@ -15,7 +15,7 @@ from ingest.models import Catalogue
 from .compose import abstention_text, cite, compose, suggestion_topics
 from .errors import InputError, SessionsUnavailable
 from .models import Answer, DirectorateMatch, Hit, Routing, Trace, Turn
-from .question import KindModel, LanguageDetector, QuestionReader
+from .question import KindModel, LanguageDetector, QuestionReader, Speller
 from .retrieve import RetrievalOptions, Retriever
 from .route import Router, RouterWeights
 from .scope import ScopeWeights, scope
@@ -109,7 +109,7 @@ class Assistant:
     def build_engine(index: SearchIndex, embedder: Embedder, retrieval: RetrievalOptions, *,
                      router_weights: RouterWeights | None = None, scope_weights: ScopeWeights | None = None,
                      reranker=None, detector: LanguageDetector | None = None,
-                     kinds: KindModel | None = None) -> Engine:
+                     kinds: KindModel | None = None, speller: Speller | None = None) -> Engine:
         """The engine of ``index``; ``retrieval``: the `Retriever`'s knobs (candidates, fusion, weights, ...);
         the weights and ``kinds`` (what a question asks for): the fit for this index (`assistant.fit.load_fit`),
         the code's defaults when None."""
@@ -118,7 +118,8 @@ class Assistant:
                              "run `dgm-assistant build` to rebuild it")
         retriever = Retriever(index, embedder, retrieval, reranker=reranker)
         router = Router(index.catalogue, embedder, index.chunks, router_weights, stored=index.vectors_of)
-        reader = QuestionReader(index.catalogue, detector=detector or LanguageDetector(), kinds=kinds)
+        reader = QuestionReader(index.catalogue, detector=detector or LanguageDetector(), kinds=kinds,
+                                speller=speller)
         return Engine(index, embedder, retriever, router, reader, scope_weights)
 
     @property
@@ -215,7 +216,7 @@ class Assistant:
         qv = engine.embedder.encode_query(q.embed_text) if embed else None
         timings["embed"] = (time.perf_counter() - t) * 1000
         q = engine.reader.classify(q, qv)  # what it asks for, read from its embedding
-        retrieval = engine.retriever.retrieve(q.query, k=top_k, query_vec=qv, doc_id=document,
+        retrieval = engine.retriever.retrieve(q.spelled, k=top_k, query_vec=qv, doc_id=document,
                                               directorate=code, timings=timings, mode=opts.mode,
                                               language=q.language)
         hits = list(retrieval.hits)

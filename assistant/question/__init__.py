@@ -11,6 +11,7 @@ from .kind import DEFAULT_KIND, FACT_KINDS, KINDS, OFF_TOPIC_KINDS, KindModel, t
 from .language import LanguageDetector
 from .names import Phrase, is_acronym, phrase_pattern
 from .reader import Question, QuestionReader
+from .spelling import Speller
 from .words import LANGUAGES, content_words, focus_query, frame_words, is_foreign, lexicon
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Question",
     "QuestionReader",
     "Resolved",
+    "Speller",
     "asks_who",
     "content_words",
     "focus_query",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from index.bm25 import DEFAULT_LANGUAGE
 from ingest.models import Catalogue
 
 from ..models import Turn
@@ -16,6 +17,7 @@ from .followup import Resolved, asks_who, resolve
 from .kind import DEFAULT_KIND, KindModel, top_kind
 from .language import LanguageDetector
 from .names import Phrase, phrase_pattern
+from .spelling import Speller
 from .words import LANGUAGES, content_words, unit_phrase
 
 
@@ -37,6 +39,8 @@ class Question:
         scope_text: the text the scope decision reads (the message, or the resolved follow-up).
         embed_text: the text to embed (a unit named by code or alias alone gets its full name).
         language: the question's language (ISO 639-1) when detected, else None.
+        spelled: ``query`` with its misspelt words corrected against the index's vocabulary (`Speller`): what
+            the keyword search reads; ``query`` itself when there is no speller.
     """
 
     text: str
@@ -51,6 +55,11 @@ class Question:
     scope_text: str = ""
     embed_text: str = ""
     language: str | None = None
+    spelled: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.spelled:
+            object.__setattr__(self, "spelled", self.query)
 
 
 class QuestionReader:
@@ -61,13 +70,15 @@ class QuestionReader:
         detector: tells the question's language (`Question.language` stays None without one).
         kinds: tells what a question asks for from its embedding (`classify`); without one every question
             is taken for a description, for the passages to settle.
+        speller: corrects misspellings against the index's vocabulary (`Question.spelled`); none: no correction.
     """
 
     def __init__(self, catalogue: Catalogue, detector: LanguageDetector | None = None,
-                 kinds: KindModel | None = None) -> None:
+                 kinds: KindModel | None = None, speller: Speller | None = None) -> None:
         self.catalogue = catalogue
         self.detector = detector
         self.kinds = kinds
+        self.speller = speller
         self._names: dict[str, list[Phrase]] = {}
         # The same patterns plus the code's, longest first: what `embedding_text` removes to see what else a
         # question asks about.
@@ -96,11 +107,17 @@ class QuestionReader:
             resolved = Resolved(joined, joined, None, bool(history))
         named = self.explicit(resolved.query)
         scope_text = resolved.query if resolved.is_followup else text
+        spelled = self.spelled(resolved.query, language)
         return Question(
             text=text, query=resolved.query, topic=resolved.topic, prior=resolved.prior,
             is_followup=resolved.is_followup, named=named, asks_unit=asks_who(resolved.query, language),
-            scope_text=scope_text, embed_text=self.embedding_text(resolved.query, named),
-            language=language)
+            scope_text=scope_text, embed_text=self.embedding_text(spelled, named),
+            language=language, spelled=spelled)
+
+    def spelled(self, text: str, language: str | None) -> str:
+        """``text`` with its misspellings corrected in ``language`` (the keyword index's default language when
+        None), or as it is without a speller."""
+        return self.speller.correct(text, language or DEFAULT_LANGUAGE) if self.speller is not None else text
 
     def classify(self, question: Question, vector: np.ndarray | None) -> Question:
         """The question with what it asks for, from ``vector``, the embedding of its ``embed_text`` (the
