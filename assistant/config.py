@@ -85,8 +85,9 @@ class Settings(BaseSettings):
                           "of its own; default <corpus_dir>/fits")
 
     # Abstention
-    abstain_threshold: float = Field(
-        0.5, ge=0, le=1, description="In-scope probability below which the assistant abstains")
+    abstain_threshold: float | None = Field(
+        None, ge=0, le=1, description="In-scope probability below which the assistant abstains; unset: the "
+                                      "fit's, chosen on dev (0.5 without a fit)")
 
     # Conversation
     session_url: str | None = Field(

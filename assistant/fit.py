@@ -40,6 +40,8 @@ REFIT_HINT = "run `dgm-assistant tune --write` to fit it for this index"
 class ScopeFit(BaseModel):
     bias: float
     weights: dict[str, float]
+    # The abstention threshold chosen on dev's out-of-fold probabilities; absent: the code's default.
+    threshold: float | None = Field(None, gt=0, lt=1)
 
 
 class QuestionFit(BaseModel):
@@ -100,6 +102,8 @@ class Fit(BaseModel):
     def weights(self) -> tuple[ScopeWeights, RouterWeights]:
         """The scope weights and routing calibration, over the code's defaults."""
         scope_w = replace(ScopeWeights(), bias=self.scope.bias, weights=dict(self.scope.weights))
+        if self.scope.threshold is not None:
+            scope_w = replace(scope_w, threshold=self.scope.threshold)
         if self.question is not None:
             scope_w = replace(scope_w, question_bias=self.question.bias,
                               question_weights=tuple(self.question.weights))

@@ -45,7 +45,7 @@ class AskOptions:
     settings (`assistant.factory.ask_options`); the switches turn stages off for the naive baselines."""
 
     mode: str  # hybrid | dense | bm25
-    abstain_threshold: float
+    abstain_threshold: float | None  # None: the fit's (`ScopeWeights.threshold`)
     max_question_chars: int
     max_top_k: int
     # Which passages are sources (`assistant.compose.cite` / `compose`): the settings cite_unquoted_ratio and
@@ -125,6 +125,12 @@ class Assistant:
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def abstain_threshold(self) -> float:
+        """The in-scope probability below which it abstains: the setting's, else the fit's."""
+        t = self.options.abstain_threshold
+        return t if t is not None else self.scope_weights.threshold
 
     @property
     def scope_weights(self) -> ScopeWeights:
@@ -230,7 +236,7 @@ class Assistant:
 
         t = time.perf_counter()
         decision = scope(q, retrieval, routing if opts.use_router else None, self.scope_weights, query_vec=qv)
-        abstained = opts.use_abstention and decision.probability < opts.abstain_threshold
+        abstained = opts.use_abstention and decision.probability < self.abstain_threshold
         catalogue = engine.router.catalogue
         if abstained:
             suggestions = suggestion_topics(hits, catalogue, q.language, limit=opts.suggestions)

@@ -43,6 +43,9 @@ class ScopeWeights:
         "off_kind": -8.0, "service": -8.0, "person": -4.0, "fact_missing": -4.0, "foreign_named": 2.0,
         "question_model": 0.0})
     bm25_cap: float = 6.0
+    # The in-scope probability below which the assistant abstains, chosen on dev by `tune` (the setting
+    # DGM_ABSTAIN_THRESHOLD overrides it).
+    threshold: float = 0.5
     # A linear model over the question's embedding: how much it reads like the in-scope questions of dev
     # rather than the off-topic ones. It learns the *kind* of question (a personal errand, a trivia fact, a
     # news item, a policy or remit question) from examples, where the patterns above only list phrasings.

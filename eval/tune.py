@@ -122,6 +122,34 @@ def fit_kinds(vecs: np.ndarray, labels: list[str], grid: tuple[float, ...] = KIN
     return KindModel.from_arrays([str(c) for c in model.classes_], model.intercept_, model.coef_), l2, accuracy
 
 
+THRESHOLD_GRID = tuple(round(0.05 + 0.01 * i, 2) for i in range(91))  # 0.05 .. 0.95
+
+
+def calibrate_scope(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float, k: int = FOLDS,
+                    seeds: tuple[int, ...] = (0, 1, 2)) -> tuple[np.ndarray, float, tuple[float, float]]:
+    """Calibrate the balanced scope model and choose its threshold, both on out-of-fold scores.
+
+    The balanced fit weighs off-topic and in-scope questions alike, so its probabilities are not those of
+    the questions people ask. Platt scaling of its out-of-fold log-odds (each item scored by the model fit
+    on the other folds) makes them so; the scaled model is still linear (``a * w + b``). The threshold is
+    the one that minimises the out-of-fold balanced error (off-topic answered plus in-scope declined; ties:
+    nearest 0.5). Returns the calibrated weights, the threshold and its out-of-fold (off-topic abstained,
+    in-scope abstained) rates.
+    """
+    eps = 1e-9
+    oof = np.concatenate([_out_of_fold(x, y, l2, _folds(y, k, seed=s)) for s in seeds])
+    labels = np.tile(y, len(seeds))
+    z = np.log(np.clip(oof, eps, 1.0)) - np.log(np.clip(1.0 - oof, eps, 1.0))
+    b, a = fit_logistic(z[:, None], labels, l2=1e-3)
+    calibrated = _sigmoid(a * z + b)
+
+    def rates(t: float) -> tuple[float, float]:
+        return float(np.mean(calibrated[labels == 0] < t)), float(np.mean(calibrated[labels == 1] < t))
+
+    threshold = min(THRESHOLD_GRID, key=lambda t: ((1 - rates(t)[0]) + rates(t)[1], abs(t - 0.5)))
+    return np.concatenate([[a * w[0] + b], a * w[1:]]), float(threshold), rates(threshold)
+
+
 def cross_validate_scope(x: np.ndarray, y: np.ndarray, l2: float, threshold: float = 0.5, k: int = FOLDS,
                          seeds: tuple[int, ...] = (0, 1, 2)) -> list[tuple[float, float]]:
     """What the scope model does on dev questions it was not fit on: for each shuffle ``seed``, every item
@@ -298,12 +326,15 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
                     -QUESTION_LOGIT_CAP, QUESTION_LOGIT_CAP)
     feats = [{**f, "question_model": float(z)} for f, z in zip(data.features, logit, strict=True)]
     x = np.array([[f[k] for k in FEATURES] for f in feats], dtype=float)
-    w = fit_logistic(x, y, l2=l2, balanced=True)
-    pred = _sigmoid(w[0] + x @ w[1:]) >= 0.5
-    say(f"scope model on {len(y)} dev items: accuracy {np.mean(pred == (y == 1)):.3f}, "
-        f"out-of-scope abstained {np.mean(~pred[y == 0]):.3f}, in-scope abstained {np.mean(~pred[y == 1]):.3f}")
+    balanced_w = fit_logistic(x, y, l2=l2, balanced=True)
+    w, threshold, oof_rates = calibrate_scope(x, y, balanced_w, l2)
+    pred = _sigmoid(w[0] + x @ w[1:]) >= threshold
+    say(f"scope model on {len(y)} dev items, calibrated (Platt, out of fold), threshold {threshold:.2f} chosen "
+        f"on out-of-fold probabilities: accuracy {np.mean(pred == (y == 1)):.3f}, out-of-scope abstained "
+        f"{np.mean(~pred[y == 0]):.3f}, in-scope abstained {np.mean(~pred[y == 1]):.3f}; out of fold "
+        f"{oof_rates[0]:.3f} and {oof_rates[1]:.3f}")
     cv = cross_validate_scope(x, y, l2=l2)
-    say(f"scope model cross-validated ({FOLDS} folds, 3 shuffles): out-of-scope abstained "
+    say(f"scope model cross-validated ({FOLDS} folds, 3 shuffles, uncalibrated at 0.5): out-of-scope abstained "
         + ", ".join(f"{a:.3f}" for a, _ in cv) + "; in-scope abstained " + ", ".join(f"{b:.3f}" for _, b in cv))
     m = np.array([[a] for a, _ in data.margins])
     c = np.array([b for _, b in data.margins], dtype=float)
@@ -312,7 +343,8 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
         f"mean confidence {_sigmoid(cw[0] + m[:, 0] * cw[1]).mean():.3f}")
     fit = Fit(model=data.model, corpus_fingerprint=data.corpus_fingerprint, fit_on=qa.name, items=len(y),
               scope=ScopeFit(bias=round(float(w[0]), 4),
-                             weights={k: round(float(v), 4) for k, v in zip(FEATURES, w[1:], strict=True)}),
+                             weights={k: round(float(v), 4) for k, v in zip(FEATURES, w[1:], strict=True)},
+                             threshold=round(threshold, 2)),
               router=RouterFit(calib_a=round(float(cw[1]), 4), calib_b=round(float(cw[0]), 4),
                                temperature=temperature, signals=signals),
               question=QuestionFit(bias=round(float(qw[0]), 5), weights=[round(float(v), 5) for v in qw[1:]],

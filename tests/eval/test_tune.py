@@ -115,3 +115,17 @@ def test_the_labelled_kinds_load_and_cover_every_kind_in_four_languages(tmp_path
         load_kinds(tmp_path)
     with pytest.raises(QAFormatError, match="no labelled questions"):
         load_kinds(tmp_path / "none")
+
+
+def test_the_scope_model_is_calibrated_and_its_threshold_chosen_out_of_fold():
+    x, y = _clusters(n=90)
+    w = tune.fit_logistic(x, y, l2=0.01, balanced=True)
+    calibrated, threshold, (oos, ins) = tune.calibrate_scope(x, y, w, l2=0.01)
+    assert calibrated.shape == w.shape and np.isfinite(calibrated).all()
+    # Platt scaling keeps the model linear and its ranking: a positive multiple of the weights.
+    ratio = calibrated[1:] / w[1:]
+    assert ratio.min() > 0 and np.allclose(ratio, ratio[0])
+    assert threshold in tune.THRESHOLD_GRID and oos > 0.8 and ins < 0.2
+    # Calibrated: the mean probability is near the share of in-scope items (the balanced fit's is not).
+    p = 1 / (1 + np.exp(-(calibrated[0] + x @ calibrated[1:])))
+    assert abs(p.mean() - y.mean()) < 0.08

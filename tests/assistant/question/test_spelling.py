@@ -80,9 +80,10 @@ def test_spelling_off_leaves_questions_as_written(settings, built_index, embedde
     assert q.spelled == q.query == "Who deals with sanctoins?"
 
 
-def test_a_typo_question_is_answered_with_the_speller_and_declined_without(assistant, settings, embedder):
-    """One slip in the only topical word: without the speller neither retriever knows "aerospsce" and the
-    question is declined; corrected, it is answered from the aerospace passage."""
+def test_a_typo_question_is_answered_with_the_speller_and_not_without(assistant, settings, embedder):
+    """One slip in the only topical word: without the speller neither retriever knows "aerospsce", and the
+    question is declined or answered from another passage; corrected, it is answered from the aerospace
+    passage."""
     from assistant.factory import load_engine
     from assistant.pipeline import Assistant
 
@@ -91,4 +92,5 @@ def test_a_typo_question_is_answered_with_the_speller_and_declined_without(assis
     assert not ans.abstained
     assert any("aerospace" in c.text.lower() for c in ans.citations)
     without = Assistant(load_engine(settings.model_copy(update={"spelling": False}), embedder), assistant.options)
-    assert without.ask(question).abstained
+    other = without.ask(question)
+    assert other.abstained or not any("aerospace" in c.text.lower() for c in other.citations)
