@@ -126,6 +126,15 @@ def make_generator(settings: Settings):
                                      api_key=settings.generator_api_key, timeout_s=settings.generator_timeout_s)
 
 
+def _reads(embedder: Embedder, part: str, dim: int, source: str) -> bool:
+    """Whether a fitted model over ``dim``-dimensional vectors reads ``embedder``'s; if not, says it is left out."""
+    if dim == embedder.dim:
+        return True
+    log.warning("the %s in %s reads %d dimensions, the embedding model %r gives %d; it is left out (run "
+                "`dgm-assistant tune --write` with this model)", part, source, dim, embedder.name, embedder.dim)
+    return False
+
+
 def load_engine(settings: Settings, embedder: Embedder | None = None, reranker=None,
                 detector: LanguageDetector | None = None, index_dir: Path | None = None) -> Engine:
     """The index (``index_dir``, default the settings'), its question reader, retriever and router, with the
@@ -138,17 +147,11 @@ def load_engine(settings: Settings, embedder: Embedder | None = None, reranker=N
     index = SearchIndex.load(folder, expected_model=embedder.name)
     fit = load_fit(index.path, settings.fits_dir or settings.corpus_dir / "fits", embedder.name,
                    index.manifest.corpus_fingerprint)
-    scope_weights = fit.scope
-    if scope_weights.question_weights and len(scope_weights.question_weights) != embedder.dim:
-        log.warning("the question model in %s has %d weights, the embedding model %r gives %d dimensions; "
-                    "it is left out (run `dgm-assistant tune --write` with this model)", fit.source,
-                    len(scope_weights.question_weights), embedder.name, embedder.dim)
+    scope_weights, kinds = fit.scope, fit.kinds
+    if scope_weights.question_weights and not _reads(embedder, "question model", len(scope_weights.question_weights),
+                                                     fit.source):
         scope_weights = replace(scope_weights, question_bias=0.0, question_weights=())
-    kinds = fit.kinds
-    if kinds is not None and kinds.dim != embedder.dim:
-        log.warning("the question-kind model in %s reads %d dimensions, the embedding model %r gives %d; it is "
-                    "left out (run `dgm-assistant tune --write` with this model)", fit.source, kinds.dim,
-                    embedder.name, embedder.dim)
+    if kinds is not None and not _reads(embedder, "question-kind model", kinds.dim, fit.source):
         kinds = None
     return Assistant.build_engine(index, embedder, retrieval_options(settings), router_weights=fit.router,
                                   scope_weights=scope_weights, reranker=reranker,

@@ -38,6 +38,7 @@ from assistant.fit import FIT_FILE, Fit, KindFit, QuestionFit, RouterFit, ScopeF
 from assistant.question import KindModel
 from assistant.route import SIGNALS, RouterWeights, unit_features
 from assistant.scope import FEATURES, QUESTION_LOGIT_CAP
+from index import Embedder
 
 from .dataset import load_kinds, load_qa
 
@@ -182,16 +183,18 @@ class Collected:
 
 
 def collect(settings: Settings, qa: Path, temperature: float | None = None,
-            weights: RouterWeights | None = None, kinds: KindModel | None = None) -> Collected:
+            weights: RouterWeights | None = None, kinds: KindModel | None = None,
+            embedder: Embedder | None = None) -> Collected:
     """Ask every dev item through the pipeline and keep what its stages saw (the last turn of a conversation,
     earlier turns asked first in the same session); ``temperature``: routing's, instead of the current fit's;
     ``weights``: routing's signal weights and temperature, instead of the current fit's; ``kinds``: the
-    question-kind classifier, instead of the current fit's."""
+    question-kind classifier, instead of the current fit's; ``embedder``: the model already loaded (else the
+    settings' is loaded)."""
     from dataclasses import replace
 
     from assistant.factory import load_assistant
 
-    assistant = load_assistant(settings, use_abstention=False)
+    assistant = load_assistant(settings, embedder, use_abstention=False)
     engine = assistant.engine
     if kinds is not None:
         engine.reader.kinds = kinds
@@ -299,8 +302,7 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
     by_lang = sorted({it.language for it in kind_items})
     say(f"question kinds on {len(kind_items)} labelled questions ({', '.join(by_lang)}): L2 {kind_l2}, "
         f"{FOLDS}-fold accuracy {kind_acc:.3f}")
-    del embedder
-    runs = [(collect(settings, qa, t, kinds=kinds), t) for t in TEMPERATURE_GRID]
+    runs = [(collect(settings, qa, t, kinds=kinds, embedder=embedder), t) for t in TEMPERATURE_GRID]
     defaults = RouterWeights()
     candidates: list[tuple[float, float, dict[str, float] | None]] = []
     for r, t in runs:
@@ -315,7 +317,7 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
     say(f"-> temperature {temperature}, " + ("fitted signal weights" if signals else "the default signal weights"))
     weights = replace(defaults, similarity_temperature=temperature, descriptor_temperature=temperature,
                       **(signals or {}))
-    data = collect(settings, qa, weights=weights, kinds=kinds)
+    data = collect(settings, qa, weights=weights, kinds=kinds, embedder=embedder)
     say(f"dev routing accuracy with them: {data.routing_accuracy:.3f}")
     y = data.labels
     qw, oof, q_l2, q_loss = fit_question_model(data.vectors, y)

@@ -152,7 +152,8 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.masker = Masker(min_digits=settings.mask_min_digits)
     app.state.records = QuestionRecords(app.state.feedback.engine, settings.retention_days)
     app.state.recorder = Recorder(
-        app.state.records, app.state.masker, lambda: app.state.assistant.scope_weights, settings.abstain_threshold,
+        app.state.records, app.state.masker, lambda: app.state.assistant.scope_weights,
+        lambda: app.state.assistant.abstain_threshold,
         on_failure=app.state.metrics.record_failures.inc) if settings.record_questions else None
 
     app.include_router(api_router(settings))

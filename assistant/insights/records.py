@@ -108,7 +108,7 @@ class QuestionRecord:
 COLUMNS = tuple(f.name for f in fields(QuestionRecord))
 
 
-def decline_reason(scope: ScopeDecision, weights: ScopeWeights, threshold: float | None = None) -> Reason:
+def decline_reason(scope: ScopeDecision, weights: ScopeWeights, threshold: float) -> Reason:
     """Which of the scope model's signals declined the question.
 
     The kind of the question weighs first: a question the reader took for an off-topic kind (small talk,
@@ -118,7 +118,6 @@ def decline_reason(scope: ScopeDecision, weights: ScopeWeights, threshold: float
     (the question reads like the off-topic ones) alone made the score fall below the threshold, it is off
     topic; else the passages were not close enough: no passage.
     """
-    threshold = threshold if threshold is not None else weights.threshold
     contribution = {k: weights.weights.get(k, 0.0) * scope.features.get(k, 0.0) for k in FEATURES}
     by_kind = {Reason.OFF_TOPIC: contribution["off_kind"] + contribution["service"],
                Reason.UNANSWERABLE_KIND: contribution["person"] + contribution["fact_missing"]}
@@ -134,7 +133,7 @@ def decline_reason(scope: ScopeDecision, weights: ScopeWeights, threshold: float
     return Reason.NO_PASSAGE
 
 
-def record_of(answer: Answer, masker: Masker, weights: ScopeWeights, threshold: float | None,
+def record_of(answer: Answer, masker: Masker, weights: ScopeWeights, threshold: float,
               request_id: str | None = None, now: datetime | None = None) -> QuestionRecord:
     """The record of one answer (made with ``trace=True``; without a trace the reason and nearest page are
     unknown)."""
@@ -275,12 +274,12 @@ class Recorder:
         records: the store.
         masker: masks the question and comments.
         weights: reads the scope model of an answer (the assistant's `scope_weights`).
-        threshold: the abstention threshold (None: the fit's, `ScopeWeights.threshold`).
+        threshold: reads the abstention threshold (the assistant's `abstain_threshold`).
         on_failure: called once per failed write (the service counts them in its metrics).
     """
 
     def __init__(self, records: QuestionRecords, masker: Masker, weights: Callable[[], ScopeWeights],
-                 threshold: float | None, on_failure: Callable[[], None] | None = None) -> None:
+                 threshold: Callable[[], float], on_failure: Callable[[], None] | None = None) -> None:
         self.records = records
         self.masker = masker
         self.weights = weights
@@ -335,7 +334,7 @@ class Recorder:
 
     def record(self, answer: Answer, request_id: str | None = None) -> None:
         try:
-            self.records.add(record_of(answer, self.masker, self.weights(), self.threshold, request_id))
+            self.records.add(record_of(answer, self.masker, self.weights(), self.threshold(), request_id))
         except Exception as exc:  # noqa: BLE001 - any failure to record must leave the answer alone
             self._failed("stored", exc)
 

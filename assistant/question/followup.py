@@ -46,7 +46,6 @@ class FollowupWords:
     followup_start: re.Pattern[str] | None
     fillers: re.Pattern[str] | None
     unit_question: str  # the regex of the words that ask which unit handles something
-    remit_verbs: str  # "who <verb> X" (English only: the question kinds read it)
     topic_frame: re.Pattern[str]
     topic_frame_end: re.Pattern[str] | None
     topic_starts: tuple[tuple[re.Pattern[str], str], ...]
@@ -117,7 +116,6 @@ def followup_words(language: str) -> FollowupWords:
         followup_start=optional(r"^\s*{}\b", "followup_starts"),
         fillers=optional(r"^\s*{}\s*,?\s+", "fillers"),
         unit_question=alternation("unit_questions"),
-        remit_verbs=alternation("remit_verbs") if lists["remit_verbs"] else "",
         topic_frame=re.compile(rf"^\s*{phrase_regex(prefix, open_end=True) if prefix else ''}"
                                rf"{alternation('topic_frames', open_end=True)}", re.IGNORECASE),
         topic_frame_end=optional(r"\s+{}\s*$", "topic_frame_ends"),
@@ -135,9 +133,6 @@ def _unit_question(language: str | None) -> re.Pattern[str]:
     langs = tuple(dict.fromkeys((language, "en"))) if language in LANGUAGES else LANGUAGES
     return re.compile(rf"\b(?:{'|'.join(followup_words(lang).unit_question for lang in langs)})\b", re.IGNORECASE)
 
-
-# The verbs of "who <verb> X" that ask which unit holds a topic (English; the question kinds read them).
-REMIT_VERBS = followup_words("en").remit_verbs
 
 
 def asks_who(question: str, language: str | None = None) -> bool:

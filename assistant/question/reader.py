@@ -14,7 +14,7 @@ from ingest.models import Catalogue
 
 from ..models import Turn
 from .followup import Resolved, asks_who, resolve
-from .kind import DEFAULT_KIND, KindModel, top_kind
+from .kind import KindModel, top_kind
 from .language import LanguageDetector
 from .names import Phrase, phrase_pattern
 from .spelling import Speller
@@ -34,7 +34,6 @@ class Question:
         is_followup: whether ``query`` was resolved from earlier turns.
         named: the units the query names by code, name or alias (1.0 each).
         asks_unit: whether it asks which unit handles something ("who ...", "which directorate ...").
-        kind: what it asks for, the likeliest of ``kinds`` (``description`` until the question is classified).
         kinds: each kind's probability (`KindModel`), from the question's embedding; empty without a model.
         scope_text: the text the scope decision reads (the message, or the resolved follow-up).
         embed_text: the text to embed (a unit named by code or alias alone gets its full name).
@@ -50,7 +49,6 @@ class Question:
     is_followup: bool
     named: Mapping[str, float] = field(default_factory=dict)
     asks_unit: bool = False
-    kind: str = DEFAULT_KIND
     kinds: Mapping[str, float] = field(default_factory=dict)
     scope_text: str = ""
     embed_text: str = ""
@@ -60,6 +58,11 @@ class Question:
     def __post_init__(self) -> None:
         if not self.spelled:
             object.__setattr__(self, "spelled", self.query)
+
+    @property
+    def kind(self) -> str:
+        """What it asks for: the likeliest of ``kinds`` (``description`` until the question is classified)."""
+        return top_kind(self.kinds)
 
 
 class QuestionReader:
@@ -124,8 +127,7 @@ class QuestionReader:
         standalone question: a follow-up asks what its resolved text asks)."""
         if self.kinds is None or vector is None:
             return question
-        kinds = self.kinds.probabilities(vector)
-        return replace(question, kinds=kinds, kind=top_kind(kinds))
+        return replace(question, kinds=self.kinds.probabilities(vector))
 
     def explicit(self, text: str) -> dict[str, float]:
         """1.0 for each unit named by code, name or alias."""

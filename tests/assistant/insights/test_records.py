@@ -103,7 +103,7 @@ def test_retention_must_be_positive(records):
 
 
 def test_a_rating_lands_on_the_latest_record_of_its_session_and_question(records):
-    recorder = Recorder(records, Masker(), ScopeWeights, 0.5)
+    recorder = Recorder(records, Masker(), ScopeWeights, lambda: 0.5)
     session = "abcdefgh12345678"
     records.add(_record("Call [PHONE] about NATO", NOW - timedelta(minutes=2), session))
     records.add(_record("Call [PHONE] about NATO", NOW - timedelta(minutes=1), session))
@@ -119,7 +119,8 @@ def test_a_failed_write_is_logged_and_counted_never_raised(tmp_path, caplog, ass
     folder.mkdir()  # a folder where the database file should be: SQLite cannot open it
     broken = QuestionRecords(make_engine(f"sqlite:///{folder}"), 90)
     counted = []
-    recorder = Recorder(broken, Masker(), lambda: assistant.scope_weights, 0.5, on_failure=lambda: counted.append(1))
+    recorder = Recorder(broken, Masker(), lambda: assistant.scope_weights, lambda: 0.5,
+                        on_failure=lambda: counted.append(1))
     answer = assistant.ask("Which directorate deals with NATO? my mail is jan@example.be", trace=True)
     recorder.record(answer)
     recorder.rate("abcdefgh12345678", "q", "up", None)
@@ -160,7 +161,7 @@ def test_submitted_jobs_run_in_order_on_one_writer_and_a_full_queue_drops_and_co
     done: list[int] = []
     gate = threading.Event()
     counted: list[int] = []
-    recorder = Recorder(records, Masker(), lambda: None, 0.5,  # type: ignore[arg-type]
+    recorder = Recorder(records, Masker(), lambda: None, lambda: 0.5,  # type: ignore[arg-type]
                         on_failure=lambda: counted.append(1))
     recorder._queue = module.queue.Queue(3)
     busy = threading.Event()
