@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from index import Embedder, SearchIndex
-from ingest.models import Catalogue
+from ingest.models import Catalogue, codes_in
 
 from .compose import abstention_text, cite, compose, suggestion_topics
 from .errors import InputError, SessionsUnavailable
@@ -306,8 +306,17 @@ class Assistant:
 
     @staticmethod
     def _with_evidence(engine: Engine, hits: list[Hit], routing: Routing, top_k: int, lead: bool) -> list[Hit]:
-        """Make sure the remit passage of the routed directorate is cited (first for "who" questions)."""
+        """Make sure a passage that names the routed directorate is cited, first for "who" questions.
+
+        For those, the best-ranked retrieved passage that names the unit's code leads: the unit's remit passage,
+        or a page saying that this unit follows the topic asked about, which answers it more closely. Without
+        one, the remit passage is brought in (first for "who" questions, else last)."""
         ev_id = routing.primary.evidence_id if routing.primary else None
+        if lead and routing.primary is not None:
+            code = (routing.primary.code,)
+            naming = next((h for h in hits if h.chunk.id == ev_id or codes_in(h.chunk.text, code)), None)
+            if naming is not None:
+                return [naming] + [h for h in hits if h is not naming]
         present = next((h for h in hits if h.chunk.id == ev_id), None)
         if present is not None:
             if lead and hits[0] is not present:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from assistant.errors import InputError
+from assistant.models import Hit
 from assistant.pipeline import Assistant
+from ingest.models import Chunk
 
 pytestmark = pytest.mark.slow
 
@@ -56,3 +58,31 @@ def test_the_torch_backend_answers_end_to_end(tmp_path, settings, torch_embedder
     ans = torch_assistant.ask("Which directorate handles cyber issues?")
     assert ans.directorate is not None and ans.directorate.code == "M4" and not ans.abstained
     assert torch_assistant.ask("What is the best pizza recipe?").abstained
+
+
+def _hit(chunk_id: str, text: str) -> Hit:
+    return Hit(chunk=Chunk(id=chunk_id, doc_id=chunk_id, doc_title="t", section=None, position=0, text=text,
+                           start=0, end=len(text), content_hash=chunk_id), score=1.0)
+
+
+def test_a_who_question_leads_with_the_best_passage_that_names_the_routed_unit():
+    """A page saying which unit follows the topic asked about answers "who" better than the unit's remit; a
+    passage that names no unit never leads, and the remit is brought in when nothing retrieved names the unit."""
+    from types import SimpleNamespace
+
+    from assistant.models import DirectorateMatch, Routing
+
+    treaty = _hit("treaty", "Belgium ratified the convention in 1998 and destroyed its stockpiles.")
+    page = _hit("page", "The Directorate for Disarmament and Non-proliferation (M5) follows the convention.")
+    other = _hit("other", "The Directorate for Human Rights (M3) is named here; M50 and M5.1 are other codes.")
+    remit = _hit("remit", "The Directorate for Disarmament and Non-proliferation (M5) covers disarmament.")
+    routing = Routing(primary=DirectorateMatch(code="M5", name="Disarmament", confidence=0.9, evidence_id="remit"))
+    engine = SimpleNamespace(router=SimpleNamespace(evidence={"M5": remit.chunk}))
+    lead = Assistant._with_evidence
+    assert lead(engine, [treaty, other, page, remit], routing, 5, lead=True) == [page, treaty, other, remit]
+    assert lead(engine, [treaty, remit, page], routing, 5, lead=True) == [remit, treaty, page]
+    # Not a "who" question: the order stays, the remit passage being there already.
+    assert lead(engine, [treaty, page, remit], routing, 5, lead=False) == [treaty, page, remit]
+    # Nothing retrieved names M5 (M50 and M5.1 are other codes): the remit passage is brought in, first.
+    got = lead(engine, [treaty, other], routing, 5, lead=True)
+    assert [h.chunk.id for h in got] == ["remit", "treaty", "other"]
