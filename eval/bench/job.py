@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from .load import HTTP_LEVELS, load_tool
-from .machine import StealMeter, machine_info, reference_ms
+from .machine import StealMeter, machine_info, matmul_gflops, reference_ms
 from .procs import redis_server
 from .render import default_notes, summary_table, write_plots, write_reports
 from .results import BenchReport
@@ -185,6 +185,7 @@ def main(settings: Settings, out_dir: Path | None = None, scale: bool = False, p
     report.machine.load_avg_end = [round(x, 2) for x in os.getloadavg()]
     report.machine.steal_pct = steal.pct()
     report.machine.reference_ms.append(reference_ms())
+    report.machine.matmul_gflops.append(matmul_gflops())
     report.notes.extend(default_notes(report))
     report.targets = check_targets(report)
     report.seconds = round(time.perf_counter() - t_start, 1)

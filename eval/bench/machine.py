@@ -42,7 +42,8 @@ def machine_info() -> Machine:
         os=f"{platform.system()} {platform.release()}", python=platform.python_version(),
         packages={p: _version(p) for p in ("torch", "sentence-transformers", "transformers", "onnxruntime",
                                            "faiss-cpu", "bm25s", "numpy", "fastapi", "uvicorn", "httpx")},
-        load_avg_start=[round(x, 2) for x in os.getloadavg()], reference_ms=[reference_ms()])
+        load_avg_start=[round(x, 2) for x in os.getloadavg()], reference_ms=[reference_ms()],
+        matmul_gflops=[matmul_gflops()])
 
 
 REFERENCE_ROUNDS = 5
@@ -70,6 +71,28 @@ def reference_ms(rounds: int = REFERENCE_ROUNDS) -> float:
         if enabled:
             gc.enable()
     return round(best * 1000, 2)
+
+
+MATMUL_SIZE = 512
+
+
+def matmul_gflops(n: int = MATMUL_SIZE, rounds: int = REFERENCE_ROUNDS) -> float:
+    """Best-of-``rounds`` speed, in GFLOP/s, of one core multiplying two ``n`` x ``n`` fp32 matrices (numpy's
+    BLAS held to one thread). A transformer's inference is mostly such products, so this bounds what any
+    backend can do here: a query of t tokens through a BERT of L layers of width h (feed-forward 4h) costs
+    about 24 * L * h^2 * t floating-point operations, and a core cannot do them faster than this rate."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    best = math.inf
+    with threadpool_limits(1):
+        a @ a  # warm the BLAS up
+        for _ in range(rounds):
+            t = time.perf_counter()
+            a @ a
+            best = min(best, time.perf_counter() - t)
+    return round(2 * n**3 / best / 1e9, 1)
 
 
 class StealMeter:

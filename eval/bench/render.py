@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .machine import REFERENCE_ROUNDS
+from .machine import MATMUL_SIZE, REFERENCE_ROUNDS
 from .results import QUALITY_FIGURES, STAGES, BenchReport, Machine
 from .targets import HTTP_TARGET_LEVEL, RECALL_TARGET
 
@@ -46,10 +46,14 @@ def _f(v: float | None, digits: int = 2) -> str:
 
 def _reference_lines(m: Machine) -> list[str]:
     """The machine-speed paragraph, once the reference was timed at both ends of the run."""
-    if len(m.reference_ms) != 2:
-        return []
-    start, end = m.reference_ms
-    return [prose("machine-speed", start=start, end=end, rounds=REFERENCE_ROUNDS), ""]
+    lines = []
+    if len(m.reference_ms) == 2:
+        start, end = m.reference_ms
+        lines += [prose("machine-speed", start=start, end=end, rounds=REFERENCE_ROUNDS), ""]
+    if len(m.matmul_gflops) == 2:
+        start, end = m.matmul_gflops
+        lines += [prose("machine-flops", start=start, end=end, n=MATMUL_SIZE), ""]
+    return lines
 
 
 def render_markdown(r: BenchReport) -> str:

@@ -42,6 +42,8 @@ class Machine(BaseModel):
     steal_pct: float | None = None
     # `reference_ms` at the start and at the end of the run: how fast the machine was (see there).
     reference_ms: list[float] = Field(default_factory=list)
+    # `matmul_gflops` at the start and at the end of the run: one core's fp32 matrix-product speed (see there).
+    matmul_gflops: list[float] = Field(default_factory=list)
 
 
 class BuildResult(BaseModel):

@@ -190,6 +190,18 @@ def test_the_machine_speed_reference_is_recorded_and_reported():
     assert f"fixed pure-Python workload took {start} ms at the start and {end} ms at the end" in md
 
 
+def test_the_cores_matrix_product_speed_is_recorded_and_reported():
+    from eval.bench.machine import matmul_gflops
+
+    machine = machine_info()
+    assert len(machine.matmul_gflops) == 1 and 0.1 < machine.matmul_gflops[0] < 10_000
+    machine.matmul_gflops.append(matmul_gflops(n=128, rounds=2))
+    md = bench.render_markdown(bench.BenchReport(created="now", machine=machine, default_backend="onnx",
+                                                 repeats=1))
+    start, end = machine.matmul_gflops
+    assert f"fp32 matrices at {start} GFLOP/s at the start and {end}" in md
+
+
 def test_case_variants_differ_in_text_but_not_in_tokens():
     q = "Which directorate deals with the UN Security Council?"
     variants = [synthetic.case_variant(q, n) for n in range(64)]
