@@ -47,8 +47,10 @@ class Settings(BaseSettings):
                               "the BM25 score over the query's best) or rrf (weighted reciprocal-rank fusion, "
                               "best on dev with equal weights); scores measured better on dev")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (fusion=rrf)")
-    dense_weight: float = Field(0.65, ge=0, description="Weight of the dense score (ranking, with rrf) in fusion")
-    bm25_weight: float = Field(0.35, ge=0, description="Weight of the BM25 score (ranking, with rrf) in fusion")
+    dense_weight: float | None = Field(None, ge=0, description="Weight of the dense score (ranking, with rrf) in "
+                                       "fusion; unset: the fit's, chosen per model on dev by `tune` (else 0.65)")
+    bm25_weight: float | None = Field(None, ge=0, description="Weight of the BM25 score (ranking, with rrf) in "
+                                      "fusion; unset: the fit's (else 0.35)")
     mmr_lambda: float = Field(0.8, ge=0, le=1, description="MMR trade-off between relevance and novelty")
     reranker_model: str | None = Field(None, description="Optional sentence-transformers CrossEncoder name or folder")
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Which retrievers to use")

@@ -24,7 +24,7 @@ from .config import Settings
 from .fit import FIT_FILE, Fit, load_fit
 from .pipeline import AskOptions, Assistant, Engine
 from .question import LanguageDetector, Speller
-from .retrieve import RetrievalOptions
+from .retrieve import DEFAULT_FUSION, RetrievalOptions
 from .sessions import FirstTurnTokens, make_store
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,13 @@ def build(settings: Settings, embedder: Embedder | None = None,
     return report
 
 
-def retrieval_options(settings: Settings) -> RetrievalOptions:
+def retrieval_options(settings: Settings, fusion: tuple[float, float] | None = None) -> RetrievalOptions:
+    """The retrieval knobs from the settings; the fusion weights the settings leave unset come from ``fusion``
+    (the fit's), else `DEFAULT_FUSION`."""
+    dense, bm25 = fusion or DEFAULT_FUSION
     return RetrievalOptions(candidates=settings.candidates, fusion=settings.fusion, rrf_k=settings.rrf_k,
-                            dense_weight=settings.dense_weight, bm25_weight=settings.bm25_weight,
+                            dense_weight=dense if settings.dense_weight is None else settings.dense_weight,
+                            bm25_weight=bm25 if settings.bm25_weight is None else settings.bm25_weight,
                             mmr_lambda=settings.mmr_lambda, mode=settings.retrieval_mode)
 
 
@@ -153,8 +157,8 @@ def load_engine(settings: Settings, embedder: Embedder | None = None, reranker=N
         scope_weights = replace(scope_weights, question_bias=0.0, question_weights=())
     if kinds is not None and not _reads(embedder, "question-kind model", kinds.dim, fit.source):
         kinds = None
-    return Assistant.build_engine(index, embedder, retrieval_options(settings), router_weights=fit.router,
-                                  scope_weights=scope_weights, reranker=reranker,
+    return Assistant.build_engine(index, embedder, retrieval_options(settings, fit.fusion),
+                                  router_weights=fit.router, scope_weights=scope_weights, reranker=reranker,
                                   detector=detector or make_detector(settings), kinds=kinds,
                                   speller=make_speller(settings, index))
 

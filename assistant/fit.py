@@ -84,6 +84,15 @@ class RouterFit(BaseModel):
         return value
 
 
+class RetrievalFit(BaseModel):
+    """How the dense and the BM25 scores are weighed in fusion, chosen per model on dev by `tune`: a model that
+    reads more languages than BM25's stemmers can match across needs BM25 less (`assistant.retrieve`)."""
+
+    dense_weight: float = Field(ge=0)
+    bm25_weight: float = Field(ge=0)
+    mrr: float | None = None  # the dev MRR it was chosen by
+
+
 class Fit(BaseModel):
     """One fit and what it was made for."""
 
@@ -98,6 +107,7 @@ class Fit(BaseModel):
     router: RouterFit
     question: QuestionFit | None = None
     kinds: KindFit | None = None
+    retrieval: RetrievalFit | None = None
 
     def weights(self) -> tuple[ScopeWeights, RouterWeights]:
         """The scope weights and routing calibration, over the code's defaults."""
@@ -146,6 +156,11 @@ class LoadedFit:
     source: str  # the file it came from, or "defaults"
     exact: bool  # fit for this model and this corpus
     kinds: KindModel | None = None  # what a question asks for; None: every question is taken for a description
+    fusion: tuple[float, float] | None = None  # (dense, BM25) fusion weights; None: the code's defaults
+
+
+def _fusion(fit: Fit) -> tuple[float, float] | None:
+    return (fit.retrieval.dense_weight, fit.retrieval.bm25_weight) if fit.retrieval is not None else None
 
 
 def _siblings(model: str) -> list[str]:
@@ -165,20 +180,22 @@ def load_fit(index_dir: Path, fits_dir: Path, model: str, corpus_fingerprint: st
     found = [(p, f) for p in candidates if (f := Fit.read(p)) is not None and f.model == model]
     for path, fit in found:
         if fit.corpus_fingerprint == corpus_fingerprint:
-            return LoadedFit(*fit.weights(), source=str(path), exact=True, kinds=_kinds(fit))
+            return LoadedFit(*fit.weights(), source=str(path), exact=True, kinds=_kinds(fit),
+                             fusion=_fusion(fit))
     if found:
         path, fit = found[0]
         log.warning("the fit %s was made for embedding model %s over another corpus (fingerprint %s, this index: "
                     "%s); using it anyway, the pages having changed since; %s", path, model,
                     fit.corpus_fingerprint[:12], corpus_fingerprint[:12], REFIT_HINT)
-        return LoadedFit(*fit.weights(), source=str(path), exact=False, kinds=_kinds(fit))
+        return LoadedFit(*fit.weights(), source=str(path), exact=False, kinds=_kinds(fit), fusion=_fusion(fit))
     for sibling in _siblings(model):
         path = shipped_fit_path(fits_dir, sibling)
         other = Fit.read(path)
         if other is not None and other.model == sibling:
             log.warning("no fit for embedding model %s; using %s, made for %s, the same model quantised otherwise; "
                         "%s", model, path, sibling, REFIT_HINT)
-            return LoadedFit(*other.weights(), source=str(path), exact=False, kinds=_kinds(other))
+            return LoadedFit(*other.weights(), source=str(path), exact=False, kinds=_kinds(other),
+                             fusion=_fusion(other))
     log.warning("no fit for embedding model %s in %s or %s: the scope model and routing calibration take the "
                 "code's defaults, which abstain less reliably; %s", model, candidates[0], candidates[1], REFIT_HINT)
     return LoadedFit(ScopeWeights(), RouterWeights(), source="defaults", exact=False)

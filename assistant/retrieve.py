@@ -14,6 +14,9 @@ from index import Embedder, SearchIndex
 from .models import Hit
 from .question import focus_query
 
+# The (dense, BM25) fusion weights when neither the settings nor the fit give them (`assistant.fit.RetrievalFit`).
+DEFAULT_FUSION = (0.65, 0.35)
+
 
 def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int = 60) -> dict[int, float]:
     """Weighted reciprocal-rank fusion: sum of weight / (k + rank) over the rankings (rank from 1)."""

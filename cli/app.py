@@ -246,18 +246,12 @@ def evaluate(
 
 
 def _growth_assistant(settings: Settings, seeds):
-    """The assistant over the shipped corpus plus eval/growth/, built beside the index (var/growth/), with
-    the seeds assistant's model and its fit: nothing is retuned for the new pages."""
-    from assistant.factory import build, load_assistant
-    from eval.corpora import GROWTH_DIR, compose_corpus
+    """The assistant over the shipped corpus plus eval/growth/ (`eval.corpora.grown`), with the seeds
+    assistant's model and its fit: nothing is retuned for the new pages."""
+    from assistant.factory import load_assistant
+    from eval.corpora import grown
 
-    root = Path(settings.index_dir).parent / "growth"
-    grown = settings.model_copy(update={"corpus_dir": compose_corpus(settings.corpus_dir, GROWTH_DIR,
-                                                                     root / "corpus"),
-                                        "index_dir": root / "index",
-                                        "fits_dir": settings.fits_dir or Path(settings.corpus_dir) / "fits"})
-    build(grown, embedder=seeds.engine.embedder, progress=False)
-    return load_assistant(grown, embedder=seeds.engine.embedder)
+    return load_assistant(grown(settings, seeds.engine.embedder), embedder=seeds.engine.embedder)
 
 
 @app.command()
@@ -268,6 +262,8 @@ def tune(
     ship: Annotated[bool, flag("--ship", help="Also store it in the corpus's fits folder "
                                                       "[DGM_FITS_DIR], where a fresh build finds it")] = False,
     l2: Annotated[float, typer.Option(help="L2 penalty of the scope model")] = 0.1,
+    growth: Annotated[bool, typer.Option("--growth/--no-growth", help="Also fit the scope model on the growth "
+                                         "fixture's dev questions over the corpus plus its pages")] = False,
     index: Annotated[Path | None, setting("index_dir", "Index folder")] = None,
 ) -> None:
     """Fit the scope model and the routing calibration on the dev split, through the assistant itself."""
@@ -276,7 +272,7 @@ def tune(
 
     try:
         settings = _settings(index_dir=index)
-        fit = do_tune(settings, qa, l2=l2, say=console.print)
+        fit = do_tune(settings, qa, l2=l2, say=console.print, growth=growth)
     except (DGMError, ValueError) as exc:
         raise _fail(exc) from None
     console.print(fit.model_dump_json(indent=1, exclude={"question"}))

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import yaml
 
+from assistant.config import Settings
+from index import Embedder
+
 GROWTH_DIR = Path(__file__).resolve().parent / "growth"
 
 
@@ -31,4 +34,18 @@ def compose_corpus(seeds: Path, extra: Path, out: Path) -> Path:
         documents.append({**entry, "file": name})
     meta_path.write_text(yaml.safe_dump({"documents": documents}, allow_unicode=True, sort_keys=False),
                          encoding="utf-8")
+    return out
+
+
+def grown(settings: Settings, embedder: Embedder) -> Settings:
+    """Settings for the shipped corpus plus the growth fixture, whose index is built (or brought up to date)
+    beside the settings' own (``<index folder's parent>/growth/``) with ``embedder``. Fits are read from the
+    seeds' fits folder, so nothing is retuned for the new pages."""
+    from assistant.factory import build
+
+    root = Path(settings.index_dir).parent / "growth"
+    out = settings.model_copy(update={"corpus_dir": compose_corpus(settings.corpus_dir, GROWTH_DIR, root / "corpus"),
+                                      "index_dir": root / "index",
+                                      "fits_dir": settings.fits_dir or Path(settings.corpus_dir) / "fits"})
+    build(out, embedder=embedder, progress=False)
     return out

