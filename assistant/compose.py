@@ -20,6 +20,7 @@ from ingest.models import Catalogue, Chunk, Directorate, Theme
 from .models import Citation, DirectorateMatch, Hit, Passage, Routing
 from .question import LANGUAGES, focus_query, stemmer
 from .question.words import Joins, fill, joins, lexicon_path, lexicon_section, unit_phrase
+from .route import speaks_for
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -234,7 +235,11 @@ def compose(query: str, hits: Sequence[Hit], routing: Routing | None, route_ques
 
     if routing is not None and routing.primary is not None:
         p = routing.primary
-        n = ref(p.evidence_id)
+        # A "who" question is answered by the passage that leads for it: the first, when it speaks for the unit
+        # (a page saying this unit follows the topic asked about), else the unit's remit passage.
+        lead_id = hits[0].chunk.id if route_question and hits and catalogue is not None \
+            and speaks_for(hits[0].chunk, p.code, catalogue) else p.evidence_id
+        n = ref(lead_id)
         ref_text = f" [{n}]" if n else ""
         parts.append(texts.say("handled_by" if route_question else "matching", unit=_unit(p, catalogue, language),
                                ref=ref_text))
@@ -248,7 +253,7 @@ def compose(query: str, hits: Sequence[Hit], routing: Routing | None, route_ques
         if routing.uncertain:  # the confidence shown is low: the same decision says so
             parts.append(texts.say("uncertain"))
         if n and route_question:
-            ev = next(h for h in hits if h.chunk.id == p.evidence_id)
+            ev = next(h for h in hits if h.chunk.id == lead_id)
             quote(ev.chunk, best_sentences(query, ev.chunk, limit=2))
     elif routing is not None and routing.no_fit:
         held = _no_fit_theme(hits, catalogue)
@@ -260,7 +265,7 @@ def compose(query: str, hits: Sequence[Hit], routing: Routing | None, route_ques
         return Composed(" ".join(parts), tuple(order), frozenset(used))
 
     if route_question and used:
-        return done()  # a "who" question is answered by the remit passage
+        return done()  # a "who" question is answered by the passage that speaks for the unit
     # The best passage speaks first, whatever its words (a paraphrase may share none with it). A later one
     # speaks only with sentences that share a topical word with the question, and, when the answer names a
     # unit, only if the passage is labelled with that unit: the second-ranked passage is often another topic

@@ -10,14 +10,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from index import Embedder, SearchIndex
-from ingest.models import Catalogue, codes_in
+from ingest.models import Catalogue
 
 from .compose import abstention_text, cite, compose, suggestion_topics
 from .errors import InputError, SessionsUnavailable
 from .models import Answer, DirectorateMatch, Hit, Routing, Trace, Turn
 from .question import KindModel, LanguageDetector, QuestionReader, Speller
 from .retrieve import RetrievalOptions, Retriever
-from .route import Router, RouterWeights
+from .route import Router, RouterWeights, speaks_for
 from .scope import ScopeWeights, scope
 from .sessions import SESSION_ID_RE, FirstTurnTokens, MemorySessionStore, SessionStore, new_session_id
 
@@ -308,13 +308,14 @@ class Assistant:
     def _with_evidence(engine: Engine, hits: list[Hit], routing: Routing, top_k: int, lead: bool) -> list[Hit]:
         """Make sure a passage that names the routed directorate is cited, first for "who" questions.
 
-        For those, the best-ranked retrieved passage that names the unit's code leads: the unit's remit passage,
-        or a page saying that this unit follows the topic asked about, which answers it more closely. Without
-        one, the remit passage is brought in (first for "who" questions, else last)."""
+        For those, the best-ranked retrieved passage that speaks for the unit (`route.speaks_for`) leads: the
+        unit's remit passage, or a page saying that this unit follows the topic asked about, which answers it
+        more closely (and which the answer then quotes, `compose`). Without one, the remit passage is brought
+        in (first for "who" questions, else last)."""
         ev_id = routing.primary.evidence_id if routing.primary else None
         if lead and routing.primary is not None:
-            code = (routing.primary.code,)
-            naming = next((h for h in hits if h.chunk.id == ev_id or codes_in(h.chunk.text, code)), None)
+            code, catalogue = routing.primary.code, engine.router.catalogue
+            naming = next((h for h in hits if h.chunk.id == ev_id or speaks_for(h.chunk, code, catalogue)), None)
             if naming is not None:
                 return [naming] + [h for h in hits if h is not naming]
         present = next((h for h in hits if h.chunk.id == ev_id), None)

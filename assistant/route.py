@@ -130,6 +130,14 @@ def unit_features(signals: RoutingSignals, prior: str | None, codes: Sequence[st
                       1.0 if c == prior else 0.0] for c in codes], dtype=float)
 
 
+def speaks_for(chunk: Chunk, code: str, catalogue: Catalogue) -> bool:
+    """Whether a passage names the unit ``code`` and so may answer "who" for it. Anywhere in it, not only
+    first (the router's rule for a unit's remit passage): a page giving a topic to two units ("M3, with M0.1
+    consulting the regions") answers for both; on the growth fixture the first-named rule ranked the
+    answering passage lower (MRR 0.483 against 0.480 with MiniLM, 0.480 against 0.474 with e5)."""
+    return code in catalogue.codes_in(chunk.text)
+
+
 class Router:
     """Decides which DGM unit answers a question, with a confidence and the remit passage as evidence.
 

@@ -50,7 +50,7 @@ QUESTION_L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 TEMPERATURE_GRID = (0.005, 0.01, 0.02, 0.03)  # routing's softmax temperature over the units' cosines
 ROUTER_L2_GRID = (0.01, 0.1, 1.0, 10.0)  # the signal weights' penalty, chosen by cross-validated accuracy
 GROWTH_DEV = "qa_dev.jsonl"  # the growth fixture's dev split (its test split is never read here)
-FUSION_GRID = ((0.5, 0.5), (0.65, 0.35), (0.8, 0.2), (0.9, 0.1))  # (dense, BM25) fusion weights tried
+FUSION_GRID = ((0.5, 0.5), DEFAULT_FUSION, (0.8, 0.2), (0.9, 0.1))  # (dense, BM25) fusion weights tried
 FUSION_TIE = 0.002  # dev MRR differences below this are noise: the defaults are kept
 TRACE_DEPTH = 10  # passages retrieved per dev question, as the evaluation asks for
 FOLDS = 5
@@ -194,7 +194,8 @@ def collect(settings: Settings, qa: Path, temperature: float | None = None,
     earlier turns asked first in the same session); ``temperature``: routing's, instead of the current fit's;
     ``weights``: routing's signal weights and temperature, instead of the current fit's; ``kinds``: the
     question-kind classifier, instead of the current fit's; ``embedder``: the model already loaded (else the
-    settings' is loaded); ``fusion``: the (dense, BM25) fusion weights, instead of the settings' or defaults."""
+    settings' is loaded); ``fusion``: the (dense, BM25) fusion weights the settings leave unset (else the
+    code's defaults, whatever the index's fit says)."""
     assistant = _assistant(settings, embedder, kinds, fusion)
     engine = assistant.engine
     if weights is not None:
@@ -249,9 +250,14 @@ def choose_fusion(settings: Settings, qa: Path, weights: RouterWeights, kinds: K
     """The (dense, BM25) fusion weights of ``grid`` whose answers rank the dev questions' passages best: the
     mean MRR@10 over every dev item with expected phrases, in every language, routing with ``weights``. Ties
     (within `FUSION_TIE`): the code's defaults, then the earlier grid entry. Returns the weights, their MRR and
-    every entry's."""
+    every entry's. Weights the settings give (`DGM_DENSE_WEIGHT`, `DGM_BM25_WEIGHT`) are not searched: the
+    grid is then that one pair."""
+    from assistant.factory import retrieval_options
     from eval.runner import run_eval
 
+    if settings.dense_weight is not None or settings.bm25_weight is not None:
+        fixed = retrieval_options(settings)
+        grid = ((fixed.dense_weight, fixed.bm25_weight),)
     assistant = _assistant(settings, embedder, kinds, None)
     assistant.engine.router.weights = weights
     items = load_qa(qa)

@@ -52,7 +52,7 @@ def _reference_lines(m: Machine) -> list[str]:
         lines += [prose("machine-speed", start=start, end=end, rounds=REFERENCE_ROUNDS), ""]
     if len(m.matmul_gflops) == 2:
         start, end = m.matmul_gflops
-        lines += [prose("machine-flops", start=start, end=end, n=MATMUL_SIZE), ""]
+        lines += [prose("machine-flops", start=start, end=end, n=MATMUL_SIZE, rounds=REFERENCE_ROUNDS), ""]
     return lines
 
 

@@ -122,3 +122,26 @@ def test_a_passage_is_quoted_in_the_sentences_ingestion_made():
                   end=len(text), content_hash="x", sentences=((0, 47), (48, len(text))))
     answer = compose("What about cyber and space?", [Hit(chunk=chunk, score=1.0)], None, False).text
     assert answer == "Belgium acts on three fronts:\n- cyber;\n- space. [1]"
+
+
+def test_a_who_question_quotes_the_page_that_speaks_for_the_unit_when_it_leads():
+    """When a page saying which unit follows the topic leads the passages (`Assistant._with_evidence`), the
+    answer quotes it, not the unit's general remit; when the first passage names another unit only, the remit
+    is quoted."""
+    from ingest import load_catalogue
+    from tests.helpers import CORPUS
+
+    catalogue = load_catalogue(CORPUS)
+    page = _passage(1, "Within the FPS, the Directorate for Disarmament and Non-Proliferation (M5) follows the "
+                       "Ottawa convention on anti-personnel mines.", ("M5",))
+    remit = _passage(2, "The Directorate for Disarmament and Non-Proliferation (M5) manages Belgian policy in the "
+                        "area of disarmament and non-proliferation.", ("M5",))
+    m5 = DirectorateMatch(code="M5", name="Directorate for Disarmament and Non-Proliferation", confidence=0.9,
+                          evidence_id=remit.chunk.id)
+    question = "Who follows the Ottawa convention?"
+    composed = compose(question, [page, remit], Routing(primary=m5), True, catalogue=catalogue)
+    assert composed.cited == (page.chunk.id,) and "Ottawa convention on anti-personnel mines. [1]" in composed.text
+    aside = _passage(1, "The Directorate for Human Rights (M3) follows the human rights aspects of the Ottawa "
+                        "convention.", ("M3",))
+    composed = compose(question, [aside, remit], Routing(primary=m5), True, catalogue=catalogue)
+    assert composed.cited == (remit.chunk.id,) and "disarmament and non-proliferation. [1]" in composed.text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from assistant.fit import FIT_FILE, Fit, QuestionFit, RouterFit, ScopeFit, load_fit, shipped_fit_path
 from assistant.scope import ScopeWeights
 
@@ -95,3 +97,17 @@ def test_the_shipped_int8_fits_carry_fusion_weights_chosen_on_dev():
         assert fit is not None and fit.retrieval is not None, name
         assert fit.retrieval.dense_weight > 0 and fit.retrieval.bm25_weight >= 0
         assert fit.retrieval.mrr is not None and 0.5 < fit.retrieval.mrr <= 1.0
+
+
+@pytest.mark.slow
+def test_the_engine_retrieves_with_the_fits_fusion_weights(tmp_path, settings, built_index, embedder):
+    from assistant.factory import load_engine
+    from assistant.fit import RetrievalFit
+
+    shipped = Fit.read(shipped_fit_path(settings.corpus_dir / "fits", embedder.name))
+    assert shipped is not None
+    fits = tmp_path / "fits"
+    shipped.model_copy(update={"retrieval": RetrievalFit(dense_weight=0.85, bm25_weight=0.15)}).write(
+        shipped_fit_path(fits, embedder.name))
+    options = load_engine(settings.model_copy(update={"fits_dir": fits}), embedder).retriever.options
+    assert (options.dense_weight, options.bm25_weight) == (0.85, 0.15)

@@ -7,7 +7,7 @@ import pytest
 from assistant.errors import InputError
 from assistant.models import Hit
 from assistant.pipeline import Assistant
-from ingest.models import Chunk
+from ingest.models import Chunk, codes_in
 
 pytestmark = pytest.mark.slow
 
@@ -75,11 +75,16 @@ def test_a_who_question_leads_with_the_best_passage_that_names_the_routed_unit()
     treaty = _hit("treaty", "Belgium ratified the convention in 1998 and destroyed its stockpiles.")
     page = _hit("page", "The Directorate for Disarmament and Non-proliferation (M5) follows the convention.")
     other = _hit("other", "The Directorate for Human Rights (M3) is named here; M50 and M5.1 are other codes.")
+    aside = _hit("aside", "The Directorate for Human Rights (M3) works with the one for disarmament (M5).")
     remit = _hit("remit", "The Directorate for Disarmament and Non-proliferation (M5) covers disarmament.")
     routing = Routing(primary=DirectorateMatch(code="M5", name="Disarmament", confidence=0.9, evidence_id="remit"))
-    engine = SimpleNamespace(router=SimpleNamespace(evidence={"M5": remit.chunk}))
+    codes = ("M3", "M5", "M50", "M5.1")
+    catalogue = SimpleNamespace(codes_in=lambda text: codes_in(text, codes))
+    engine = SimpleNamespace(router=SimpleNamespace(evidence={"M5": remit.chunk}, catalogue=catalogue))
     lead = Assistant._with_evidence
     assert lead(engine, [treaty, other, page, remit], routing, 5, lead=True) == [page, treaty, other, remit]
+    # A passage that names M5 after another unit answers for M5 too.
+    assert lead(engine, [aside, page], routing, 5, lead=True) == [aside, page]
     assert lead(engine, [treaty, remit, page], routing, 5, lead=True) == [remit, treaty, page]
     # Not a "who" question: the order stays, the remit passage being there already.
     assert lead(engine, [treaty, page, remit], routing, 5, lead=False) == [treaty, page, remit]

@@ -131,7 +131,8 @@ def test_the_scope_model_is_calibrated_and_its_threshold_chosen_out_of_fold():
     assert abs(p.mean() - y.mean()) < 0.08
 
 
-def test_fusion_weights_are_chosen_by_dev_mrr_and_ties_keep_the_defaults(tmp_path, settings, built_index, embedder):
+def test_fusion_weights_are_chosen_by_dev_mrr_and_ties_keep_the_defaults(tmp_path, monkeypatch, settings, built_index,
+                                                                          embedder):
     """`choose_fusion` asks the questions through the real assistant with each candidate's weights; the
     defaults win a tie even when another candidate comes first."""
     import json
@@ -150,8 +151,19 @@ def test_fusion_weights_are_chosen_by_dev_mrr_and_ties_keep_the_defaults(tmp_pat
     ]
     qa.write_text("".join(json.dumps(i) + "\n" for i in items), encoding="utf-8")
     other = (0.9, 0.1)
+    import eval.runner
+
+    used, real = [], eval.runner.run_eval
+
+    def recording(askers, *args, **kwargs):  # the weights each pass really answers with
+        o = askers["tune"].engine.retriever.options
+        used.append((o.dense_weight, o.bm25_weight))
+        return real(askers, *args, **kwargs)
+
+    monkeypatch.setattr(eval.runner, "run_eval", recording)
     chosen, mrr, table = tune.choose_fusion(settings, qa, RouterWeights(), None, embedder,
                                             grid=(other, DEFAULT_FUSION))
+    assert used == [other, DEFAULT_FUSION]
     assert [w for w, _ in table] == [other, DEFAULT_FUSION]
     scores = dict(table)
     assert all(0.0 <= m <= 1.0 for m in scores.values())
@@ -160,3 +172,7 @@ def test_fusion_weights_are_chosen_by_dev_mrr_and_ties_keep_the_defaults(tmp_pat
     else:
         assert chosen == max(scores, key=scores.get)
     assert mrr == scores[chosen]
+    # Weights the settings give are not searched.
+    fixed = settings.model_copy(update={"dense_weight": 0.7, "bm25_weight": 0.3})
+    used.clear()
+    assert tune.choose_fusion(fixed, qa, RouterWeights(), None, embedder)[0] == (0.7, 0.3) and used == [(0.7, 0.3)]
