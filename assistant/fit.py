@@ -159,8 +159,11 @@ class LoadedFit:
     fusion: tuple[float, float] | None = None  # (dense, BM25) fusion weights; None: the code's defaults
 
 
-def _fusion(fit: Fit) -> tuple[float, float] | None:
-    return (fit.retrieval.dense_weight, fit.retrieval.bm25_weight) if fit.retrieval is not None else None
+def _loaded(fit: Fit, path: Path, exact: bool) -> LoadedFit:
+    """What the assistant takes from ``fit``, read from ``path``."""
+    kinds = fit.kinds.model() if fit.kinds is not None else None
+    fusion = (fit.retrieval.dense_weight, fit.retrieval.bm25_weight) if fit.retrieval is not None else None
+    return LoadedFit(*fit.weights(), source=str(path), exact=exact, kinds=kinds, fusion=fusion)
 
 
 def _siblings(model: str) -> list[str]:
@@ -170,32 +173,26 @@ def _siblings(model: str) -> list[str]:
     return [m for m in (f"{base}+int8", f"{base}+int8w8", base) if m != model]
 
 
-def _kinds(fit: Fit) -> KindModel | None:
-    return fit.kinds.model() if fit.kinds is not None else None
-
-
 def load_fit(index_dir: Path, fits_dir: Path, model: str, corpus_fingerprint: str) -> LoadedFit:
     """The fit for an index of ``model`` over the corpus ``corpus_fingerprint`` (see the module's order)."""
     candidates = [Path(index_dir) / FIT_FILE, shipped_fit_path(fits_dir, model)]
     found = [(p, f) for p in candidates if (f := Fit.read(p)) is not None and f.model == model]
     for path, fit in found:
         if fit.corpus_fingerprint == corpus_fingerprint:
-            return LoadedFit(*fit.weights(), source=str(path), exact=True, kinds=_kinds(fit),
-                             fusion=_fusion(fit))
+            return _loaded(fit, path, exact=True)
     if found:
         path, fit = found[0]
         log.warning("the fit %s was made for embedding model %s over another corpus (fingerprint %s, this index: "
                     "%s); using it anyway, the pages having changed since; %s", path, model,
                     fit.corpus_fingerprint[:12], corpus_fingerprint[:12], REFIT_HINT)
-        return LoadedFit(*fit.weights(), source=str(path), exact=False, kinds=_kinds(fit), fusion=_fusion(fit))
+        return _loaded(fit, path, exact=False)
     for sibling in _siblings(model):
         path = shipped_fit_path(fits_dir, sibling)
         other = Fit.read(path)
         if other is not None and other.model == sibling:
             log.warning("no fit for embedding model %s; using %s, made for %s, the same model quantised otherwise; "
                         "%s", model, path, sibling, REFIT_HINT)
-            return LoadedFit(*other.weights(), source=str(path), exact=False, kinds=_kinds(other),
-                             fusion=_fusion(other))
+            return _loaded(other, path, exact=False)
     log.warning("no fit for embedding model %s in %s or %s: the scope model and routing calibration take the "
                 "code's defaults, which abstain less reliably; %s", model, candidates[0], candidates[1], REFIT_HINT)
     return LoadedFit(ScopeWeights(), RouterWeights(), source="defaults", exact=False)

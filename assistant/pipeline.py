@@ -312,18 +312,18 @@ class Assistant:
         unit's remit passage, or a page saying that this unit follows the topic asked about, which answers it
         more closely (and which the answer then quotes, `compose`). Without one, the remit passage is brought
         in (first for "who" questions, else last)."""
-        ev_id = routing.primary.evidence_id if routing.primary else None
-        if lead and routing.primary is not None:
-            code, catalogue = routing.primary.code, engine.router.catalogue
-            naming = next((h for h in hits if h.chunk.id == ev_id or speaks_for(h.chunk, code, catalogue)), None)
+        primary = routing.primary
+        if primary is None:
+            return hits
+        if lead:
+            catalogue = engine.router.catalogue
+            naming = next((h for h in hits if h.chunk.id == primary.evidence_id
+                           or speaks_for(h.chunk, primary.code, catalogue)), None)
             if naming is not None:
                 return [naming] + [h for h in hits if h is not naming]
-        present = next((h for h in hits if h.chunk.id == ev_id), None)
-        if present is not None:
-            if lead and hits[0] is not present:
-                hits = [present] + [h for h in hits if h is not present]
+        elif any(h.chunk.id == primary.evidence_id for h in hits):
             return hits
-        chunk = engine.router.evidence[routing.primary.code]  # type: ignore[union-attr]
+        chunk = engine.router.evidence[primary.code]
         ev = Hit(chunk=chunk, score=hits[0].score if hits else 0.0)
         if lead:
             return [ev, *hits][:top_k]

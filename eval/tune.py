@@ -238,7 +238,7 @@ def _assistant(settings: Settings, embedder: Embedder | None, kinds: KindModel |
     from assistant.factory import load_assistant, retrieval_options
 
     assistant = load_assistant(settings, embedder, use_abstention=False)
-    assistant.engine.retriever.options = retrieval_options(settings, fusion or DEFAULT_FUSION)
+    assistant.engine.retriever.options = retrieval_options(settings, fusion)
     if kinds is not None:
         assistant.engine.reader.kinds = kinds
     return assistant
