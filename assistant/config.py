@@ -42,10 +42,10 @@ class Settings(BaseSettings):
                                                    "citations, the others `related`")
     max_top_k: int = Field(20, ge=1, le=100, description="Most passages a caller may ask for (top_k)")
     candidates: int = Field(20, ge=1, le=200, description="Candidates taken from each retriever before fusion")
-    fusion: Literal["scores", "rrf"] = Field(
+    fusion: Literal["scores", "ranged", "rrf"] = Field(
         "scores", description="How dense and BM25 candidates are fused: scores (a weighted sum of the cosine and "
-                              "the BM25 score over the query's best) or rrf (weighted reciprocal-rank fusion, "
-                              "best on dev with equal weights); scores measured better on dev")
+                              "the BM25 score over the query's best), ranged (the same with the cosine rescaled "
+                              "over the candidates, best 1, last 0) or rrf (weighted reciprocal-rank fusion)")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant (fusion=rrf)")
     dense_weight: float | None = Field(None, ge=0, description="Weight of the dense score (ranking, with rrf) in "
                                        "fusion; unset: the fit's, chosen per model on dev by `tune` (else 0.65)")

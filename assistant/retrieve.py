@@ -1,5 +1,6 @@
-"""Hybrid retrieval: dense (FAISS) + BM25 candidates, fused by a weighted sum of their scores (or weighted
-reciprocal-rank fusion), MMR de-duplication, optional cross-encoder reranking, and metadata filters."""
+"""Hybrid retrieval: dense (FAISS) + BM25 candidates, fused by a weighted sum of their scores (the cosine as it
+is or rescaled over the candidates, or weighted reciprocal-rank fusion), MMR de-duplication, optional
+cross-encoder reranking, and metadata filters."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from .question import focus_query
 
 # The (dense, BM25) fusion weights when neither the settings nor the fit give them (`assistant.fit.RetrievalFit`).
 DEFAULT_FUSION = (0.65, 0.35)
+# How the candidates are fused (`RetrievalOptions.fusion`); the first is the default when neither the settings
+# nor the fit choose.
+FUSIONS = ("scores", "ranged", "rrf")
 
 
 def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int = 60) -> dict[int, float]:
@@ -33,7 +37,7 @@ class RetrievalOptions:
     makes this from them; nothing here has a default of its own)."""
 
     candidates: int  # taken from each retriever before fusion
-    fusion: str  # scores | rrf
+    fusion: str  # scores | ranged | rrf
     rrf_k: int
     dense_weight: float
     bm25_weight: float
@@ -45,19 +49,29 @@ class RetrievalOptions:
             raise ValueError(f"candidates must be at least 1, got {self.candidates}")
         if self.mode not in ("hybrid", "dense", "bm25"):
             raise ValueError(f"mode must be 'hybrid', 'dense' or 'bm25', got {self.mode!r}")
-        if self.fusion not in ("scores", "rrf"):
-            raise ValueError(f"fusion must be 'scores' or 'rrf', got {self.fusion!r}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(map(repr, FUSIONS))}, got {self.fusion!r}")
         if not 0 <= self.mmr_lambda <= 1:
             raise ValueError(f"mmr_lambda must be within [0, 1], got {self.mmr_lambda}")
 
 
 def score_fusion(dense: Sequence[tuple[int, float]], bm25: Sequence[tuple[int, float]], dense_weight: float,
-                 bm25_weight: float) -> dict[int, float]:
+                 bm25_weight: float, ranged: bool = False) -> dict[int, float]:
     """Weighted sum of each candidate's dense cosine and its BM25 score over the query's best BM25 score (0
     where a retriever did not return it). Unlike rank fusion, it keeps how far ahead of the rest a passage is:
-    a clear dense winner is not overtaken by a passage that two retrievers both rank middling."""
+    a clear dense winner is not overtaken by a passage that two retrievers both rank middling.
+
+    ``ranged``: the cosine is first rescaled over the dense candidates (the best 1, the last 0), as the BM25
+    score is over its best. Models spread their cosines differently (e5's candidates lie within a few
+    hundredths of each other, MiniLM's over tenths), so the raw cosine makes the same weights mean a
+    different balance for each model; rescaled, a weight says how much each ranking counts."""
     best = max((s for _, s in bm25), default=0.0)
-    fused = {i: dense_weight * s for i, s in dense}
+    if ranged and dense:
+        top, low = dense[0][1], dense[-1][1]
+        span = top - low
+        fused = {i: dense_weight * ((s - low) / span if span > 0 else 1.0) for i, s in dense}
+    else:
+        fused = {i: dense_weight * s for i, s in dense}
     if best > 0:
         for i, s in bm25:
             fused[i] = fused.get(i, 0.0) + bm25_weight * s / best
@@ -158,7 +172,7 @@ class Retriever:
         if o.fusion == "rrf":
             fused = rrf([([i for i, _ in dense], o.dense_weight), ([i for i, _ in bm25], o.bm25_weight)], o.rrf_k)
         else:
-            fused = score_fusion(dense, bm25, o.dense_weight, o.bm25_weight)
+            fused = score_fusion(dense, bm25, o.dense_weight, o.bm25_weight, ranged=o.fusion == "ranged")
         order = sorted(fused, key=lambda i: -fused[i])
         rerank: dict[int, float] = {}
         if self.reranker is not None and order:

@@ -46,6 +46,28 @@ def test_score_fusion_keeps_a_clear_winner_that_rank_fusion_loses(assistant):
                   replace(assistant.engine.retriever.options, fusion="max"))
 
 
+def test_ranged_fusion_weighs_each_ranking_alike_whatever_the_spread_of_the_cosines(assistant):
+    """Two models ranking the same candidates alike, one with cosines a few hundredths apart (as e5's are), the
+    other with cosines tenths apart: with the raw cosine, the same weights let BM25 decide for the first and not
+    for the second; rescaled over the candidates (ranged), both fuse to the same order."""
+    bm25 = [(3, 2.0), (1, 1.0)]
+    narrow = [(1, 0.86), (2, 0.85), (3, 0.84)]
+    wide = [(1, 0.86), (2, 0.60), (3, 0.34)]
+    raw = [score_fusion(d, bm25, 0.65, 0.35) for d in (narrow, wide)]
+    assert [max(f, key=f.get) for f in raw] == [3, 1]  # the narrow model's order is BM25's
+    ranged = [score_fusion(d, bm25, 0.65, 0.35, ranged=True) for d in (narrow, wide)]
+    assert ranged[0] == pytest.approx(ranged[1])
+    assert ranged[0][1] == pytest.approx(0.65 + 0.35 * 0.5) and ranged[0][3] == pytest.approx(0.35)
+    assert max(ranged[0], key=ranged[0].get) == 1
+    one = score_fusion([(4, 0.8)], [], 0.65, 0.35, ranged=True)  # a single candidate: no spread, full weight
+    assert one == {4: pytest.approx(0.65)}
+    ranged_options = replace(assistant.engine.retriever.options, fusion="ranged")
+    retriever = Retriever(assistant.engine.index, assistant.engine.embedder, ranged_options)
+    hits = retriever.retrieve("Who handles climate change?", k=3).hits
+    assert hits and hits[0].score == pytest.approx(max(h.score for h in hits))
+    assert all(h.score <= ranged_options.dense_weight + ranged_options.bm25_weight + 1e-9 for h in hits)
+
+
 def _tiny_cross_encoder(path):
     """A randomly initialised one-layer BERT cross-encoder saved with the packaged tokenizer."""
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
