@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from .models import Answer, DirectorateMatch, Hit, Routing, Trace, Turn
 from .question import KindModel, LanguageDetector, QuestionReader, Speller
 from .retrieve import RetrievalOptions, Retriever
 from .route import Router, RouterWeights, speaks_for
-from .scope import ScopeWeights, scope
+from .scope import SERVED_DEPTH, ScopeWeights, scope
 from .sessions import SESSION_ID_RE, FirstTurnTokens, MemorySessionStore, SessionStore, new_session_id
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,21 @@ class Engine:
         self.reader = reader
         self.scope_weights = scope_weights or ScopeWeights()
         self.doc_ids = frozenset(c.doc_id for c in index.chunks)
+        # Page titles embedded as questions: stored at build time, else embedded here once (an older index).
+        self._titles = dict(index.title_vectors)
+        missing = [t for t in dict.fromkeys(c.doc_title for c in index.chunks) if t not in self._titles]
+        self._titles.update((t, embedder.encode_query(t)) for t in missing)
+
+    def offered(self, hits: Sequence[Hit], kind: str) -> float:
+        """How much the pages of ``hits`` read as offering ``kind`` (a service, say): the question-kind
+        classifier's probability of their titles, read as questions, at most. A consular page titled
+        "Registering a birth abroad" reads as a request for a service; a policy page does not. 0 without a
+        classifier."""
+        kinds = self.reader.kinds
+        if kinds is None:
+            return 0.0
+        return max((kinds.probabilities(self._titles[h.chunk.doc_title]).get(kind, 0.0) for h in hits
+                    if h.chunk.doc_title in self._titles), default=0.0)
 
 
 @dataclass(frozen=True)
@@ -235,7 +250,8 @@ class Assistant:
         timings["route"] = (time.perf_counter() - t) * 1000
 
         t = time.perf_counter()
-        decision = scope(q, retrieval, routing if opts.use_router else None, self.scope_weights, query_vec=qv)
+        decision = scope(q, retrieval, routing if opts.use_router else None, self.scope_weights, query_vec=qv,
+                         served=engine.offered(retrieval.hits[:SERVED_DEPTH], "service"))
         abstained = opts.use_abstention and decision.probability < self.abstain_threshold
         catalogue = engine.router.catalogue
         if abstained:

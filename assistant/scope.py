@@ -31,6 +31,8 @@ FEATURES = ("dense_max", "profile_max", "descriptor_max", "bm25", "agree", "name
 
 
 QUESTION_LOGIT_CAP = 8.0
+# How many of the best passages are asked whether they hold the date or number, or offer the service, asked for.
+SERVED_DEPTH = 3
 
 
 @dataclass(frozen=True)
@@ -74,9 +76,10 @@ class ScopeDecision:
 
 
 def scope_features(question: Question, retrieval: Retrieval, routing: Routing | None, bm25_cap: float = 6.0,
-                   question_model: float = 0.0) -> dict[str, float]:
+                   question_model: float = 0.0, served: float = 0.0) -> dict[str, float]:
     """The features of ``FEATURES``; ``question_model`` is `ScopeWeights.question_model` of the question's
-    vector, computed by the caller."""
+    vector, and ``served`` how much the best passages' pages offer a service (`Engine.offered`), both computed
+    by the caller."""
     kinds = question.kinds
     top_d = {i for i, _ in retrieval.dense[:3]}
     top_b = {i for i, _ in retrieval.bm25[:3]}
@@ -90,24 +93,28 @@ def scope_features(question: Question, retrieval: Retrieval, routing: Routing | 
         "agree": 1.0 if top_d & top_b else 0.0,
         "named": 1.0 if named else 0.0,
         "off_kind": sum(kinds.get(k, 0.0) for k in OFF_TOPIC_KINDS),
-        "service": kinds.get("service", 0.0),
+        # A request for a service is answerable where a best passage's page offers one (a consular page):
+        # the pages of the seeds offer none, so there it is the request itself.
+        "service": kinds.get("service", 0.0) * (1.0 - served),
         "person": kinds.get("person", 0.0),
         # A question asking for a date or a number is answerable only if a top passage holds one.
         "fact_missing": sum(kinds.get(k, 0.0) for k in FACT_KINDS
-                            if not any(_HOLDS[k].search(h.chunk.text) for h in retrieval.hits[:3])),
+                            if not any(_HOLDS[k].search(h.chunk.text) for h in retrieval.hits[:SERVED_DEPTH])),
         "foreign_named": 1.0 if named and is_foreign(question.scope_text) else 0.0,
         "question_model": question_model,
     }
 
 
 def scope(question: Question, retrieval: Retrieval, routing: Routing | None,
-          weights: ScopeWeights | None = None, query_vec: np.ndarray | None = None) -> ScopeDecision:
+          weights: ScopeWeights | None = None, query_vec: np.ndarray | None = None,
+          served: float = 0.0) -> ScopeDecision:
     """The probability that the corpus answers ``question``, from several signals.
 
-    ``query_vec``: the embedding of the (resolved) question, for the question model.
+    ``query_vec``: the embedding of the (resolved) question, for the question model; ``served``: how much the
+    best passages' pages offer a service (`Engine.offered`).
     """
     w = weights or ScopeWeights()
-    feats = scope_features(question, retrieval, routing, w.bm25_cap, w.question_model(query_vec))
+    feats = scope_features(question, retrieval, routing, w.bm25_cap, w.question_model(query_vec), served)
     qtype = question.kind
     z = w.bias + sum(w.weights.get(k, 0.0) * feats[k] for k in FEATURES)
     p = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))

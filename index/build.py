@@ -31,6 +31,7 @@ CATALOGUE_FILE = "catalogue.json"
 # The catalogue's texts that routing compares questions with (each unit's profile and its single names,
 # aliases and keywords), embedded at build time so that loading an index does not embed them again.
 CATALOGUE_VECTORS_FILE = "catalogue_vectors.npz"
+TITLE_VECTORS_FILE = "title_vectors.npz"
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,26 @@ def catalogue_vectors(catalogue: Catalogue, embedder: Embedder, index_dir: Path 
             log.debug("no catalogue vectors to reuse at %s: %s", index_dir, exc)
     return {"profiles": embedder.encode(profiles), "profile_texts": np.array(profiles, dtype=str),
             "descriptors": embedder.encode(descriptors), "descriptor_texts": np.array(descriptors, dtype=str)}
+
+
+def title_vectors(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path | None = None
+                  ) -> tuple[list[str], np.ndarray]:
+    """Each page title of ``chunks`` (once, in order) and its embedding *as a question*, which the assistant's
+    question-kind classifier reads to tell what a page offers (a service page reads like a request for one).
+    Titles the index at ``index_dir`` holds for the same model are taken from it."""
+    titles = list(dict.fromkeys(c.doc_title for c in chunks))
+    old: dict[str, np.ndarray] = {}
+    if index_dir is not None:
+        try:
+            if Manifest.read(index_dir).model == embedder.name:
+                with np.load(index_dir / TITLE_VECTORS_FILE) as stored:
+                    old = dict(zip(stored["titles"].tolist(), stored["vectors"], strict=True))
+        except Exception as exc:  # no previous index, or one without title vectors: embed
+            log.debug("no title vectors to reuse at %s: %s", index_dir, exc)
+    vectors = np.zeros((len(titles), embedder.dim), dtype=np.float32)
+    for i, t in enumerate(titles):
+        vectors[i] = old[t] if t in old else embedder.encode_query(t)
+    return titles, vectors
 
 
 def _swap_in(new_dir: Path, index_dir: Path) -> None:
@@ -164,6 +185,8 @@ def build_index(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path, in
         np.save(new_dir / EMBEDDINGS_FILE, vectors)
         VectorStore.build(vectors, index_type).save(new_dir / VECTORS_FILE)
         KeywordIndex.build([c.embedding_text() for c in chunks], [c.language for c in chunks]).save(new_dir / BM25_DIR)
+        titles, title_vecs = title_vectors(chunks, embedder, index_dir)
+        np.savez(new_dir / TITLE_VECTORS_FILE, titles=np.array(titles, dtype=str), vectors=title_vecs)
         if catalogue is not None:
             (new_dir / CATALOGUE_FILE).write_text(catalogue.model_dump_json(indent=1),
                                                   encoding="utf-8")

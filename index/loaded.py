@@ -11,7 +11,8 @@ import numpy as np
 from ingest.models import Catalogue, Chunk
 
 from .bm25 import KeywordIndex
-from .build import BM25_DIR, CATALOGUE_FILE, CATALOGUE_VECTORS_FILE, CHUNKS_FILE, EMBEDDINGS_FILE, VECTORS_FILE
+from .build import (BM25_DIR, CATALOGUE_FILE, CATALOGUE_VECTORS_FILE, CHUNKS_FILE, EMBEDDINGS_FILE, TITLE_VECTORS_FILE,
+                    VECTORS_FILE)
 from .errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, IndexMissingError
 from .manifest import FORMAT_VERSION, MANIFEST, Manifest, file_sha256
 from .store import VectorStore
@@ -31,6 +32,9 @@ class SearchIndex:
     # The catalogue's routing texts embedded at build time (text -> vector); empty for an index built
     # before they were stored, or without a catalogue.
     text_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    # Each page title embedded as a question at build time (`index.build.title_vectors`); empty for an index
+    # built before they were stored.
+    title_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     def vectors_of(self, texts: list[str]) -> np.ndarray | None:
         """The stored vectors of ``texts`` (one row each), or None unless every one of them is stored."""
@@ -78,17 +82,21 @@ class SearchIndex:
                 with np.load(folder / CATALOGUE_VECTORS_FILE) as stored:
                     for kind in ("profile", "descriptor"):
                         text_vectors.update(zip(stored[f"{kind}_texts"].tolist(), stored[f"{kind}s"], strict=True))
+            titles: dict[str, np.ndarray] = {}
+            if (folder / TITLE_VECTORS_FILE).is_file():
+                with np.load(folder / TITLE_VECTORS_FILE) as stored:
+                    titles = dict(zip(stored["titles"].tolist(), stored["vectors"], strict=True))
         except Exception as exc:  # numpy, faiss and bm25s raise many kinds on damaged files
             raise IndexCorruptError(f"index at {index_dir} cannot be read ({exc.__class__.__name__}: {exc}); "
                                     f"{REBUILD_HINT}") from exc
         if not (len(chunks) == len(vectors) == len(embeddings) == manifest.chunk_count):
             raise IndexCorruptError(f"index at {index_dir} is inconsistent: {len(chunks)} chunks, {len(vectors)} "
                                     f"vectors, manifest says {manifest.chunk_count}; {REBUILD_HINT}")
-        if any(len(v) != manifest.dimension for v in text_vectors.values()):
+        if any(len(v) != manifest.dimension for v in (*text_vectors.values(), *titles.values())):
             raise IndexCorruptError(f"index at {index_dir} stores catalogue vectors of another dimension than "
                                     f"{manifest.dimension}; {REBUILD_HINT}")
         if vectors.dim != manifest.dimension:
             raise IndexCorruptError(f"index at {index_dir} has dimension {vectors.dim}, manifest says "
                                     f"{manifest.dimension}; {REBUILD_HINT}")
         return cls(path=folder, manifest=manifest, chunks=chunks, vectors=vectors, keywords=keywords,
-                   embeddings=embeddings, catalogue=catalogue, text_vectors=text_vectors)
+                   embeddings=embeddings, catalogue=catalogue, text_vectors=text_vectors, title_vectors=titles)

@@ -13,6 +13,7 @@ import shutil
 import pytest
 import yaml
 
+from assistant.models import Hit
 from eval.corpora import GROWTH_DIR
 
 PAGES = ("dgc-structure-en", "dgc-structure-fr", "legalisation-en", "consular-fees-en", "passport-abroad-fr",
@@ -78,8 +79,41 @@ def test_questions_are_answered_and_routed_to_its_units(consular, question, code
     ("Who issues diplomatic passports?", "C3.1"),
 ])
 def test_consular_questions_route_to_its_units_though_the_scope_stage_declines_them(consular, question, code):
-    # The scope stage still declines a question in consular words (assistant/question/kind.py's list, #18 item
-    # 4); routing, which the trace shows, finds the unit all the same.
+    # Whether the scope stage answers them is the fit's call (the seeds' dev, on which it is fit, has no
+    # consular page); routing, which the trace shows, finds the unit all the same.
     answer = consular.ask(question, trace=True)
     assert answer.trace is not None and answer.trace.routing.primary is not None
     assert answer.trace.routing.primary.code == code, (question, answer.trace.routing.primary)
+
+
+def test_a_request_for_a_service_counts_against_the_scope_only_where_no_page_offers_one(consular, assistant):
+    """What a page offers is read from its title by the question-kind classifier: a consular page reads as
+    offering a service, a policy page does not. The scope's "service" signal is the question's request for
+    one, less what the best passages' pages offer: whole over the seeds, far smaller over consular pages."""
+    from assistant.config import Settings
+    from assistant.factory import load_assistant
+
+    index_dir = consular.engine.index.path.parent / "index"
+    # The shipped fit (the test corpus has none of its own), for its question-kind classifier.
+    consular = load_assistant(Settings(index_dir=index_dir, fits_dir=Settings().corpus_dir / "fits"),
+                              embedder=consular.engine.embedder)
+    engine = consular.engine
+    assert engine.reader.kinds is not None
+    by_doc = {c.doc_id: c for c in engine.index.chunks}
+    hit = lambda doc: Hit(chunk=by_doc[doc], score=1.0)  # noqa: E731
+    assert engine.offered([hit("legalisation-en")], "service") > 0.5
+    assert engine.offered([hit("arms-trade-treaty-en")], "service") < 0.2
+    assert engine.offered([hit("arms-trade-treaty-en"), hit("consular-fees-en")], "service") == \
+        engine.offered([hit("consular-fees-en")], "service")
+    assert engine.offered([], "service") == 0.0
+
+    question = "How do I get my birth certificate legalised for use abroad?"
+    here = consular.ask(question, trace=True).trace
+    seeds = assistant.ask(question, trace=True).trace
+    assert here is not None and seeds is not None
+    asked = here.question.kinds["service"]
+    assert asked > 0.5 and seeds.question.kinds["service"] == pytest.approx(asked, abs=1e-6)
+    assert seeds.scope.features["service"] == pytest.approx(asked, abs=0.02)  # no seed page offers a service
+    offered = engine.offered(list(here.retrieval.hits[:3]), "service")
+    assert offered > 0.5
+    assert here.scope.features["service"] == pytest.approx(asked * (1 - offered), abs=1e-3)
