@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,7 @@ class FollowupWords:
     max_words: int
     dir_pronoun: re.Pattern[str]
     topic_pronoun: re.Pattern[str]  # one group per phrase, "t0", "t1", ...
+    inverted: re.Pattern[str]  # either kind of pronoun after a hyphen: the subject of an inverted question
     topic_replacements: tuple[str, ...]  # what each phrase becomes, "{topic}" standing for the previous topic
     question_start: re.Pattern[str]
     followup_start: re.Pattern[str] | None
@@ -109,8 +110,10 @@ def followup_words(language: str) -> FollowupWords:
         ellipsis=re.compile(rf"^\s*{alternation('ellipsis', open_end=True)}(?P<s>.+?)\s*[?.!]*\s*$", re.IGNORECASE),
         clause=optional(r"\b{}\b", "clause_words"),
         max_words=int(data.get("ellipsis_max_words", 6)),
-        dir_pronoun=re.compile(rf"\b{alternation('directorate_pronouns')}\b", re.IGNORECASE),
-        topic_pronoun=re.compile(rf"\b(?:{topic_pronoun})\b", re.IGNORECASE),
+        # Not after a hyphen: French "consacre-t-elle", "faut-il" invert the sentence's own subject.
+        dir_pronoun=re.compile(rf"(?<!-)\b{alternation('directorate_pronouns')}\b", re.IGNORECASE),
+        topic_pronoun=re.compile(rf"(?<!-)\b(?:{topic_pronoun})\b", re.IGNORECASE),
+        inverted=re.compile(rf"-(?:{alternation('directorate_pronouns')}|{topic_pronoun})\b", re.IGNORECASE),
         topic_replacements=tuple(r for _, r in pronouns),
         question_start=re.compile(rf"^\s*{alternation('question_starts')}\b", re.IGNORECASE),
         followup_start=optional(r"^\s*{}\b", "followup_starts"),
@@ -178,7 +181,7 @@ class Resolved:
 
 
 def resolve(question: str, history: list[Turn], directorate_names: Mapping[str, str],
-            language: str | None = "en") -> Resolved:
+            language: str | None = "en", about_unit: Callable[[Turn], bool] | None = None) -> Resolved:
     """Rewrite a follow-up into a standalone question using the previous turns.
 
     Args:
@@ -188,6 +191,9 @@ def resolve(question: str, history: list[Turn], directorate_names: Mapping[str, 
             (CODE)"), for substituting pronouns.
         language: the question's language (ISO 639-1): its lexicon's words are the ones looked for, and its
             rewrite templates make the standalone question. English when it has no lexicon.
+        about_unit: whether a turn was about a unit (asked which one, or named one); a pronoun ("it", "elle")
+            stands for the previous answer's unit only after such a turn, else for the previous topic ("Tell
+            me about the Ottawa Convention." "When did Belgium ratify it?"). None: after any turn.
     """
     w = followup_words(language or "en")
     q = " ".join(question.split())
@@ -211,9 +217,12 @@ def resolve(question: str, history: list[Turn], directorate_names: Mapping[str, 
         # "Which directorate is responsible?" says nothing of its own: it asks about the previous topic.
         return Resolved(fill(w.rewrite["for_topic"], w.joins, question=q.rstrip("?.! "), topic=last.topic),
                         last.topic, prev_dir, True)
-    if not (dir_pronoun or topic_pronoun or (w.followup_start is not None and w.followup_start.match(q) and short)):
+    # An inverted subject ("demande-t-elle ...?") stands for someone named before: the previous topic is added.
+    inverted = w.inverted.search(q) is not None
+    if not (dir_pronoun or topic_pronoun or inverted
+            or (w.followup_start is not None and w.followup_start.match(q) and short)):
         return Resolved(q, topic_of(q, w.language), None, False)
-    if dir_pronoun and prev_dir and not asks_who(q, w.language):
+    if dir_pronoun and prev_dir and not asks_who(q, w.language) and (about_unit is None or about_unit(last)):
         # "Does it also deal with space?" -> it = the directorate of the previous answer.
         name = directorate_names.get(prev_dir, prev_dir)
         rewritten = q[:dir_pronoun.start()] + name + q[dir_pronoun.end():]

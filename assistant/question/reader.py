@@ -104,7 +104,8 @@ class QuestionReader:
         """
         language = self.detector.detect(text) if self.detector is not None else None
         if use_followups:
-            resolved = resolve(text, list(history), self.unit_names.get(language or "en", self.names), language)
+            resolved = resolve(text, list(history), self.unit_names.get(language or "en", self.names), language,
+                               about_unit=self._about_unit)
         else:
             joined = " ".join([t.question for t in history] + [text])
             resolved = Resolved(joined, joined, None, bool(history))
@@ -116,6 +117,10 @@ class QuestionReader:
             is_followup=resolved.is_followup, named=named, asks_unit=asks_who(resolved.query, language),
             scope_text=scope_text, embed_text=self.embedding_text(spelled, named),
             language=language, spelled=spelled)
+
+    def _about_unit(self, turn: Turn) -> bool:
+        """Whether ``turn`` asked which unit handles something or named one (its standalone text)."""
+        return asks_who(turn.rewritten) or bool(self.explicit(turn.rewritten))
 
     def spelled(self, text: str, language: str | None) -> str:
         """``text`` with its misspellings corrected in ``language`` (the keyword index's default language when
