@@ -15,10 +15,10 @@ from ingest.models import Catalogue
 from .compose import abstention_text, cite, compose, suggestion_topics
 from .errors import InputError, SessionsUnavailable
 from .models import Answer, DirectorateMatch, Hit, Routing, Trace, Turn
-from .question import KindModel, LanguageDetector, QuestionReader, Speller
+from .question import SERVICE_KIND, KindModel, LanguageDetector, QuestionReader, Speller
 from .retrieve import RetrievalOptions, Retriever
 from .route import Router, RouterWeights, speaks_for
-from .scope import SERVED_DEPTH, ScopeWeights, scope
+from .scope import EVIDENCE_DEPTH, ScopeWeights, scope
 from .sessions import SESSION_ID_RE, FirstTurnTokens, MemorySessionStore, SessionStore, new_session_id
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,7 @@ class Assistant:
 
         t = time.perf_counter()
         decision = scope(q, retrieval, routing if opts.use_router else None, self.scope_weights, query_vec=qv,
-                         served=engine.offered(retrieval.hits[:SERVED_DEPTH], "service"))
+                         served=engine.offered(retrieval.hits[:EVIDENCE_DEPTH], SERVICE_KIND))
         abstained = opts.use_abstention and decision.probability < self.abstain_threshold
         catalogue = engine.router.catalogue
         if abstained:

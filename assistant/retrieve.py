@@ -17,8 +17,7 @@ from .question import focus_query
 
 # The (dense, BM25) fusion weights when neither the settings nor the fit give them (`assistant.fit.RetrievalFit`).
 DEFAULT_FUSION = (0.65, 0.35)
-# How the candidates are fused (`RetrievalOptions.fusion`); the first is the default when neither the settings
-# nor the fit choose.
+# How the candidates may be fused (`RetrievalOptions.fusion`, the setting DGM_FUSION: scores by default).
 FUSIONS = ("scores", "ranged", "rrf")
 
 

@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from .models import Routing
-from .question import FACT_KINDS, OFF_TOPIC_KINDS, Question, is_foreign
+from .question import FACT_KINDS, OFF_TOPIC_KINDS, SERVICE_KIND, Question, is_foreign
 from .retrieve import Retrieval
 
 _NUMBER = re.compile(r"(?<![\w.])\d")  # a number, not the digit of a code such as M2 or M0.1
@@ -31,8 +31,9 @@ FEATURES = ("dense_max", "profile_max", "descriptor_max", "bm25", "agree", "name
 
 
 QUESTION_LOGIT_CAP = 8.0
-# How many of the best passages are asked whether they hold the date or number, or offer the service, asked for.
-SERVED_DEPTH = 3
+# How many of the best passages are asked whether they hold the date or number, or offer the service, asked for
+# (and whether the two retrievers agree).
+EVIDENCE_DEPTH = 3
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ def scope_features(question: Question, retrieval: Retrieval, routing: Routing | 
     vector, and ``served`` how much the best passages' pages offer a service (`Engine.offered`), both computed
     by the caller."""
     kinds = question.kinds
-    top_d = {i for i, _ in retrieval.dense[:3]}
-    top_b = {i for i, _ in retrieval.bm25[:3]}
+    top_d = {i for i, _ in retrieval.dense[:EVIDENCE_DEPTH]}
+    top_b = {i for i, _ in retrieval.bm25[:EVIDENCE_DEPTH]}
     named = bool(routing is not None and (routing.signals.explicit or routing.signals.keywords
                                           or routing.signals.themes))
     return {
@@ -95,11 +96,11 @@ def scope_features(question: Question, retrieval: Retrieval, routing: Routing | 
         "off_kind": sum(kinds.get(k, 0.0) for k in OFF_TOPIC_KINDS),
         # A request for a service is answerable where a best passage's page offers one (a consular page):
         # the pages of the seeds offer none, so there it is the request itself.
-        "service": kinds.get("service", 0.0) * (1.0 - served),
+        "service": kinds.get(SERVICE_KIND, 0.0) * (1.0 - served),
         "person": kinds.get("person", 0.0),
         # A question asking for a date or a number is answerable only if a top passage holds one.
         "fact_missing": sum(kinds.get(k, 0.0) for k in FACT_KINDS
-                            if not any(_HOLDS[k].search(h.chunk.text) for h in retrieval.hits[:SERVED_DEPTH])),
+                            if not any(_HOLDS[k].search(h.chunk.text) for h in retrieval.hits[:EVIDENCE_DEPTH])),
         "foreign_named": 1.0 if named and is_foreign(question.scope_text) else 0.0,
         "question_model": question_model,
     }

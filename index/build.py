@@ -105,7 +105,8 @@ def title_vectors(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path |
             log.debug("no title vectors to reuse at %s: %s", index_dir, exc)
     vectors = np.zeros((len(titles), embedder.dim), dtype=np.float32)
     for i, t in enumerate(titles):
-        vectors[i] = old[t] if t in old else embedder.encode_query(t)
+        reused = old.get(t)
+        vectors[i] = reused if reused is not None and reused.shape == (embedder.dim,) else embedder.encode_query(t)
     return titles, vectors
 
 

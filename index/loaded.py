@@ -11,8 +11,15 @@ import numpy as np
 from ingest.models import Catalogue, Chunk
 
 from .bm25 import KeywordIndex
-from .build import (BM25_DIR, CATALOGUE_FILE, CATALOGUE_VECTORS_FILE, CHUNKS_FILE, EMBEDDINGS_FILE, TITLE_VECTORS_FILE,
-                    VECTORS_FILE)
+from .build import (
+    BM25_DIR,
+    CATALOGUE_FILE,
+    CATALOGUE_VECTORS_FILE,
+    CHUNKS_FILE,
+    EMBEDDINGS_FILE,
+    TITLE_VECTORS_FILE,
+    VECTORS_FILE,
+)
 from .errors import REBUILD_HINT, IndexCorruptError, IndexMismatchError, IndexMissingError
 from .manifest import FORMAT_VERSION, MANIFEST, Manifest, file_sha256
 from .store import VectorStore
@@ -93,7 +100,7 @@ class SearchIndex:
             raise IndexCorruptError(f"index at {index_dir} is inconsistent: {len(chunks)} chunks, {len(vectors)} "
                                     f"vectors, manifest says {manifest.chunk_count}; {REBUILD_HINT}")
         if any(len(v) != manifest.dimension for v in (*text_vectors.values(), *titles.values())):
-            raise IndexCorruptError(f"index at {index_dir} stores catalogue vectors of another dimension than "
+            raise IndexCorruptError(f"index at {index_dir} stores catalogue or title vectors of another dimension than "
                                     f"{manifest.dimension}; {REBUILD_HINT}")
         if vectors.dim != manifest.dimension:
             raise IndexCorruptError(f"index at {index_dir} has dimension {vectors.dim}, manifest says "

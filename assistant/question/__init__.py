@@ -7,7 +7,7 @@ from __future__ import annotations
 from index import stemmer  # the keyword index's own stemmers: a stem here is the one BM25 indexed
 
 from .followup import Resolved, asks_who, resolve, topic_of
-from .kind import DEFAULT_KIND, FACT_KINDS, KINDS, OFF_TOPIC_KINDS, KindModel, top_kind
+from .kind import DEFAULT_KIND, FACT_KINDS, KINDS, OFF_TOPIC_KINDS, SERVICE_KIND, KindModel, top_kind
 from .language import LanguageDetector
 from .names import Phrase, is_acronym, phrase_pattern
 from .reader import Question, QuestionReader
@@ -17,6 +17,7 @@ from .words import LANGUAGES, content_words, focus_query, frame_words, is_foreig
 __all__ = [
     "DEFAULT_KIND",
     "FACT_KINDS",
+    "SERVICE_KIND",
     "KINDS",
     "KindModel",
     "OFF_TOPIC_KINDS",

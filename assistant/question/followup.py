@@ -193,7 +193,8 @@ def resolve(question: str, history: list[Turn], directorate_names: Mapping[str, 
             rewrite templates make the standalone question. English when it has no lexicon.
         about_unit: whether a turn was about a unit (asked which one, or named one); a pronoun ("it", "elle")
             stands for the previous answer's unit only after such a turn, else for the previous topic ("Tell
-            me about the Ottawa Convention." "When did Belgium ratify it?"). None: after any turn.
+            me about the Ottawa Convention." "When did Belgium ratify it?"), added to the question when the
+            topic is the whole previous question. None: after any turn.
     """
     w = followup_words(language or "en")
     q = " ".join(question.split())
@@ -217,10 +218,12 @@ def resolve(question: str, history: list[Turn], directorate_names: Mapping[str, 
         # "Which directorate is responsible?" says nothing of its own: it asks about the previous topic.
         return Resolved(fill(w.rewrite["for_topic"], w.joins, question=q.rstrip("?.! "), topic=last.topic),
                         last.topic, prev_dir, True)
-    # An inverted subject ("demande-t-elle ...?") stands for someone named before: the previous topic is added.
-    inverted = w.inverted.search(q) is not None
-    if not (dir_pronoun or topic_pronoun or inverted
-            or (w.followup_start is not None and w.followup_start.match(q) and short)):
+    # "Et ... demande-t-elle ... ?": an inverted subject in a message that carries the conversation on stands for
+    # someone named before, and the previous topic is added ("Y a-t-il ...", "Faut-il ..." alone ask anew).
+    opener = w.followup_start is not None and w.followup_start.match(q) is not None
+    carried_on = opener or (w.fillers is not None and w.fillers.match(q) is not None)
+    inverted = carried_on and w.inverted.search(q) is not None
+    if not (dir_pronoun or topic_pronoun or inverted or (opener and short)):
         return Resolved(q, topic_of(q, w.language), None, False)
     if dir_pronoun and prev_dir and not asks_who(q, w.language) and (about_unit is None or about_unit(last)):
         # "Does it also deal with space?" -> it = the directorate of the previous answer.
@@ -233,10 +236,13 @@ def resolve(question: str, history: list[Turn], directorate_names: Mapping[str, 
         rewritten = q[:topic_pronoun.start()] + fill(template, w.joins, topic=last.topic) + q[topic_pronoun.end():]
         # A phrase that names no topic of its own ("doet dat voor X") leaves the message's subject.
         topic = last.topic if "{topic}" in template else topic_of(_without_fillers(rewritten, w), w.language)
-    elif dir_pronoun:
+    elif dir_pronoun and last.topic.rstrip("?.! ") != last.rewritten.rstrip("?.! "):
+        # "When did Belgium ratify it?" after "Tell me about the Ottawa Convention." -> the convention.
         rewritten = q[:dir_pronoun.start()] + last.topic + q[dir_pronoun.end():]
         topic = last.topic
     else:
+        # The previous topic is added, not spliced in: a topic that is the whole previous question ("Is Belgium a
+        # party to the CTBT?") would make no sentence in the pronoun's place.
         rewritten = fill(w.rewrite["add_topic"], w.joins, question=q.rstrip("?.! "), topic=last.topic)
         topic = last.topic
     rewritten = _without_fillers(rewritten, w)

@@ -20,6 +20,7 @@ KINDS = ("unit", "description", "date", "number", "person", "service", "small_ta
 DEFAULT_KIND = "description"  # without a classifier: a question about policy, for the passages to settle
 OFF_TOPIC_KINDS = ("small_talk", "other_country", "trivia")  # never what the FPS's own pages are about
 FACT_KINDS = ("date", "number")  # answerable only where a retrieved passage holds one
+SERVICE_KIND = "service"  # answerable only where a retrieved passage's page offers one
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ class QuestionReader:
         language = self.detector.detect(text) if self.detector is not None else None
         if use_followups:
             resolved = resolve(text, list(history), self.unit_names.get(language or "en", self.names), language,
-                               about_unit=self._about_unit)
+                               about_unit=lambda turn: self._about_unit(turn, language))
         else:
             joined = " ".join([t.question for t in history] + [text])
             resolved = Resolved(joined, joined, None, bool(history))
@@ -118,9 +118,11 @@ class QuestionReader:
             scope_text=scope_text, embed_text=self.embedding_text(spelled, named),
             language=language, spelled=spelled)
 
-    def _about_unit(self, turn: Turn) -> bool:
-        """Whether ``turn`` asked which unit handles something or named one (its standalone text)."""
-        return asks_who(turn.rewritten) or bool(self.explicit(turn.rewritten))
+    def _about_unit(self, turn: Turn, language: str | None) -> bool:
+        """Whether ``turn`` asked which unit handles something or named one (its standalone text), read in
+        ``language``, the conversation's latest (a turn does not keep its own: German "Wie ..." asks how,
+        Dutch "Wie ..." who)."""
+        return asks_who(turn.rewritten, language) or bool(self.explicit(turn.rewritten))
 
     def spelled(self, text: str, language: str | None) -> str:
         """``text`` with its misspellings corrected in ``language`` (the keyword index's default language when

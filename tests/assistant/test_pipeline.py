@@ -91,3 +91,33 @@ def test_a_who_question_leads_with_the_best_passage_that_names_the_routed_unit()
     # Nothing retrieved names M5 (M50 and M5.1 are other codes): the remit passage is brought in, first.
     got = lead(engine, [treaty, other], routing, 5, lead=True)
     assert [h.chunk.id for h in got] == ["remit", "treaty", "other"]
+
+
+def test_an_index_without_title_vectors_has_its_titles_embedded_by_the_engine(tmp_path, corpus_copy, embedder):
+    """What a page offers is read from its title's vector: stored at build time, or, for an index built before
+    they were stored, embedded when the engine is made, to the same probabilities."""
+    import json
+
+    from assistant.config import Settings
+    from assistant.factory import load_assistant
+    from assistant.question import SERVICE_KIND
+    from index import build_index
+    from ingest import chunk_corpus
+
+    chunks, cat = chunk_corpus(corpus_copy)
+    build_index(chunks, embedder, tmp_path / "ix", progress=False, catalogue=cat)
+    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "ix",
+                        fits_dir=Settings().corpus_dir / "fits")  # the shipped fit: its kind classifier
+    stored = load_assistant(settings, embedder=embedder).engine
+    folder = (tmp_path / "ix").resolve()
+    (folder / "title_vectors.npz").unlink()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["files"]["title_vectors.npz"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    embedded = load_assistant(settings, embedder=embedder).engine
+    assert stored.reader.kinds is not None and embedded.index.title_vectors == {}
+    for title in dict.fromkeys(c.doc_title for c in chunks):
+        hit = [Hit(chunk=next(c for c in chunks if c.doc_title == title), score=1.0)]
+        for kind in ("description", "unit", SERVICE_KIND):
+            assert embedded.offered(hit, kind) == pytest.approx(stored.offered(hit, kind), abs=1e-4)
+        assert stored.offered(hit, "description") + stored.offered(hit, "unit") > 0.5  # policy pages read so

@@ -41,16 +41,18 @@ def test_rebuilding_unchanged_corpus_embeds_nothing(tmp_path, corpus_copy, embed
 
 
 class _CountingEmbedder:
-    """Passes through to a real embedder and records every text it is asked to embed."""
+    """Passes through to a real embedder and records every text it is asked to embed (as passages in
+    ``seen``, as questions in ``queries``)."""
 
     def __init__(self, inner) -> None:
-        self.inner, self.name, self.dim, self.seen = inner, inner.name, inner.dim, []
+        self.inner, self.name, self.dim, self.seen, self.queries = inner, inner.name, inner.dim, [], []
 
     def encode(self, texts):
         self.seen.extend(texts)
         return self.inner.encode(texts)
 
     def encode_query(self, text):
+        self.queries.append(text)
         return self.inner.encode_query(text)
 
 
@@ -93,33 +95,26 @@ def test_build_stores_the_catalogue_vectors_and_the_router_reads_them(tmp_path, 
 
 def test_build_stores_each_page_title_embedded_as_a_question(tmp_path, corpus_copy, embedder):
     """The page titles are embedded once, at build time, as questions (what the question-kind classifier
-    reads); a rebuild reuses them; an index without them still loads and the engine embeds them itself."""
-    from assistant.config import Settings
-    from assistant.factory import load_assistant
-    from assistant.models import Hit
-
+    reads); a rebuild reuses them; an index without them still loads, and the engine embeds them itself."""
     chunks, cat = chunk_corpus(corpus_copy)
     titles = list(dict.fromkeys(c.doc_title for c in chunks))
-    build_index(chunks, embedder, tmp_path / "ix", progress=False, catalogue=cat)
-    ix = SearchIndex.load(tmp_path / "ix")
-    assert list(ix.title_vectors) == titles and len(titles) == 2
-    for t in titles:
-        np.testing.assert_allclose(ix.title_vectors[t], embedder.encode_query(t), atol=1e-6)
     counting = _CountingEmbedder(embedder)
     build_index(chunks, counting, tmp_path / "ix", progress=False, catalogue=cat)
-    assert not set(titles) & set(counting.seen)
+    assert counting.queries == titles and len(titles) == 2
+    ix = SearchIndex.load(tmp_path / "ix")
+    assert list(ix.title_vectors) == titles
+    for t in titles:
+        np.testing.assert_allclose(ix.title_vectors[t], embedder.encode_query(t), atol=1e-6)
+    counting.queries.clear()
+    build_index(chunks, counting, tmp_path / "ix", progress=False, catalogue=cat)
+    assert counting.queries == []  # reused from the index it replaces
 
-    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "ix")
-    hits = [Hit(chunk=c, score=1.0) for c in ix.chunks[:1]]
-    stored = load_assistant(settings, embedder=embedder).engine.offered(hits, "service")
     folder = (tmp_path / "ix").resolve()
     (folder / "title_vectors.npz").unlink()
     manifest = json.loads((folder / "manifest.json").read_text())
     del manifest["files"]["title_vectors.npz"]
     (folder / "manifest.json").write_text(json.dumps(manifest))
     assert SearchIndex.load(tmp_path / "ix").title_vectors == {}
-    embedded = load_assistant(settings, embedder=embedder).engine.offered(hits, "service")
-    assert embedded == pytest.approx(stored, abs=1e-4)
 
 
 def test_interrupted_build_leaves_previous_index_loadable(tmp_path, corpus_copy, embedder):
