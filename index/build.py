@@ -66,6 +66,21 @@ def _embedding_cache(index_dir: Path, model: str) -> dict[str, np.ndarray]:
         return {}
 
 
+def _stored(index_dir: Path | None, model: str, name: str) -> dict[str, np.ndarray]:
+    """The arrays of the file ``name`` of the index at ``index_dir``, if it was built with ``model``: what a
+    rebuild may reuse instead of embedding again (none without such an index, or from an unreadable one)."""
+    if index_dir is None:
+        return {}
+    try:
+        if Manifest.read(index_dir).model != model:
+            return {}
+        with np.load(index_dir / name) as stored:
+            return {k: stored[k] for k in stored.files}
+    except Exception as exc:  # no previous index, or an unreadable one: embed
+        log.debug("nothing to reuse from %s at %s: %s", name, index_dir, exc)
+        return {}
+
+
 def catalogue_vectors(catalogue: Catalogue, embedder: Embedder, index_dir: Path | None = None
                       ) -> dict[str, np.ndarray]:
     """The embedded routing texts of ``catalogue``: ``profiles`` and ``descriptors`` with their ``*_texts``.
@@ -76,15 +91,10 @@ def catalogue_vectors(catalogue: Catalogue, embedder: Embedder, index_dir: Path 
     """
     profiles = catalogue.profile_texts()
     descriptors = [t for _, t in catalogue.descriptors()]
-    if index_dir is not None:
-        try:
-            if Manifest.read(index_dir).model == embedder.name:
-                with np.load(index_dir / CATALOGUE_VECTORS_FILE) as old:
-                    if (old["profile_texts"].tolist() == profiles
-                            and old["descriptor_texts"].tolist() == descriptors):
-                        return {k: old[k] for k in old.files}
-        except Exception as exc:  # no previous index, or an unreadable one: embed
-            log.debug("no catalogue vectors to reuse at %s: %s", index_dir, exc)
+    old = _stored(index_dir, embedder.name, CATALOGUE_VECTORS_FILE)
+    if ({"profiles", "profile_texts", "descriptors", "descriptor_texts"} <= set(old)
+            and old["profile_texts"].tolist() == profiles and old["descriptor_texts"].tolist() == descriptors):
+        return old
     return {"profiles": embedder.encode(profiles), "profile_texts": np.array(profiles, dtype=str),
             "descriptors": embedder.encode(descriptors), "descriptor_texts": np.array(descriptors, dtype=str)}
 
@@ -95,14 +105,9 @@ def title_vectors(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path |
     question-kind classifier reads to tell what a page offers (a service page reads like a request for one).
     Titles the index at ``index_dir`` holds for the same model are taken from it."""
     titles = list(dict.fromkeys(c.doc_title for c in chunks))
-    old: dict[str, np.ndarray] = {}
-    if index_dir is not None:
-        try:
-            if Manifest.read(index_dir).model == embedder.name:
-                with np.load(index_dir / TITLE_VECTORS_FILE) as stored:
-                    old = dict(zip(stored["titles"].tolist(), stored["vectors"], strict=True))
-        except Exception as exc:  # no previous index, or one without title vectors: embed
-            log.debug("no title vectors to reuse at %s: %s", index_dir, exc)
+    stored = _stored(index_dir, embedder.name, TITLE_VECTORS_FILE)
+    old = dict(zip(stored["titles"].tolist(), stored["vectors"], strict=True)) \
+        if {"titles", "vectors"} <= set(stored) and len(stored["titles"]) == len(stored["vectors"]) else {}
     vectors = np.zeros((len(titles), embedder.dim), dtype=np.float32)
     for i, t in enumerate(titles):
         reused = old.get(t)
