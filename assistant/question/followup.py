@@ -41,7 +41,6 @@ class FollowupWords:
     max_words: int
     dir_pronoun: re.Pattern[str]
     topic_pronoun: re.Pattern[str]  # one group per phrase, "t0", "t1", ...
-    inverted: re.Pattern[str]  # either kind of pronoun after a hyphen: the subject of an inverted question
     topic_replacements: tuple[str, ...]  # what each phrase becomes, "{topic}" standing for the previous topic
     question_start: re.Pattern[str]
     followup_start: re.Pattern[str] | None
@@ -110,10 +109,8 @@ def followup_words(language: str) -> FollowupWords:
         ellipsis=re.compile(rf"^\s*{alternation('ellipsis', open_end=True)}(?P<s>.+?)\s*[?.!]*\s*$", re.IGNORECASE),
         clause=optional(r"\b{}\b", "clause_words"),
         max_words=int(data.get("ellipsis_max_words", 6)),
-        # Not after a hyphen: French "consacre-t-elle", "faut-il" invert the sentence's own subject.
-        dir_pronoun=re.compile(rf"(?<!-)\b{alternation('directorate_pronouns')}\b", re.IGNORECASE),
-        topic_pronoun=re.compile(rf"(?<!-)\b(?:{topic_pronoun})\b", re.IGNORECASE),
-        inverted=re.compile(rf"-(?:{alternation('directorate_pronouns')}|{topic_pronoun})\b", re.IGNORECASE),
+        dir_pronoun=re.compile(rf"\b{alternation('directorate_pronouns')}\b", re.IGNORECASE),
+        topic_pronoun=re.compile(rf"\b(?:{topic_pronoun})\b", re.IGNORECASE),
         topic_replacements=tuple(r for _, r in pronouns),
         question_start=re.compile(rf"^\s*{alternation('question_starts')}\b", re.IGNORECASE),
         followup_start=optional(r"^\s*{}\b", "followup_starts"),
@@ -158,6 +155,18 @@ def _normal_topic(topic: str, words: FollowupWords) -> str:
 def _without_fillers(text: str, words: FollowupWords) -> str:
     """``text`` without the words that only carried the conversation on ("And ...", "Und ...")."""
     return words.fillers.sub("", text, count=1) if words.fillers is not None else text
+
+
+def _pronoun(pattern: re.Pattern[str], text: str) -> tuple[re.Match[str] | None, bool]:
+    """The first pronoun of ``pattern`` in ``text`` that stands for something said before, and whether one
+    follows a hyphen: French "consacre-t-elle", "faut-il" invert the sentence's own subject, no word to replace."""
+    found, inverted = None, False
+    for m in pattern.finditer(text):
+        if text[m.start() - 1:m.start()] == "-":
+            inverted = True
+        elif found is None:
+            found = m
+    return found, inverted
 
 
 def topic_of(question: str, language: str | None = "en") -> str:
@@ -211,8 +220,8 @@ def resolve(question: str, history: list[Turn], directorate_names: Mapping[str, 
         new_topic = _normal_topic(subject.strip(), w)
         frame = "unit" if asks_who(last.rewritten) else "policy"  # (the previous turn's language is not kept)
         return Resolved(fill(w.rewrite[frame], w.joins, topic=new_topic), new_topic, None, True)
-    dir_pronoun = w.dir_pronoun.search(q)
-    topic_pronoun = w.topic_pronoun.search(q)
+    dir_pronoun, dir_inverted = _pronoun(w.dir_pronoun, q)
+    topic_pronoun, topic_inverted = _pronoun(w.topic_pronoun, q)
     short = len(content) <= 3
     if not content and asks_who(q, w.language) and not dir_pronoun and not topic_pronoun:
         # "Which directorate is responsible?" says nothing of its own: it asks about the previous topic.
@@ -222,7 +231,7 @@ def resolve(question: str, history: list[Turn], directorate_names: Mapping[str, 
     # someone named before, and the previous topic is added ("Y a-t-il ...", "Faut-il ..." alone ask anew).
     opener = w.followup_start is not None and w.followup_start.match(q) is not None
     carried_on = opener or (w.fillers is not None and w.fillers.match(q) is not None)
-    inverted = carried_on and w.inverted.search(q) is not None
+    inverted = carried_on and (dir_inverted or topic_inverted)
     if not (dir_pronoun or topic_pronoun or inverted or (opener and short)):
         return Resolved(q, topic_of(q, w.language), None, False)
     if dir_pronoun and prev_dir and not asks_who(q, w.language) and (about_unit is None or about_unit(last)):
