@@ -48,6 +48,9 @@ def chunk_corpus(corpus_dir: Path, max_words: int = 100, overlap: int = 1,
     The catalogue's units come from the corpus's structure pages (a page naming at least ``min_units`` units),
     with ``directorates.yaml``'s curated additions (``ingest.catalogue``).
 
+    A paragraph that names no unit takes the units its page names, unless the page names ``min_units`` or more
+    (a structure page, whose other paragraphs are about the whole directorate-general).
+
     A paragraph repeated on at least half of the pages of its language (four pages or more) is the site's
     boilerplate and becomes no chunk (``ingest.boilerplate``).
     """
@@ -56,6 +59,8 @@ def chunk_corpus(corpus_dir: Path, max_words: int = 100, overlap: int = 1,
     repeated = repeated_paragraphs(docs)
     chunks: list[Chunk] = []
     for doc in docs:
+        named = catalogue.codes_in(doc.text)
         chunks.extend(chunk_document(doc, max_words=max_words, overlap=overlap, themes=catalogue.themes,
-                                     drop=repeated.get(doc.meta.language, frozenset()), codes=catalogue.codes))
+                                     drop=repeated.get(doc.meta.language, frozenset()), codes=catalogue.codes,
+                                     page_codes=named if len(named) < min_units else ()))
     return chunks, catalogue

@@ -84,7 +84,7 @@ def pack_windows(units: list[tuple[int, int]], text: str, max_words: int, overla
 
 def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
                    themes: tuple[Theme, ...] = (), drop: frozenset[str] = frozenset(),
-                   codes: tuple[str, ...] = ()) -> list[Chunk]:
+                   codes: tuple[str, ...] = (), page_codes: tuple[str, ...] = ()) -> list[Chunk]:
     """Cut a document into sentence-bounded chunks labelled with directorates and themes.
 
     Args:
@@ -94,6 +94,8 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
         themes: the curated theme map, for directorate labels of policy-theme paragraphs.
         drop: paragraphs to leave out, as ``boilerplate.paragraph_key``s (the site's repeated boilerplate).
         codes: the catalogue's unit codes; a paragraph that names one is labelled with it.
+        page_codes: the units the page names as a whole, the labels of a paragraph that names none itself and
+            belongs to no labelled theme (the page's other paragraphs are about the same work).
 
     Returns:
         Chunks in document order; ``start``/``end`` index ``doc.text``, ``sentences`` the chunk's text.
@@ -107,6 +109,7 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
         if drop and paragraph_key(block.text) in drop:
             continue
         labels, theme_names = block_labels(block.text, block.section, themes, codes)
+        labels = labels or page_codes
         units = sentence_units(block, doc.meta.language)
         for first, last in pack_windows(units, block.text, max_words, overlap):
             a, b = units[first][0], units[last - 1][1]

@@ -93,3 +93,28 @@ def test_a_sentence_span_outside_the_text_is_refused():
               content_hash="x", sentences=((0, 9),))
     assert Chunk(id="d-000-x", doc_id="d", doc_title="D", section=None, position=0, text="Text", start=0, end=4,
                  content_hash="x").sentence_texts == ("Text",)
+
+
+def test_a_paragraph_naming_no_unit_takes_the_units_its_page_names(tmp_path):
+    import shutil
+
+    import yaml
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "pages" / "restrictive.txt").write_text(
+        "Restrictive measures\n\nSanctions are a foreign policy instrument that aims to change behaviour.\n\n"
+        "Types of measures include arms embargoes and asset freezes.\n\n"
+        "They are followed by the Directorate for EU External Relations (ME6) in the Council.\n", encoding="utf-8")
+    meta = yaml.safe_load((corpus / "documents.yaml").read_text(encoding="utf-8"))
+    meta["documents"].append({"file": "restrictive.txt", "id": "restrictive", "title": "Restrictive measures"})
+    (corpus / "documents.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
+    chunks = chunk_corpus(corpus)[0]
+    page = [c for c in chunks if c.doc_id == "restrictive"]
+    assert len(page) >= 2 and all(c.directorates == ("ME6",) for c in page)
+    # The structure page names every unit: its paragraphs about the whole DG stay unlabelled.
+    intro = [c for c in chunks if c.doc_id == "dgm-structure" and "Within the Federal Public Service" in c.text]
+    assert intro and intro[0].directorates == ()
+    # The themes page names no code: its paragraphs keep the theme map's labels only.
+    before = {c.id: c.directorates for c in chunk_corpus(CORPUS)[0]}
+    assert all(before[c.id] == c.directorates for c in chunks if c.doc_id != "restrictive")
