@@ -5,7 +5,9 @@ decision combines: the best dense similarity to a passage and to a directorate's
 BM25 score of the question's topical words, whether the two retrievers agree, whether the question names
 a directorate, one of its topics or a theme of the pages that no directorate holds, and what the question asks
 for (`assistant.question.kind`): small talk, another country's view or a trivia fact; a service for the asker;
-a person; a date or a number, weighed by whether the retrieved passages hold one.
+a person; a date or a number, weighed by whether the retrieved passages hold one. A request for a service, and
+the question model's verdict against such a request, count only as far as the best passages' pages do not
+offer a service (a consular page does).
 """
 
 from __future__ import annotations
@@ -102,8 +104,19 @@ def scope_features(question: Question, retrieval: Retrieval, routing: Routing | 
         "fact_missing": sum(kinds.get(k, 0.0) for k in FACT_KINDS
                             if not any(_HOLDS[k].search(h.chunk.text) for h in retrieval.hits[:EVIDENCE_DEPTH])),
         "foreign_named": 1.0 if named and is_foreign(question.scope_text) else 0.0,
-        "question_model": question_model,
+        "question_model": counted_verdict(question_model, kinds.get(SERVICE_KIND, 0.0) * served),
+        # Not weighed: how much the question asks for a service that the best pages offer (the tuning reads it).
+        "served": kinds.get(SERVICE_KIND, 0.0) * served,
     }
+
+
+def counted_verdict(question_model: float, served: float) -> float:
+    """The question model's log-odds as the scope model counts them. It learned from dev that errands are
+    off-topic, where no page offers a service: its verdict against a question counts only as far as the
+    question is not a request for a service that the best passages' pages offer (``served``: the question's
+    probability of asking for one times `Engine.offered`); a verdict for the question counts whole. A question
+    about trains or bicycles is no request for a service, and stays read as off-topic next to a consular page."""
+    return question_model * (1.0 - served) if question_model < 0 else question_model
 
 
 def scope(question: Question, retrieval: Retrieval, routing: Routing | None,

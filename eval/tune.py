@@ -38,7 +38,7 @@ from assistant.fit import FIT_FILE, Fit, KindFit, QuestionFit, RetrievalFit, Rou
 from assistant.question import KindModel
 from assistant.retrieve import DEFAULT_FUSION
 from assistant.route import SIGNALS, RouterWeights, unit_features
-from assistant.scope import FEATURES, QUESTION_LOGIT_CAP
+from assistant.scope import FEATURES, QUESTION_LOGIT_CAP, counted_verdict
 from index import Embedder
 
 from .corpora import GROWTH_DIR, grown
@@ -391,7 +391,8 @@ def tune(settings: Settings, qa: Path, l2: float = 0.1, say=print, growth: bool 
         "in-scope questions")
     logit = np.clip(np.log(np.clip(oof, 1e-12, 1.0)) - np.log(np.clip(1 - oof, 1e-12, 1.0)),
                     -QUESTION_LOGIT_CAP, QUESTION_LOGIT_CAP)
-    feats = [{**f, "question_model": float(z)} for f, z in zip(features, logit, strict=True)]
+    feats = [{**f, "question_model": counted_verdict(float(z), f.get("served", 0.0))}
+             for f, z in zip(features, logit, strict=True)]
     x = np.array([[f[k] for k in FEATURES] for f in feats], dtype=float)
     balanced_w = fit_logistic(x, y, l2=l2, balanced=True)
     w, threshold, oof_rates = calibrate_scope(x, y, balanced_w, l2)

@@ -116,3 +116,13 @@ def test_a_request_for_a_service_counts_against_the_scope_only_where_no_page_off
     offered = engine.offered(list(here.retrieval.hits[:3]), "service")
     assert offered > 0.5
     assert here.scope.features["service"] == pytest.approx(asked * (1 - offered), abs=1e-3)
+    # The question model's verdict against an errand counts only as far as no best page offers a service.
+    verdict = fitted.scope_weights.question_model(engine.embedder.encode_query(here.question.embed_text))
+    assert verdict < 0  # an errand reads as off-topic to a model fit on the seeds' dev
+    assert here.scope.features["served"] == pytest.approx(asked * offered, abs=1e-3)
+    assert here.scope.features["question_model"] == pytest.approx(verdict * (1 - asked * offered), abs=1e-3)
+    seed_verdict = assistant.scope_weights.question_model(
+        assistant.engine.embedder.encode_query(seeds.question.embed_text))
+    assert seeds.scope.features["served"] < 0.05  # no seed page offers a service: the verdict counts (nearly) whole
+    assert seeds.scope.features["question_model"] == pytest.approx(
+        seed_verdict * (1 - seeds.scope.features["served"]) if seed_verdict < 0 else seed_verdict, abs=1e-3)

@@ -48,3 +48,12 @@ def test_scope_weights_question_model_is_neutral_without_a_fit():
     assert fitted.question_model(np.ones(3, dtype=np.float32)) == 0.0  # another model's dimension
     huge = ScopeWeights(question_bias=100.0, question_weights=(1.0, 0.0, 0.0, 0.0))
     assert huge.question_model(vec) == QUESTION_LOGIT_CAP
+
+
+def test_the_question_models_verdict_against_a_question_counts_as_far_as_no_page_offers_a_service():
+    from assistant.scope import counted_verdict
+
+    assert counted_verdict(-4.0, 0.0) == -4.0
+    assert counted_verdict(-4.0, 0.75) == pytest.approx(-1.0)
+    assert counted_verdict(-4.0, 1.0) == 0.0
+    assert counted_verdict(3.0, 1.0) == 3.0  # a verdict for the question counts whole
