@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         3, ge=1, description="Units a page must name ('The Directorate for X (M1) ...') to be read as a structure "
                              "page, whose units make the catalogue")
     index_type: Literal["flat", "hnsw", "ivf"] = Field("flat", description="FAISS index type: exact or approximate")
+    centre_languages: bool = Field(
+        True, description="Search passage vectors with each language's mean moved onto a common one, so a question "
+                          "finds a page in another language as readily as one in its own (a corpus in one language "
+                          "is unchanged; takes effect at the next build)")
 
     # Retrieval
     top_k: int = Field(5, ge=1, le=20, description="Passages retrieved per answer: those it stands on are its "

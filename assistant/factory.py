@@ -80,10 +80,11 @@ def build(settings: Settings, embedder: Embedder | None = None,
                                      settings.structure_min_units)
     embedder = embedder or make_embedder(settings, for_build=True)
     used = {"chunk_max_words": settings.chunk_max_words, "chunk_overlap": settings.chunk_overlap,
-            "corpus_dir": str(settings.corpus_dir), "embedding_backend": settings.embedding_backend}
+            "corpus_dir": str(settings.corpus_dir), "embedding_backend": settings.embedding_backend,
+            "centre_languages": settings.centre_languages}
     previous = Fit.read(settings.index_dir / FIT_FILE)  # a fit made for the index this build replaces
     report = build_index(chunks, embedder, settings.index_dir, settings.index_type, settings=used,
-                         progress=progress, catalogue=catalogue)
+                         progress=progress, catalogue=catalogue, centre=settings.centre_languages)
     if previous is not None and previous.model == report.model:
         built = Manifest.read(Path(settings.index_dir).resolve())  # the manifest alone, not the whole index
         if built.corpus_fingerprint == previous.corpus_fingerprint:

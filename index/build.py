@@ -135,9 +135,40 @@ def _swap_in(new_dir: Path, index_dir: Path) -> None:
         shutil.rmtree(previous, ignore_errors=True)
 
 
+# How many passages a language's mean vector counts for before it is trusted half as that language's pull
+# (`centre_languages`): over the growth fixture 0, 25, 50 and 100 gave bare dense hit@3 0.758, 0.763, 0.758,
+# 0.755; with one German page among the seeds 0 lost a third of its answers, 25 none.
+LANGUAGE_PRIOR_PASSAGES = 25
+
+
+def centre_languages(vectors: np.ndarray, languages: Sequence[str]) -> np.ndarray:
+    """The passage vectors with each language's mean moved onto the mean of the languages' means, unit length
+    again: what the FAISS index searches.
+
+    A multilingual model places a question nearer the passages of its own language whatever they say: over the
+    growth fixture a bare multilingual-e5-small retriever found 0.81 of the answers in its top 3 when question
+    and page share a language and 0.42 when they do not. Each language's mean vector carries that pull; moved
+    onto a common mean it no longer favours one language (0.80 and 0.67; docs/performance.md). A language with
+    few passages has a mean that is mostly their topic: it moves by n / (n + LANGUAGE_PRIOR_PASSAGES) of the
+    way, so a single German page among English ones keeps what it is about. A corpus in one language is left as
+    it is."""
+    langs = np.asarray(languages)
+    present = sorted(set(langs.tolist()))
+    if len(present) < 2:
+        return vectors
+    means = {lang: vectors[langs == lang].mean(axis=0) for lang in present}
+    common = np.mean(list(means.values()), axis=0)
+    out = vectors.copy()
+    for lang, mean in means.items():
+        n = int((langs == lang).sum())
+        out[langs == lang] += n / (n + LANGUAGE_PRIOR_PASSAGES) * (common - mean)
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out.astype(np.float32)
+
+
 def build_index(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path, index_type: str = "flat",
                 settings: dict | None = None, progress: bool = True, catalogue: Catalogue | None = None,
-                on_embedded: Callable[[int], None] | None = None) -> BuildReport:
+                on_embedded: Callable[[int], None] | None = None, centre: bool = True) -> BuildReport:
     """Embed chunks and write a complete index folder, swapped in atomically.
 
     Args:
@@ -150,6 +181,8 @@ def build_index(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path, in
             stage needs nothing but the index folder.
         progress: show a progress bar while embedding.
         on_embedded: test hook called after each embedded batch with the running count.
+        centre: search the passage vectors with their languages' means moved together (`centre_languages`);
+            the embeddings file keeps them as the model made them.
 
     Returns:
         What was built and how many chunks were embedded vs reused from the previous index.
@@ -189,7 +222,8 @@ def build_index(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path, in
             for c in chunks:
                 f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
         np.save(new_dir / EMBEDDINGS_FILE, vectors)
-        VectorStore.build(vectors, index_type).save(new_dir / VECTORS_FILE)
+        searched = centre_languages(vectors, [c.language for c in chunks]) if centre else vectors
+        VectorStore.build(searched, index_type).save(new_dir / VECTORS_FILE)
         KeywordIndex.build([c.embedding_text() for c in chunks], [c.language for c in chunks]).save(new_dir / BM25_DIR)
         titles, title_vecs = title_vectors(chunks, embedder, index_dir)
         np.savez(new_dir / TITLE_VECTORS_FILE, titles=np.array(titles, dtype=str), vectors=title_vecs)

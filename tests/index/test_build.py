@@ -130,3 +130,54 @@ def test_interrupted_build_leaves_previous_index_loadable(tmp_path, corpus_copy,
     after = SearchIndex.load(tmp_path / "ix")
     assert after.path == before.path and len(after.chunks) == 10
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".ix-")] == [before.path.name]
+
+
+def test_centre_languages_moves_each_languages_mean_onto_a_common_one():
+    from index.build import LANGUAGE_PRIOR_PASSAGES, centre_languages
+
+    rng = np.random.default_rng(0)
+    n = 300
+    topics = rng.normal(size=(n, 32))
+    offset = {"en": rng.normal(size=32) * 2, "fr": rng.normal(size=32) * 2}
+    langs = ["en"] * n + ["fr"] * n
+    raw = np.vstack([topics + offset["en"], topics + offset["fr"]]).astype(np.float32)
+    raw /= np.linalg.norm(raw, axis=1, keepdims=True)
+    assert np.array_equal(centre_languages(raw[:n], langs[:n]), raw[:n])  # one language: untouched
+    out = centre_languages(raw, langs)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+
+    def twins_nearest(x: np.ndarray) -> float:
+        sim = x[:n] @ x[n:].T  # each English passage against the French ones
+        return float(np.mean(np.argmax(sim, axis=1) == np.arange(n)))
+
+    # Its twin (the same topic in the other language) is the nearest French passage to an English one more often.
+    assert twins_nearest(out) > twins_nearest(raw) + 0.05
+    # A language with few passages moves only part of the way: its mean is mostly what those passages are about.
+    few = centre_languages(raw[: n + 5], langs[: n + 5])
+    moved = np.linalg.norm(few[n:] - raw[n: n + 5], axis=1).mean()
+    full = np.linalg.norm(out[n: n + 5] - raw[n: n + 5], axis=1).mean()
+    assert moved < full * (5 / (5 + LANGUAGE_PRIOR_PASSAGES)) * 2
+
+
+def test_the_index_searches_centred_vectors_and_keeps_the_models_own(tmp_path, corpus_copy, embedder):
+    import yaml
+
+    from index.build import EMBEDDINGS_FILE, centre_languages
+
+    (corpus_copy / "pages" / "climat.txt").write_text(
+        "Climat\n\nLa Belgique soutient une action climatique ambitieuse au sein des Nations unies.\n",
+        encoding="utf-8")
+    meta = yaml.safe_load((corpus_copy / "documents.yaml").read_text(encoding="utf-8"))
+    meta["documents"].append({"file": "climat.txt", "id": "climat", "title": "Climat", "language": "fr"})
+    (corpus_copy / "documents.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
+    chunks, cat = chunk_corpus(corpus_copy)
+    assert {c.language for c in chunks} == {"en", "fr"}
+    for centre in (True, False):
+        build_index(chunks, embedder, tmp_path / f"ix-{centre}", progress=False, catalogue=cat, centre=centre)
+        ix = SearchIndex.load(tmp_path / f"ix-{centre}", expected_model=embedder.name)
+        raw = np.load((tmp_path / f"ix-{centre}").resolve() / EMBEDDINGS_FILE)
+        assert np.allclose(raw, embedder.encode([c.embedding_text() for c in chunks]), atol=1e-4)
+        searched = ix.vectors.index.reconstruct_n(0, len(chunks))
+        expected = centre_languages(raw, [c.language for c in chunks]) if centre else raw
+        assert np.allclose(searched, expected, atol=1e-5)
+        assert centre == (not np.allclose(searched, raw, atol=1e-3))
