@@ -17,7 +17,7 @@ from index import (
     SentenceTransformerEmbedder,
     build_index,
 )
-from index.errors import REBUILD_HINT
+from index.errors import REBUILD_HINT, IndexError_
 from ingest import chunk_corpus
 
 from .config import Settings
@@ -83,13 +83,25 @@ def build(settings: Settings, embedder: Embedder | None = None,
             "corpus_dir": str(settings.corpus_dir), "embedding_backend": settings.embedding_backend,
             "centre_languages": settings.centre_languages}
     previous = Fit.read(settings.index_dir / FIT_FILE)  # a fit made for the index this build replaces
+    # What that index searched: a fit holds for the rebuilt one only over the same vectors.
+    was_centred = _centred(settings.index_dir) if previous is not None else None
     report = build_index(chunks, embedder, settings.index_dir, settings.index_type, settings=used,
                          progress=progress, catalogue=catalogue, centre=settings.centre_languages)
     if previous is not None and previous.model == report.model:
         built = Manifest.read(Path(settings.index_dir).resolve())  # the manifest alone, not the whole index
-        if built.corpus_fingerprint == previous.corpus_fingerprint:
+        same_vectors = was_centred == settings.centre_languages or len({c.language for c in chunks}) < 2
+        if built.corpus_fingerprint == previous.corpus_fingerprint and same_vectors:
             previous.write(Path(settings.index_dir).resolve() / FIT_FILE)  # same model, same corpus: it holds
     return report
+
+
+def _centred(index_dir: Path) -> bool | None:
+    """Whether the index at ``index_dir`` searches language-centred vectors (`index.build.centre_languages`);
+    an index built before that was recorded did not; None without a readable index."""
+    try:
+        return bool(Manifest.read(Path(index_dir).resolve()).settings.get("centre_languages", False))
+    except (OSError, IndexError_):
+        return None
 
 
 def retrieval_options(settings: Settings, fusion: tuple[float, float] | None = None) -> RetrievalOptions:
@@ -150,6 +162,11 @@ def load_engine(settings: Settings, embedder: Embedder | None = None, reranker=N
                                 "there is none)")
     embedder = embedder or make_embedder(settings)
     index = SearchIndex.load(folder, expected_model=embedder.name)
+    centred = bool(index.manifest.settings.get("centre_languages", False))
+    if centred != settings.centre_languages and len({c.language for c in index.chunks}) > 1:
+        log.warning("the index at %s was built with DGM_CENTRE_LANGUAGES=%s, the settings say %s: it searches its "
+                    "vectors as built until `dgm-assistant build` rebuilds it", folder, str(centred).lower(),
+                    str(settings.centre_languages).lower())
     fit = load_fit(index.path, settings.fits_dir or settings.corpus_dir / "fits", embedder.name,
                    index.manifest.corpus_fingerprint)
     scope_weights, kinds = fit.scope, fit.kinds

@@ -251,7 +251,7 @@ class Assistant:
 
         t = time.perf_counter()
         decision = scope(q, retrieval, routing if opts.use_router else None, self.scope_weights, query_vec=qv,
-                         served=engine.offered(retrieval.hits[:EVIDENCE_DEPTH], SERVICE_KIND))
+                         offered=engine.offered(retrieval.hits[:EVIDENCE_DEPTH], SERVICE_KIND))
         abstained = opts.use_abstention and decision.probability < self.abstain_threshold
         catalogue = engine.router.catalogue
         if abstained:

@@ -79,9 +79,9 @@ class ScopeDecision:
 
 
 def scope_features(question: Question, retrieval: Retrieval, routing: Routing | None, bm25_cap: float = 6.0,
-                   question_model: float = 0.0, served: float = 0.0) -> dict[str, float]:
+                   question_model: float = 0.0, offered: float = 0.0) -> dict[str, float]:
     """The features of ``FEATURES``; ``question_model`` is `ScopeWeights.question_model` of the question's
-    vector, and ``served`` how much the best passages' pages offer a service (`Engine.offered`), both computed
+    vector, and ``offered`` how much the best passages' pages offer a service (`Engine.offered`), both computed
     by the caller."""
     kinds = question.kinds
     top_d = {i for i, _ in retrieval.dense[:EVIDENCE_DEPTH]}
@@ -98,37 +98,46 @@ def scope_features(question: Question, retrieval: Retrieval, routing: Routing | 
         "off_kind": sum(kinds.get(k, 0.0) for k in OFF_TOPIC_KINDS),
         # A request for a service is answerable where a best passage's page offers one (a consular page):
         # the pages of the seeds offer none, so there it is the request itself.
-        "service": kinds.get(SERVICE_KIND, 0.0) * (1.0 - served),
+        "service": kinds.get(SERVICE_KIND, 0.0) * (1.0 - offered),
         "person": kinds.get("person", 0.0),
         # A question asking for a date or a number is answerable only if a top passage holds one.
         "fact_missing": sum(kinds.get(k, 0.0) for k in FACT_KINDS
                             if not any(_HOLDS[k].search(h.chunk.text) for h in retrieval.hits[:EVIDENCE_DEPTH])),
         "foreign_named": 1.0 if named and is_foreign(question.scope_text) else 0.0,
-        "question_model": counted_verdict(question_model, kinds.get(SERVICE_KIND, 0.0) * served),
+        "question_model": counted_verdict(question_model, kinds.get(SERVICE_KIND, 0.0) * offered),
         # Not weighed: how much the question asks for a service that the best pages offer (the tuning reads it).
-        "served": kinds.get(SERVICE_KIND, 0.0) * served,
+        "served": kinds.get(SERVICE_KIND, 0.0) * offered,
     }
 
 
 def counted_verdict(question_model: float, served: float) -> float:
     """The question model's log-odds as the scope model counts them. It learned from dev that errands are
     off-topic, where no page offers a service: its verdict against a question counts only as far as the
-    question is not a request for a service that the best passages' pages offer (``served``: the question's
-    probability of asking for one times `Engine.offered`); a verdict for the question counts whole. A question
-    about trains or bicycles is no request for a service, and stays read as off-topic next to a consular page."""
+    question is not a request for a service that the best passages' pages offer; a verdict for the question
+    counts whole. A question about trains or bicycles is no request for a service, and stays read as off-topic
+    next to a consular page.
+
+    Args:
+        question_model: the question model's in-scope log-odds (`ScopeWeights.question_model`).
+        served: the question's probability of asking for a service times what the pages offer
+            (`Engine.offered`), the feature "served" of `scope_features`.
+
+    Returns:
+        The log-odds the scope model weighs as its feature "question_model".
+    """
     return question_model * (1.0 - served) if question_model < 0 else question_model
 
 
 def scope(question: Question, retrieval: Retrieval, routing: Routing | None,
           weights: ScopeWeights | None = None, query_vec: np.ndarray | None = None,
-          served: float = 0.0) -> ScopeDecision:
+          offered: float = 0.0) -> ScopeDecision:
     """The probability that the corpus answers ``question``, from several signals.
 
-    ``query_vec``: the embedding of the (resolved) question, for the question model; ``served``: how much the
+    ``query_vec``: the embedding of the (resolved) question, for the question model; ``offered``: how much the
     best passages' pages offer a service (`Engine.offered`).
     """
     w = weights or ScopeWeights()
-    feats = scope_features(question, retrieval, routing, w.bm25_cap, w.question_model(query_vec), served)
+    feats = scope_features(question, retrieval, routing, w.bm25_cap, w.question_model(query_vec), offered)
     qtype = question.kind
     z = w.bias + sum(w.weights.get(k, 0.0) * feats[k] for k in FEATURES)
     p = 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))

@@ -142,26 +142,38 @@ LANGUAGE_PRIOR_PASSAGES = 25
 
 
 def centre_languages(vectors: np.ndarray, languages: Sequence[str]) -> np.ndarray:
-    """The passage vectors with each language's mean moved onto the mean of the languages' means, unit length
-    again: what the FAISS index searches.
+    """The passage vectors with each language's mean moved towards a common mean, unit length again: what the
+    FAISS index searches (the embeddings file keeps the model's own vectors, which MMR compares).
 
     A multilingual model places a question nearer the passages of its own language whatever they say: over the
     growth fixture a bare multilingual-e5-small retriever found 0.81 of the answers in its top 3 when question
     and page share a language and 0.42 when they do not. Each language's mean vector carries that pull; moved
     onto a common mean it no longer favours one language (0.80 and 0.67; docs/performance.md). A language with
-    few passages has a mean that is mostly their topic: it moves by n / (n + LANGUAGE_PRIOR_PASSAGES) of the
-    way, so a single German page among English ones keeps what it is about. A corpus in one language is left as
-    it is."""
+    few passages has a mean that is mostly their topic, so it is trusted as its language's pull by
+    w = n / (n + LANGUAGE_PRIOR_PASSAGES): it moves w of the way, and the common mean weighs each language's
+    mean by w, so a single German page among English ones keeps what it is about and barely moves the rest.
+
+    Args:
+        vectors: the passages' vectors, one row each.
+        languages: each passage's language, parallel to the rows.
+
+    Returns:
+        float32 rows of unit length; the vectors themselves (as float32) when the passages are in one language.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
     langs = np.asarray(languages)
     present = sorted(set(langs.tolist()))
     if len(present) < 2:
         return vectors
-    means = {lang: vectors[langs == lang].mean(axis=0) for lang in present}
-    common = np.mean(list(means.values()), axis=0)
+    means, trust = {}, {}
+    for lang in present:
+        rows = langs == lang
+        means[lang] = vectors[rows].mean(axis=0)
+        trust[lang] = rows.sum() / (rows.sum() + LANGUAGE_PRIOR_PASSAGES)
+    common = sum(trust[lang] * means[lang] for lang in present) / sum(trust.values())
     out = vectors.copy()
-    for lang, mean in means.items():
-        n = int((langs == lang).sum())
-        out[langs == lang] += n / (n + LANGUAGE_PRIOR_PASSAGES) * (common - mean)
+    for lang in present:
+        out[langs == lang] += trust[lang] * (common - means[lang])
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
     return out.astype(np.float32)
 
@@ -238,7 +250,8 @@ def build_index(chunks: Sequence[Chunk], embedder: Embedder, index_dir: Path, in
         Manifest(
             format_version=FORMAT_VERSION, model=embedder.name, dimension=embedder.dim,
             chunk_count=len(chunks), corpus_fingerprint=fingerprint(c.content_hash for c in chunks),
-            index_type=index_type, settings=settings or {}, created_at=datetime.now(UTC).isoformat(),
+            index_type=index_type, settings={**(settings or {}), "centre_languages": centre},
+            created_at=datetime.now(UTC).isoformat(),
             files=files,
         ).write(new_dir)
         for p in new_dir.rglob("*"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .boilerplate import repeated_paragraphs
+from .boilerplate import paragraph_key, repeated_paragraphs
 from .catalogue import UnitAddition, load_additions, load_catalogue, load_themes
 from .chunk import chunk_document
 from .clean import split_blocks
@@ -48,8 +48,9 @@ def chunk_corpus(corpus_dir: Path, max_words: int = 100, overlap: int = 1,
     The catalogue's units come from the corpus's structure pages (a page naming at least ``min_units`` units),
     with ``directorates.yaml``'s curated additions (``ingest.catalogue``).
 
-    A paragraph that names no unit takes the units its page names, unless the page names ``min_units`` or more
-    (a structure page, whose other paragraphs are about the whole directorate-general).
+    A paragraph that names no unit and belongs to no theme takes the units the page's other paragraphs name
+    (not its boilerplate), unless they name ``min_units`` or more: a page naming that many units is about a
+    whole directorate-general (a structure page), and so are its paragraphs that name none.
 
     A paragraph repeated on at least half of the pages of its language (four pages or more) is the site's
     boilerplate and becomes no chunk (``ingest.boilerplate``).
@@ -59,8 +60,10 @@ def chunk_corpus(corpus_dir: Path, max_words: int = 100, overlap: int = 1,
     repeated = repeated_paragraphs(docs)
     chunks: list[Chunk] = []
     for doc in docs:
-        named = catalogue.codes_in(doc.text)
+        drop = repeated.get(doc.meta.language, frozenset())
+        kept = (b.text for b in split_blocks(doc.text) if paragraph_key(b.text) not in drop)
+        named = catalogue.codes_in("\n".join(kept))
         chunks.extend(chunk_document(doc, max_words=max_words, overlap=overlap, themes=catalogue.themes,
-                                     drop=repeated.get(doc.meta.language, frozenset()), codes=catalogue.codes,
+                                     drop=drop, codes=catalogue.codes,
                                      page_codes=named if len(named) < min_units else ()))
     return chunks, catalogue

@@ -95,7 +95,7 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
         drop: paragraphs to leave out, as ``boilerplate.paragraph_key``s (the site's repeated boilerplate).
         codes: the catalogue's unit codes; a paragraph that names one is labelled with it.
         page_codes: the units the page names as a whole, the labels of a paragraph that names none itself and
-            belongs to no labelled theme (the page's other paragraphs are about the same work).
+            belongs to no theme (the page's other paragraphs are about the same work).
 
     Returns:
         Chunks in document order; ``start``/``end`` index ``doc.text``, ``sentences`` the chunk's text.
@@ -109,7 +109,8 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
         if drop and paragraph_key(block.text) in drop:
             continue
         labels, theme_names = block_labels(block.text, block.section, themes, codes)
-        labels = labels or page_codes
+        if not labels and not theme_names:  # a theme that no unit holds keeps its no-unit label
+            labels = page_codes
         units = sentence_units(block, doc.meta.language)
         for first, last in pack_windows(units, block.text, max_words, overlap):
             a, b = units[first][0], units[last - 1][1]

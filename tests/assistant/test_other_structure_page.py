@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from assistant.models import Hit
+from assistant.scope import EVIDENCE_DEPTH
 from eval.corpora import GROWTH_DIR
 
 PAGES = ("dgc-structure-en", "dgc-structure-fr", "legalisation-en", "consular-fees-en", "passport-abroad-fr",
@@ -113,7 +114,7 @@ def test_a_request_for_a_service_counts_against_the_scope_only_where_no_page_off
     asked = here.question.kinds["service"]
     assert asked > 0.5 and seeds.question.kinds["service"] == pytest.approx(asked, abs=1e-6)
     assert seeds.scope.features["service"] == pytest.approx(asked, abs=0.02)  # no seed page offers a service
-    offered = engine.offered(list(here.retrieval.hits[:3]), "service")
+    offered = engine.offered(list(here.retrieval.hits[:EVIDENCE_DEPTH]), "service")
     assert offered > 0.5
     assert here.scope.features["service"] == pytest.approx(asked * (1 - offered), abs=1e-3)
     # The question model's verdict against an errand counts only as far as no best page offers a service.

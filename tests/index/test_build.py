@@ -172,12 +172,48 @@ def test_the_index_searches_centred_vectors_and_keeps_the_models_own(tmp_path, c
     (corpus_copy / "documents.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
     chunks, cat = chunk_corpus(corpus_copy)
     assert {c.language for c in chunks} == {"en", "fr"}
+    raws = {}
     for centre in (True, False):
         build_index(chunks, embedder, tmp_path / f"ix-{centre}", progress=False, catalogue=cat, centre=centre)
         ix = SearchIndex.load(tmp_path / f"ix-{centre}", expected_model=embedder.name)
-        raw = np.load((tmp_path / f"ix-{centre}").resolve() / EMBEDDINGS_FILE)
-        assert np.allclose(raw, embedder.encode([c.embedding_text() for c in chunks]), atol=1e-4)
+        assert ix.manifest.settings["centre_languages"] is centre
+        raw = raws[centre] = np.load((tmp_path / f"ix-{centre}").resolve() / EMBEDDINGS_FILE)
         searched = ix.vectors.index.reconstruct_n(0, len(chunks))
         expected = centre_languages(raw, [c.language for c in chunks]) if centre else raw
         assert np.allclose(searched, expected, atol=1e-5)
         assert centre == (not np.allclose(searched, raw, atol=1e-3))
+    assert np.array_equal(raws[True], raws[False])  # the embeddings file keeps the model's own vectors
+
+
+def test_a_fit_is_kept_over_a_rebuild_only_while_the_searched_vectors_stay_the_same(tmp_path, corpus_copy,
+                                                                                      embedder, caplog):
+    """A fit carried over a rebuild holds only for the same vectors: a two-language corpus rebuilt with
+    DGM_CENTRE_LANGUAGES switched loses it, and an index loaded against settings that say otherwise warns."""
+    import logging
+
+    import yaml
+
+    from assistant.config import Settings
+    from assistant.factory import build, load_engine
+    from assistant.fit import FIT_FILE
+    from index import Manifest
+
+    (corpus_copy / "pages" / "climat.txt").write_text(
+        "Climat\n\nLa Belgique soutient une action climatique ambitieuse au sein des Nations unies.\n",
+        encoding="utf-8")
+    meta = yaml.safe_load((corpus_copy / "documents.yaml").read_text(encoding="utf-8"))
+    meta["documents"].append({"file": "climat.txt", "id": "climat", "title": "Climat", "language": "fr"})
+    (corpus_copy / "documents.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
+    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "ix", fits_dir=tmp_path / "fits")
+    build(settings, embedder=embedder, progress=False)
+    fit = json.loads((Settings().corpus_dir / "fits" / f"{embedder.name}.json").read_text(encoding="utf-8"))
+    fit["corpus_fingerprint"] = Manifest.read((tmp_path / "ix").resolve()).corpus_fingerprint
+    (tmp_path / "ix" / FIT_FILE).write_text(json.dumps(fit), encoding="utf-8")  # as `tune --write` leaves one
+    build(settings, embedder=embedder, progress=False)
+    assert (tmp_path / "ix" / FIT_FILE).is_file()  # same vectors: kept
+    off = settings.model_copy(update={"centre_languages": False})
+    with caplog.at_level(logging.WARNING, logger="assistant.factory"):
+        load_engine(off, embedder)
+    assert any("DGM_CENTRE_LANGUAGES=true" in r.getMessage() for r in caplog.records)
+    build(off, embedder=embedder, progress=False)
+    assert not (tmp_path / "ix" / FIT_FILE).exists()  # other vectors: dropped

@@ -105,13 +105,19 @@ def test_a_paragraph_naming_no_unit_takes_the_units_its_page_names(tmp_path):
     (corpus / "pages" / "restrictive.txt").write_text(
         "Restrictive measures\n\nSanctions are a foreign policy instrument that aims to change behaviour.\n\n"
         "Types of measures include arms embargoes and asset freezes.\n\n"
-        "They are followed by the Directorate for EU External Relations (ME6) in the Council.\n", encoding="utf-8")
+        "They are followed by the Directorate for EU External Relations (ME6) in the Council.\n\n"
+        "Energy\n\nSanctions on oil and gas imports are weighed against the security of energy supply.\n",
+        encoding="utf-8")
     meta = yaml.safe_load((corpus / "documents.yaml").read_text(encoding="utf-8"))
     meta["documents"].append({"file": "restrictive.txt", "id": "restrictive", "title": "Restrictive measures"})
     (corpus / "documents.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
     chunks = chunk_corpus(corpus)[0]
     page = [c for c in chunks if c.doc_id == "restrictive"]
-    assert len(page) >= 2 and all(c.directorates == ("ME6",) for c in page)
+    policy = [c for c in page if c.section != "Energy"]
+    assert len(policy) >= 2 and all(c.directorates == ("ME6",) for c in policy)
+    # A paragraph of a theme that no unit holds (energy) keeps its no-unit label.
+    energy = [c for c in page if c.section == "Energy"]
+    assert energy and all(c.directorates == () and c.themes == ("Energy",) for c in energy)
     # The structure page names every unit: its paragraphs about the whole DG stay unlabelled.
     intro = [c for c in chunks if c.doc_id == "dgm-structure" and "Within the Federal Public Service" in c.text]
     assert intro and intro[0].directorates == ()
