@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,18 +160,28 @@ def test_centre_languages_moves_each_languages_mean_onto_a_common_one():
     assert moved < full * (5 / (5 + LANGUAGE_PRIOR_PASSAGES)) * 2
 
 
-def test_the_index_searches_centred_vectors_and_keeps_the_models_own(tmp_path, corpus_copy, embedder):
+def _with_a_french_page(corpus: Path, folder: Path) -> Path:
+    """A copy of ``corpus`` in ``folder`` with one French page added (the session's corpus copy stays as is)."""
+    import shutil
+
     import yaml
 
-    from index.build import EMBEDDINGS_FILE, centre_languages
-
-    (corpus_copy / "pages" / "climat.txt").write_text(
+    out = folder / "corpus"
+    shutil.copytree(corpus, out)
+    (out / "pages" / "climat.txt").write_text(
         "Climat\n\nLa Belgique soutient une action climatique ambitieuse au sein des Nations unies.\n",
         encoding="utf-8")
-    meta = yaml.safe_load((corpus_copy / "documents.yaml").read_text(encoding="utf-8"))
+    meta = yaml.safe_load((out / "documents.yaml").read_text(encoding="utf-8"))
     meta["documents"].append({"file": "climat.txt", "id": "climat", "title": "Climat", "language": "fr"})
-    (corpus_copy / "documents.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
-    chunks, cat = chunk_corpus(corpus_copy)
+    (out / "documents.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
+    return out
+
+
+def test_the_index_searches_centred_vectors_and_keeps_the_models_own(tmp_path, corpus_copy, embedder):
+    from index.build import EMBEDDINGS_FILE, centre_languages
+
+    corpus = _with_a_french_page(corpus_copy, tmp_path)
+    chunks, cat = chunk_corpus(corpus)
     assert {c.language for c in chunks} == {"en", "fr"}
     raws = {}
     for centre in (True, False):
@@ -191,20 +202,13 @@ def test_a_fit_is_kept_over_a_rebuild_only_while_the_searched_vectors_stay_the_s
     DGM_CENTRE_LANGUAGES switched loses it, and an index loaded against settings that say otherwise warns."""
     import logging
 
-    import yaml
-
     from assistant.config import Settings
     from assistant.factory import build, load_engine
     from assistant.fit import FIT_FILE
     from index import Manifest
 
-    (corpus_copy / "pages" / "climat.txt").write_text(
-        "Climat\n\nLa Belgique soutient une action climatique ambitieuse au sein des Nations unies.\n",
-        encoding="utf-8")
-    meta = yaml.safe_load((corpus_copy / "documents.yaml").read_text(encoding="utf-8"))
-    meta["documents"].append({"file": "climat.txt", "id": "climat", "title": "Climat", "language": "fr"})
-    (corpus_copy / "documents.yaml").write_text(yaml.safe_dump(meta), encoding="utf-8")
-    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "ix", fits_dir=tmp_path / "fits")
+    corpus = _with_a_french_page(corpus_copy, tmp_path)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "ix", fits_dir=tmp_path / "fits")
     build(settings, embedder=embedder, progress=False)
     fit = json.loads((Settings().corpus_dir / "fits" / f"{embedder.name}.json").read_text(encoding="utf-8"))
     fit["corpus_fingerprint"] = Manifest.read((tmp_path / "ix").resolve()).corpus_fingerprint
