@@ -84,6 +84,7 @@ def scope_features(question: Question, retrieval: Retrieval, routing: Routing | 
     vector, and ``offered`` how much the best passages' pages offer a service (`Engine.offered`), both computed
     by the caller."""
     kinds = question.kinds
+    served = kinds.get(SERVICE_KIND, 0.0) * offered  # a request for a service that the best pages offer
     top_d = {i for i, _ in retrieval.dense[:EVIDENCE_DEPTH]}
     top_b = {i for i, _ in retrieval.bm25[:EVIDENCE_DEPTH]}
     named = bool(routing is not None and (routing.signals.explicit or routing.signals.keywords
@@ -104,9 +105,8 @@ def scope_features(question: Question, retrieval: Retrieval, routing: Routing | 
         "fact_missing": sum(kinds.get(k, 0.0) for k in FACT_KINDS
                             if not any(_HOLDS[k].search(h.chunk.text) for h in retrieval.hits[:EVIDENCE_DEPTH])),
         "foreign_named": 1.0 if named and is_foreign(question.scope_text) else 0.0,
-        "question_model": counted_verdict(question_model, kinds.get(SERVICE_KIND, 0.0) * offered),
-        # Not weighed: how much the question asks for a service that the best pages offer (the tuning reads it).
-        "served": kinds.get(SERVICE_KIND, 0.0) * offered,
+        "question_model": counted_verdict(question_model, served),
+        "served": served,  # not weighed: what the verdict above was read against (the tuning reads it)
     }
 
 

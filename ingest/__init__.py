@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .boilerplate import paragraph_key as _paragraph_key
 from .boilerplate import repeated_paragraphs
 from .catalogue import UnitAddition, load_additions, load_catalogue, load_themes
 from .chunk import chunk_document
@@ -61,10 +60,7 @@ def chunk_corpus(corpus_dir: Path, max_words: int = 100, overlap: int = 1,
     repeated = repeated_paragraphs(docs)
     chunks: list[Chunk] = []
     for doc in docs:
-        drop = repeated.get(doc.meta.language, frozenset())
-        kept = (b.text for b in split_blocks(doc.text) if _paragraph_key(b.text) not in drop)
-        named = catalogue.codes_in("\n".join(kept))
         chunks.extend(chunk_document(doc, max_words=max_words, overlap=overlap, themes=catalogue.themes,
-                                     drop=drop, codes=catalogue.codes,
-                                     page_codes=named if len(named) < min_units else ()))
+                                     drop=repeated.get(doc.meta.language, frozenset()), codes=catalogue.codes,
+                                     page_units_below=min_units))
     return chunks, catalogue

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from .boilerplate import paragraph_key
 from .clean import split_blocks
-from .label import block_labels
+from .label import block_labels, codes_in
 from .models import Block, Chunk, Document, Theme, content_hash
 
 
@@ -84,7 +84,7 @@ def pack_windows(units: list[tuple[int, int]], text: str, max_words: int, overla
 
 def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
                    themes: tuple[Theme, ...] = (), drop: frozenset[str] = frozenset(),
-                   codes: tuple[str, ...] = (), page_codes: tuple[str, ...] = ()) -> list[Chunk]:
+                   codes: tuple[str, ...] = (), page_units_below: int = 0) -> list[Chunk]:
     """Cut a document into sentence-bounded chunks labelled with directorates and themes.
 
     Args:
@@ -94,8 +94,9 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
         themes: the curated theme map, for directorate labels of policy-theme paragraphs.
         drop: paragraphs to leave out, as ``boilerplate.paragraph_key``s (the site's repeated boilerplate).
         codes: the catalogue's unit codes; a paragraph that names one is labelled with it.
-        page_codes: the units the page names as a whole, the labels of a paragraph that names none itself and
-            belongs to no theme (the page's other paragraphs are about the same work).
+        page_units_below: a paragraph that names no unit and belongs to no theme takes the units the page's
+            other paragraphs name (the page is about their work), when they are fewer than this: a page naming
+            that many is about a whole directorate-general (a structure page). 0: never.
 
     Returns:
         Chunks in document order; ``start``/``end`` index ``doc.text``, ``sentences`` the chunk's text.
@@ -105,9 +106,10 @@ def chunk_document(doc: Document, max_words: int = 100, overlap: int = 1,
     if overlap < 0:
         raise ValueError(f"overlap must be 0 or more, got {overlap}")
     chunks: list[Chunk] = []
-    for block in split_blocks(doc.text):
-        if drop and paragraph_key(block.text) in drop:
-            continue
+    blocks = [b for b in split_blocks(doc.text) if not (drop and paragraph_key(b.text) in drop)]
+    named = codes_in("\n".join(b.text for b in blocks), codes) if page_units_below else ()
+    page_codes = named if len(named) < page_units_below else ()
+    for block in blocks:
         labels, theme_names = block_labels(block.text, block.section, themes, codes)
         if not labels and not theme_names:  # a theme that no unit holds keeps its no-unit label
             labels = page_codes
